@@ -1,0 +1,185 @@
+/* Multi-head self-attention of SAM's ViT, with decomposed relative positions:
+ *   softmax(q k^T * scale + rel_h[qh, kh] + rel_w[qw, kw]) v
+ * from the fused qkv projection [B, H, W, 3*C] (channel order [3][heads][head_dim],
+ * as the official reshape(B, HW, 3, heads, -1) implies), giving [B, H, W, C].
+ * rel_h[q, k] = <q, rel_pos_h[qh - kh + H - 1]> with the unscaled q (get_rel_pos
+ * without interpolation: tables must have 2H-1 and 2W-1 rows).
+ * The fast kernel works on blocks of query rows, so no full score matrix is ever
+ * held: a global vit_h block would otherwise need 16 x 4096 x 4096 floats. */
+#include <math.h>
+
+#include "gemm.h"
+#include "op_util.h"
+
+enum { ATTN_HEADS };
+enum { ATTN_ROWS = 64 }; /* query rows per task */
+
+typedef struct {
+    int64_t B, H, W, N, C, heads, hd;
+    int rel;
+} attn_dims;
+
+static attn_dims attn_get_dims(const sam_node *node, const sam_tensor *const *in)
+{
+    const sam_tensor *qkv = in[0];
+    attn_dims d = {qkv->shape[0], qkv->shape[1], qkv->shape[2], qkv->shape[1] * qkv->shape[2], qkv->shape[3] / 3,
+                   node->attrs[ATTN_HEADS].i, 0, node->n_in == 3};
+    d.hd = d.heads > 0 ? d.C / d.heads : 0;
+    return d;
+}
+
+static sam_status attn_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_tensor *qkv = in[0];
+    if (qkv->ndim != 4 || qkv->shape[3] % 3) return sam_shape_error(err, "rel_pos_attention", "qkv must be [B, H, W, 3*C]", qkv);
+    if (node->n_in == 2) return sam_fail(err, SAM_ERR_GRAPH, "rel_pos_attention: give both rel_pos_h and rel_pos_w, or neither");
+    attn_dims d = attn_get_dims(node, in);
+    if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "rel_pos_attention: num_heads %lld does not divide %lld channels", (long long)d.heads, (long long)d.C);
+    if (d.rel) {
+        for (int k = 1; k < 3; k++) {
+            int64_t size = k == 1 ? d.H : d.W;
+            if (in[k]->ndim != 2 || in[k]->shape[1] != d.hd) return sam_shape_error(err, "rel_pos_attention", "relative position tables must be [2*size-1, head_dim]", in[k]);
+            if (in[k]->shape[0] != 2 * size - 1) {
+                char buf[96];
+                return sam_fail(err, SAM_ERR_SHAPE, "rel_pos_attention: '%s' has shape %s but attention over %lld positions needs %lld rows (interpolating relative positions is not supported)",
+                                in[k]->name, sam_shape_str(in[k]->ndim, in[k]->shape, buf, sizeof buf), (long long)size, (long long)(2 * size - 1));
+            }
+        }
+    }
+    sam_copy_shape(out, qkv);
+    out->shape[3] = d.C;
+    return SAM_OK;
+}
+
+static size_t attn_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)out;
+    attn_dims d = attn_get_dims(node, in);
+    return (size_t)n_threads * (size_t)(ATTN_ROWS * d.N + d.H + d.W) * sizeof(float);
+}
+
+static float dot(const float *a, const float *b, int64_t n)
+{
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+SAM_KERNEL static void attn_reference(const sam_kernel_args *a)
+{
+    attn_dims d = attn_get_dims(a->node, a->in);
+    int64_t ld = 3 * d.C;
+    float scale = 1.0f / sqrtf((float)d.hd);
+    float *scores = a->workspace;
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t h = 0; h < d.heads; h++)
+            for (int64_t qi = 0; qi < d.N; qi++) {
+                const float *q = sam_f32(a->in[0]) + (b * d.N + qi) * ld + h * d.hd;
+                int64_t qh = qi / d.W, qw = qi % d.W;
+                for (int64_t ki = 0; ki < d.N; ki++) {
+                    const float *k = sam_f32(a->in[0]) + (b * d.N + ki) * ld + d.C + h * d.hd;
+                    double s = 0;
+                    for (int64_t c = 0; c < d.hd; c++) s += (double)q[c] * scale * k[c];
+                    if (d.rel) {
+                        int64_t kh = ki / d.W, kw = ki % d.W;
+                        s += dot(q, sam_f32(a->in[1]) + (qh - kh + d.H - 1) * d.hd, d.hd);
+                        s += dot(q, sam_f32(a->in[2]) + (qw - kw + d.W - 1) * d.hd, d.hd);
+                    }
+                    scores[ki] = (float)s;
+                }
+                double m = -INFINITY, sum = 0;
+                for (int64_t ki = 0; ki < d.N; ki++) m = scores[ki] > m ? scores[ki] : m;
+                for (int64_t ki = 0; ki < d.N; ki++) sum += (scores[ki] = expf((float)(scores[ki] - m)));
+                float *o = sam_f32(a->out) + (b * d.N + qi) * d.C + h * d.hd;
+                for (int64_t c = 0; c < d.hd; c++) {
+                    double acc = 0;
+                    for (int64_t ki = 0; ki < d.N; ki++) acc += scores[ki] * (double)sam_f32(a->in[0])[(b * d.N + ki) * ld + 2 * d.C + h * d.hd + c];
+                    o[c] = (float)(acc / sum);
+                }
+            }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    attn_dims d;
+    int64_t row_blocks;
+} attn_ctx;
+
+SAM_MULTIVERSION static void add_rel_and_scale(float *restrict s, int64_t N, int64_t W, float scale,
+                                              const float *restrict rel_h, const float *restrict rel_w)
+{
+    for (int64_t j = 0; j < N; j++) s[j] = s[j] * scale + rel_h[j / W] + rel_w[j % W];
+}
+
+SAM_MULTIVERSION static void rel_dots(const float *restrict q, const float *restrict table, int64_t pos, int64_t size,
+                                      int64_t hd, float *restrict out)
+{
+    /* out[k] = <q, table[pos - k + size - 1]> for k in [0, size) */
+    for (int64_t k = 0; k < size; k++) {
+        const float *row = table + (pos - k + size - 1) * hd;
+        float s = 0;
+        for (int64_t c = 0; c < hd; c++) s += q[c] * row[c];
+        out[k] = s;
+    }
+}
+
+static void attn_task(void *p, int task, int thread)
+{
+    const attn_ctx *c = p;
+    const attn_dims d = c->d;
+    const sam_kernel_args *a = c->a;
+    int64_t bh = task / c->row_blocks, r0 = task % c->row_blocks * ATTN_ROWS;
+    int64_t b = bh / d.heads, h = bh % d.heads, rows = d.N - r0 < ATTN_ROWS ? d.N - r0 : ATTN_ROWS;
+    int64_t ld = 3 * d.C;
+    const float *base = sam_f32(a->in[0]) + b * d.N * ld + h * d.hd;
+    const float *Q = base, *K = base + d.C, *V = base + 2 * d.C;
+    float *S = (float *)a->workspace + (size_t)thread * (size_t)(ATTN_ROWS * d.N + d.H + d.W);
+    float *rel_h = S + ATTN_ROWS * d.N, *rel_w = rel_h + d.H;
+    float scale = 1.0f / sqrtf((float)d.hd);
+
+    sam_gemm_nt_serial(rows, d.N, d.hd, Q + r0 * ld, ld, K, ld, NULL, S, d.N);
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t qi = r0 + r;
+        float *srow = S + r * d.N;
+        if (d.rel) {
+            const float *q = Q + qi * ld;
+            rel_dots(q, sam_f32(a->in[1]), qi / d.W, d.H, d.hd, rel_h);
+            rel_dots(q, sam_f32(a->in[2]), qi % d.W, d.W, d.hd, rel_w);
+        } else {
+            for (int64_t k = 0; k < d.H; k++) rel_h[k] = 0;
+            for (int64_t k = 0; k < d.W; k++) rel_w[k] = 0;
+        }
+        add_rel_and_scale(srow, d.N, d.W, scale, rel_h, rel_w);
+        sam_softmax_row(srow, d.N);
+    }
+    sam_gemm_nn_serial(rows, d.hd, d.N, S, d.N, V, ld, sam_f32(a->out) + (b * d.N + r0) * d.C + h * d.hd, d.C);
+}
+
+SAM_KERNEL static void attn_fast(const sam_kernel_args *a)
+{
+    attn_ctx c = {a, attn_get_dims(a->node, a->in), 0};
+    c.row_blocks = (c.d.N + ATTN_ROWS - 1) / ATTN_ROWS;
+    sam_pool_run(a->pool, (int)(c.d.B * c.d.heads * c.row_blocks), attn_task, &c);
+}
+
+static double attn_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)out;
+    attn_dims d = attn_get_dims(node, in);
+    double per_head = 4.0 * (double)d.N * (double)d.N * (double)d.hd;
+    if (d.rel) per_head += 2.0 * (double)d.N * (double)(d.H + d.W) * (double)d.hd;
+    return per_head * (double)(d.B * d.heads);
+}
+
+const sam_op_def sam_op_rel_pos_attention = {
+    .name = "rel_pos_attention",
+    .min_inputs = 1,
+    .max_inputs = 3,
+    .n_attrs = 1,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}},
+    .infer = attn_infer,
+    .workspace = attn_workspace,
+    .flops = attn_flops,
+    .reference = attn_reference,
+    .fast = attn_fast,
+};

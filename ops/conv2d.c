@@ -1,0 +1,136 @@
+/* conv2d on channels-last input [B, H, W, C] with the checkpoint's [O, C, KH, KW]
+ * weights, giving [B, OH, OW, O]. The fast kernel gathers patches (im2col) a block of
+ * output pixels at a time, so the workspace stays small even for the 3x3 neck conv. */
+#include <string.h>
+
+#include "gemm.h"
+#include "op_util.h"
+
+enum { CONV_STRIDE, CONV_PADDING };
+enum { CONV_BLOCK = 128 }; /* output pixels per im2col block */
+
+typedef struct {
+    int64_t B, H, W, C, O, KH, KW, OH, OW, stride, pad;
+} conv_dims;
+
+static conv_dims conv_get_dims(const sam_node *node, const sam_tensor *x, const sam_tensor *w)
+{
+    conv_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0,
+                   node->attrs[CONV_STRIDE].i, node->attrs[CONV_PADDING].i};
+    d.OH = (d.H + 2 * d.pad - d.KH) / d.stride + 1;
+    d.OW = (d.W + 2 * d.pad - d.KW) / d.stride + 1;
+    return d;
+}
+
+static sam_status conv2d_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_tensor *x = in[0], *w = in[1];
+    if (x->ndim != 4) return sam_shape_error(err, "conv2d", "input must be channels-last [B, H, W, C]", x);
+    if (w->ndim != 4 || w->shape[1] != x->shape[3]) return sam_shape_error(err, "conv2d", "weight must be [O, C, KH, KW] with C matching the input", w);
+    if (node->n_in == 3 && (in[2]->ndim != 1 || in[2]->shape[0] != w->shape[0])) return sam_shape_error(err, "conv2d", "bias must be [O]", in[2]);
+    if (node->attrs[CONV_STRIDE].i < 1 || node->attrs[CONV_PADDING].i < 0 || node->attrs[CONV_PADDING].i > 64)
+        return sam_fail(err, SAM_ERR_GRAPH, "conv2d: stride must be >= 1 and padding in 0..64");
+    conv_dims d = conv_get_dims(node, x, w);
+    if (x->shape[1] + 2 * d.pad < d.KH || x->shape[2] + 2 * d.pad < d.KW) return sam_shape_error(err, "conv2d", "kernel is larger than the padded input", x);
+    out->ndim = 4;
+    out->shape[0] = d.B;
+    out->shape[1] = d.OH;
+    out->shape[2] = d.OW;
+    out->shape[3] = d.O;
+    return SAM_OK;
+}
+
+static int is_pointwise(const conv_dims *d)
+{
+    return d->KH == 1 && d->KW == 1 && d->stride == 1 && d->pad == 0;
+}
+
+static size_t conv2d_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)out;
+    conv_dims d = conv_get_dims(node, in[0], in[1]);
+    if (is_pointwise(&d)) return 0;
+    return (size_t)n_threads * CONV_BLOCK * (size_t)(d.C * d.KH * d.KW) * sizeof(float);
+}
+
+SAM_KERNEL static void conv2d_reference(const sam_kernel_args *a)
+{
+    conv_dims d = conv_get_dims(a->node, a->in[0], a->in[1]);
+    const float *x = sam_f32(a->in[0]), *w = sam_f32(a->in[1]), *b = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    float *o = sam_f32(a->out);
+    for (int64_t n = 0; n < d.B; n++)
+        for (int64_t oh = 0; oh < d.OH; oh++)
+            for (int64_t ow = 0; ow < d.OW; ow++)
+                for (int64_t oc = 0; oc < d.O; oc++) {
+                    double s = b ? b[oc] : 0;
+                    for (int64_t c = 0; c < d.C; c++)
+                        for (int64_t kh = 0; kh < d.KH; kh++)
+                            for (int64_t kw = 0; kw < d.KW; kw++) {
+                                int64_t ih = oh * d.stride - d.pad + kh, iw = ow * d.stride - d.pad + kw;
+                                if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) continue;
+                                s += (double)x[((n * d.H + ih) * d.W + iw) * d.C + c] * w[((oc * d.C + c) * d.KH + kh) * d.KW + kw];
+                            }
+                    o[((n * d.OH + oh) * d.OW + ow) * d.O + oc] = (float)s;
+                }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    conv_dims d;
+} conv_ctx;
+
+static void conv_block_task(void *p, int task, int thread)
+{
+    const conv_ctx *c = p;
+    const conv_dims d = c->d;
+    const float *x = sam_f32(c->a->in[0]);
+    int64_t K = d.C * d.KH * d.KW, npix = d.B * d.OH * d.OW;
+    int64_t p0 = (int64_t)task * CONV_BLOCK, rows = npix - p0 < CONV_BLOCK ? npix - p0 : CONV_BLOCK;
+    float *col = (float *)c->a->workspace + (size_t)thread * CONV_BLOCK * (size_t)K;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t pix = p0 + r, n = pix / (d.OH * d.OW), oh = pix / d.OW % d.OH, ow = pix % d.OW;
+        float *dst = col + r * K;
+        for (int64_t kh = 0; kh < d.KH; kh++) {
+            int64_t ih = oh * d.stride - d.pad + kh;
+            for (int64_t kw = 0; kw < d.KW; kw++) {
+                int64_t iw = ow * d.stride - d.pad + kw;
+                int inside = ih >= 0 && ih < d.H && iw >= 0 && iw < d.W;
+                const float *src = inside ? x + ((n * d.H + ih) * d.W + iw) * d.C : NULL;
+                for (int64_t ch = 0; ch < d.C; ch++) dst[(ch * d.KH + kh) * d.KW + kw] = inside ? src[ch] : 0.0f;
+            }
+        }
+    }
+    sam_gemm_nt_serial(rows, d.O, K, col, K, sam_f32(c->a->in[1]), K, c->a->n_in == 3 ? sam_f32(c->a->in[2]) : NULL,
+                       sam_f32(c->a->out) + p0 * d.O, d.O);
+}
+
+SAM_KERNEL static void conv2d_fast(const sam_kernel_args *a)
+{
+    conv_ctx c = {a, conv_get_dims(a->node, a->in[0], a->in[1])};
+    const float *bias = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    int64_t npix = c.d.B * c.d.OH * c.d.OW;
+    if (is_pointwise(&c.d)) {
+        sam_gemm_nt(a->pool, npix, c.d.O, c.d.C, sam_f32(a->in[0]), c.d.C, sam_f32(a->in[1]), c.d.C, bias, sam_f32(a->out), c.d.O);
+        return;
+    }
+    sam_pool_run(a->pool, (int)((npix + CONV_BLOCK - 1) / CONV_BLOCK), conv_block_task, &c);
+}
+
+static double conv2d_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)node;
+    return 2.0 * (double)sam_numel(out) * (double)(in[1]->shape[1] * in[1]->shape[2] * in[1]->shape[3]);
+}
+
+const sam_op_def sam_op_conv2d = {
+    .name = "conv2d",
+    .min_inputs = 2,
+    .max_inputs = 3,
+    .n_attrs = 2,
+    .attrs = {{"stride", SAM_ATTR_INT, false, 1}, {"padding", SAM_ATTR_INT, false, 0}},
+    .infer = conv2d_infer,
+    .workspace = conv2d_workspace,
+    .flops = conv2d_flops,
+    .reference = conv2d_reference,
+    .fast = conv2d_fast,
+};

@@ -1,0 +1,55 @@
+#include "gemm.h"
+
+#include <cblas.h>
+#include <string.h>
+
+void sam_blas_set_threads(int n)
+{
+    openblas_set_num_threads(n);
+}
+
+void sam_gemm_nt_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        const float *bias, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (bias)
+        for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
+                bias ? 1.0f : 0.0f, C, (int)ldc);
+}
+
+void sam_gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
+                0.0f, C, (int)ldc);
+}
+
+typedef struct {
+    int64_t M, N, K, lda, ldb, ldc, rows_per_task;
+    const float *A, *B, *bias;
+    float *C;
+} gemm_job;
+
+static void gemm_task(void *p, int task, int thread)
+{
+    (void)thread;
+    const gemm_job *j = p;
+    int64_t r0 = (int64_t)task * j->rows_per_task;
+    int64_t rows = j->M - r0 < j->rows_per_task ? j->M - r0 : j->rows_per_task;
+    sam_gemm_nt_serial(rows, j->N, j->K, j->A + r0 * j->lda, j->lda, j->B, j->ldb, j->bias, j->C + r0 * j->ldc, j->ldc);
+}
+
+void sam_gemm_nt(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                 int64_t ldb, const float *bias, float *C, int64_t ldc)
+{
+    int threads = sam_pool_size(pool);
+    /* One block of rows per thread: OpenBLAS packs B once per call, so fewer, larger
+     * calls are faster; tiny products stay on one thread. */
+    int64_t tasks = M * N * K < (1 << 20) ? 1 : threads;
+    gemm_job j = {M, N, K, lda, ldb, ldc, (M + tasks - 1) / tasks, A, B, bias, C};
+    if (j.rows_per_task < 1) j.rows_per_task = 1;
+    tasks = (M + j.rows_per_task - 1) / j.rows_per_task;
+    sam_pool_run(pool, (int)tasks, gemm_task, &j);
+}

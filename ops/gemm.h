@@ -1,0 +1,22 @@
+/* Matrix products on OpenBLAS sgemm, with rows split across our own thread pool.
+ * OpenBLAS itself is kept single-threaded so the two never fight over cores. */
+#ifndef SAMRT_GEMM_H
+#define SAMRT_GEMM_H
+
+#include <stdint.h>
+
+#include "../runtime/threadpool.h"
+
+/* C[M,N] = A[M,K] * B[N,K]^T (+ bias[N] broadcast over rows when bias is non-NULL). */
+void sam_gemm_nt(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                 int64_t ldb, const float *bias, float *C, int64_t ldc);
+/* The same on the calling thread only (for kernels that already split work). */
+void sam_gemm_nt_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        const float *bias, float *C, int64_t ldc);
+/* C[M,N] = A[M,K] * B[K,N] on the calling thread. */
+void sam_gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        float *C, int64_t ldc);
+/* Pins OpenBLAS to n threads (1 while the runtime runs; sam-bench raises it to measure sgemm alone). */
+void sam_blas_set_threads(int n);
+
+#endif

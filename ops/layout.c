@@ -1,0 +1,272 @@
+/* Data-movement ops: permute, reshape (a view), and the window partition/unpartition
+ * of SAM's windowed attention (window 0 means global attention: a view, no copy). */
+#include <string.h>
+
+#include "op_util.h"
+
+/* ---- permute ---- */
+
+static sam_status permute_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_attr *perm = &node->attrs[0];
+    const sam_tensor *x = in[0];
+    if (perm->n != x->ndim) return sam_shape_error(err, "permute", "perm must list every dimension once", x);
+    int seen[SAM_MAX_DIMS] = {0};
+    for (int i = 0; i < perm->n; i++) {
+        if (perm->list[i] < 0 || perm->list[i] >= x->ndim || seen[perm->list[i]]++)
+            return sam_fail(err, SAM_ERR_GRAPH, "permute: perm is not a permutation of 0..%d", x->ndim - 1);
+        out->shape[i] = x->shape[perm->list[i]];
+    }
+    out->ndim = x->ndim;
+    return SAM_OK;
+}
+
+/* Input element strides in output dimension order. */
+static void permuted_strides(const sam_kernel_args *a, int64_t *st)
+{
+    const sam_tensor *x = a->in[0];
+    int64_t in_st[SAM_MAX_DIMS], s = 1;
+    for (int i = x->ndim - 1; i >= 0; i--) {
+        in_st[i] = s;
+        s *= x->shape[i];
+    }
+    for (int i = 0; i < x->ndim; i++) st[i] = in_st[a->node->attrs[0].list[i]];
+}
+
+SAM_KERNEL static void permute_reference(const sam_kernel_args *a)
+{
+    int64_t st[SAM_MAX_DIMS], n = sam_numel(a->out);
+    permuted_strides(a, st);
+    const float *x = sam_f32(a->in[0]);
+    float *o = sam_f32(a->out);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, off = 0;
+        for (int d = a->out->ndim - 1; d >= 0; d--) {
+            off += rem % a->out->shape[d] * st[d];
+            rem /= a->out->shape[d];
+        }
+        o[i] = x[off];
+    }
+}
+
+static void permute_rows(void *p, int64_t begin, int64_t end)
+{
+    const sam_kernel_args *a = p;
+    const sam_tensor *out = a->out;
+    int nd = out->ndim;
+    int64_t st[SAM_MAX_DIMS];
+    permuted_strides(a, st);
+    int64_t inner = out->shape[nd - 1], s_inner = st[nd - 1];
+    const float *x = sam_f32(a->in[0]);
+    for (int64_t r = begin; r < end; r++) {
+        int64_t rem = r, off = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            off += rem % out->shape[d] * st[d];
+            rem /= out->shape[d];
+        }
+        float *o = sam_f32(out) + r * inner;
+        const float *src = x + off;
+        for (int64_t k = 0; k < inner; k++) o[k] = src[k * s_inner];
+    }
+}
+
+SAM_KERNEL static void permute_fast(const sam_kernel_args *a)
+{
+    sam_parallel_range(a->pool, sam_rows(a->out), 64, permute_rows, (void *)a);
+}
+
+const sam_op_def sam_op_permute = {
+    .name = "permute",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .n_attrs = 1,
+    .attrs = {{"perm", SAM_ATTR_INTS, true, 0}},
+    .infer = permute_infer,
+    .reference = permute_reference,
+    .fast = permute_fast,
+};
+
+/* ---- reshape ---- */
+
+static sam_status reshape_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_attr *shape = &node->attrs[0];
+    int64_t known = 1, n = sam_numel(in[0]);
+    int infer_at = -1;
+    for (int i = 0; i < shape->n; i++) {
+        if (shape->list[i] == -1 && infer_at < 0) infer_at = i;
+        else if (shape->list[i] < 1) return sam_fail(err, SAM_ERR_GRAPH, "reshape: dimensions must be positive, with at most one -1");
+        else known *= shape->list[i];
+        out->shape[i] = shape->list[i];
+    }
+    out->ndim = shape->n;
+    if (infer_at >= 0) {
+        if (known == 0 || n % known) return sam_shape_error(err, "reshape", "the element count does not divide", in[0]);
+        out->shape[infer_at] = n / known;
+    }
+    if (sam_numel(out) != n) return sam_shape_error(err, "reshape", "the new shape has a different element count", in[0]);
+    return SAM_OK;
+}
+
+static bool always_alias(const sam_node *node)
+{
+    (void)node;
+    return true;
+}
+
+SAM_KERNEL static void copy_kernel(const sam_kernel_args *a)
+{
+    if (a->out->data != a->in[0]->data) memmove(a->out->data, a->in[0]->data, (size_t)sam_numel(a->out) * sizeof(float));
+}
+
+const sam_op_def sam_op_reshape = {
+    .name = "reshape",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .n_attrs = 1,
+    .attrs = {{"shape", SAM_ATTR_INTS, true, 0}},
+    .infer = reshape_infer,
+    .aliases_input = always_alias,
+    .reference = copy_kernel,
+    .fast = copy_kernel,
+};
+
+/* ---- window_partition / window_unpartition ---- */
+
+enum { WIN_SIZE, WIN_HEIGHT, WIN_WIDTH };
+
+static bool window_is_identity(const sam_node *node)
+{
+    return node->attrs[WIN_SIZE].i == 0;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static sam_status window_partition_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_tensor *x = in[0];
+    int64_t ws = node->attrs[WIN_SIZE].i;
+    if (x->ndim != 4) return sam_shape_error(err, "window_partition", "input must be [B, H, W, C]", x);
+    if (ws < 0) return sam_fail(err, SAM_ERR_GRAPH, "window_partition: window must be >= 0");
+    sam_copy_shape(out, x);
+    if (ws == 0) return SAM_OK;
+    out->shape[0] = x->shape[0] * ceil_div(x->shape[1], ws) * ceil_div(x->shape[2], ws);
+    out->shape[1] = out->shape[2] = ws;
+    return SAM_OK;
+}
+
+static sam_status window_unpartition_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_tensor *x = in[0];
+    int64_t ws = node->attrs[WIN_SIZE].i, H = node->attrs[WIN_HEIGHT].i, W = node->attrs[WIN_WIDTH].i;
+    if (x->ndim != 4) return sam_shape_error(err, "window_unpartition", "input must be [B*windows, ws, ws, C]", x);
+    if (ws < 0 || H < 1 || W < 1) return sam_fail(err, SAM_ERR_GRAPH, "window_unpartition: needs window >= 0, height and width >= 1");
+    sam_copy_shape(out, x);
+    if (ws == 0) {
+        if (x->shape[1] != H || x->shape[2] != W) return sam_shape_error(err, "window_unpartition", "with window 0 the input must already be [B, height, width, C]", x);
+        return SAM_OK;
+    }
+    int64_t nwin = ceil_div(H, ws) * ceil_div(W, ws);
+    if (x->shape[1] != ws || x->shape[2] != ws || x->shape[0] % nwin)
+        return sam_shape_error(err, "window_unpartition", "input does not hold whole windows of the given size", x);
+    out->shape[0] = x->shape[0] / nwin;
+    out->shape[1] = H;
+    out->shape[2] = W;
+    return SAM_OK;
+}
+
+/* Both directions walk window rows: (window b, row r) <-> image row, with zero
+ * padding past the image edge on the way in and cropping on the way out. */
+typedef struct {
+    const sam_kernel_args *a;
+    int64_t ws, H, W, C, nh, nw;
+    int to_windows;
+} win_ctx;
+
+static void window_rows(void *p, int64_t begin, int64_t end)
+{
+    const win_ctx *c = p;
+    const float *x = sam_f32(c->a->in[0]);
+    float *o = sam_f32(c->a->out);
+    for (int64_t wr = begin; wr < end; wr++) { /* wr = window index * ws + row in window */
+        int64_t win = wr / c->ws, r = wr % c->ws;
+        int64_t b = win / (c->nh * c->nw), wy = win / c->nw % c->nh, wx = win % c->nw;
+        int64_t y = wy * c->ws + r;
+        float *wrow = (c->to_windows ? o : (float *)x) + wr * c->ws * c->C;
+        for (int64_t k = 0; k < c->ws; k++) {
+            int64_t xx = wx * c->ws + k;
+            int inside = y < c->H && xx < c->W;
+            float *img = (c->to_windows ? (float *)x : o) + ((b * c->H + y) * c->W + xx) * c->C;
+            if (c->to_windows) {
+                if (inside) memcpy(wrow + k * c->C, img, (size_t)c->C * sizeof(float));
+                else memset(wrow + k * c->C, 0, (size_t)c->C * sizeof(float));
+            } else if (inside) {
+                memcpy(img, wrow + k * c->C, (size_t)c->C * sizeof(float));
+            }
+        }
+    }
+}
+
+static win_ctx window_setup(const sam_kernel_args *a, int to_windows)
+{
+    const sam_tensor *img = to_windows ? a->in[0] : a->out;
+    win_ctx c = {a, a->node->attrs[WIN_SIZE].i, img->shape[1], img->shape[2], img->shape[3], 0, 0, to_windows};
+    c.nh = ceil_div(c.H, c.ws);
+    c.nw = ceil_div(c.W, c.ws);
+    return c;
+}
+
+SAM_KERNEL static void window_partition_reference(const sam_kernel_args *a)
+{
+    if (window_is_identity(a->node)) { copy_kernel(a); return; }
+    win_ctx c = window_setup(a, 1);
+    window_rows(&c, 0, a->out->shape[0] * c.ws);
+}
+
+SAM_KERNEL static void window_partition_fast(const sam_kernel_args *a)
+{
+    if (window_is_identity(a->node)) { copy_kernel(a); return; }
+    win_ctx c = window_setup(a, 1);
+    sam_parallel_range(a->pool, a->out->shape[0] * c.ws, 16, window_rows, &c);
+}
+
+SAM_KERNEL static void window_unpartition_reference(const sam_kernel_args *a)
+{
+    if (window_is_identity(a->node)) { copy_kernel(a); return; }
+    win_ctx c = window_setup(a, 0);
+    window_rows(&c, 0, a->in[0]->shape[0] * c.ws);
+}
+
+SAM_KERNEL static void window_unpartition_fast(const sam_kernel_args *a)
+{
+    if (window_is_identity(a->node)) { copy_kernel(a); return; }
+    win_ctx c = window_setup(a, 0);
+    sam_parallel_range(a->pool, a->in[0]->shape[0] * c.ws, 16, window_rows, &c);
+}
+
+const sam_op_def sam_op_window_partition = {
+    .name = "window_partition",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .n_attrs = 1,
+    .attrs = {{"window", SAM_ATTR_INT, true, 0}},
+    .infer = window_partition_infer,
+    .aliases_input = window_is_identity,
+    .reference = window_partition_reference,
+    .fast = window_partition_fast,
+};
+
+const sam_op_def sam_op_window_unpartition = {
+    .name = "window_unpartition",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .n_attrs = 3,
+    .attrs = {{"window", SAM_ATTR_INT, true, 0}, {"height", SAM_ATTR_INT, true, 0}, {"width", SAM_ATTR_INT, true, 0}},
+    .infer = window_unpartition_infer,
+    .aliases_input = window_is_identity,
+    .reference = window_unpartition_reference,
+    .fast = window_unpartition_fast,
+};

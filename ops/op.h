@@ -1,0 +1,78 @@
+/* What an op is: its inputs and attributes, shape inference, FLOP count, workspace,
+ * and two kernels (a plain reference one for tests, a fast one for use). */
+#ifndef SAMRT_OP_H
+#define SAMRT_OP_H
+
+#include <stdbool.h>
+
+#include "../runtime/graph.h"
+#include "../runtime/threadpool.h"
+#include "op_list.h"
+
+typedef enum {
+#define SAM_OP_ENUM(name) SAM_OP_##name,
+    SAM_OP_LIST(SAM_OP_ENUM)
+#undef SAM_OP_ENUM
+    SAM_OP_COUNT
+} sam_op_id;
+
+typedef enum { SAM_ATTR_INT, SAM_ATTR_FLOAT, SAM_ATTR_INTS } sam_attr_type;
+
+typedef struct sam_attr_spec {
+    const char *name;
+    sam_attr_type type;
+    bool required;
+    double default_value; /* for optional INT and FLOAT attributes */
+} sam_attr_spec;
+
+typedef struct sam_kernel_args {
+    const sam_node *node;
+    const sam_tensor *in[SAM_MAX_INPUTS];
+    int n_in;
+    sam_tensor *out;
+    void *workspace; /* node->workspace bytes, 64-byte aligned */
+    sam_pool *pool;
+} sam_kernel_args;
+
+typedef void (*sam_kernel_fn)(const sam_kernel_args *a);
+
+typedef struct sam_op_def {
+    const char *name;
+    int min_inputs, max_inputs;
+    int n_attrs;
+    sam_attr_spec attrs[SAM_MAX_ATTRS];
+    /* Checks input shapes and attributes, sets out->ndim/shape. */
+    sam_status (*infer)(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err);
+    /* True when the output is the input's storage reinterpreted (reshape, identity). */
+    bool (*aliases_input)(const sam_node *node);
+    size_t (*workspace)(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads);
+    double (*flops)(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out);
+    sam_kernel_fn reference;
+    sam_kernel_fn fast;
+} sam_op_def;
+
+#define SAM_OP_DECLARE(name) extern const sam_op_def sam_op_##name;
+SAM_OP_LIST(SAM_OP_DECLARE)
+#undef SAM_OP_DECLARE
+
+const sam_op_def *sam_op_get(int id);
+/* Returns the op id for a name, or -1. */
+int sam_op_find(const char *name);
+
+static inline float *sam_f32(const sam_tensor *t) { return (float *)t->data; }
+
+/* Rows of the last dimension: a tensor [..., n] seen as rows x n. */
+static inline int64_t sam_rows(const sam_tensor *t) { return t->ndim ? sam_numel(t) / t->shape[t->ndim - 1] : 1; }
+
+/* Kernels are compiled for several CPU generations and picked at load time, so one
+ * binary is fast on AVX-512 machines and still runs on any x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SAM_NO_MULTIVERSION)
+#define SAM_MULTIVERSION __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define SAM_MULTIVERSION
+#endif
+
+/* Kernels stay separate symbols so perf attributes time to ops. */
+#define SAM_KERNEL __attribute__((noinline))
+
+#endif

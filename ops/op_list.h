@@ -1,0 +1,19 @@
+/* The one list of ops. Adding an op: a line here, a file in ops/ defining
+ * `const sam_op_def sam_op_<name>`, and a row in tests/test_ops.c. */
+#ifndef SAMRT_OP_LIST_H
+#define SAMRT_OP_LIST_H
+
+#define SAM_OP_LIST(X)      \
+    X(add)                  \
+    X(gelu)                 \
+    X(layer_norm)           \
+    X(softmax)              \
+    X(linear)               \
+    X(conv2d)               \
+    X(permute)              \
+    X(reshape)              \
+    X(window_partition)     \
+    X(window_unpartition)   \
+    X(rel_pos_attention)
+
+#endif

@@ -1,0 +1,38 @@
+/* Helpers shared by op files: shape checks with readable errors, and splitting
+ * element ranges across the thread pool. */
+#ifndef SAMRT_OP_UTIL_H
+#define SAMRT_OP_UTIL_H
+
+#include <stdio.h>
+
+#include "op.h"
+
+static inline sam_status sam_shape_error(sam_error *err, const char *op, const char *what, const sam_tensor *t)
+{
+    char buf[96];
+    return sam_fail(err, SAM_ERR_SHAPE, "%s: %s, but '%s' has shape %s", op, what, t->name,
+                    sam_shape_str(t->ndim, t->shape, buf, sizeof buf));
+}
+
+static inline void sam_copy_shape(sam_tensor *dst, const sam_tensor *src)
+{
+    dst->ndim = src->ndim;
+    for (int i = 0; i < src->ndim; i++) dst->shape[i] = src->shape[i];
+}
+
+/* Normalizes a possibly negative axis; returns -1 when out of range. */
+static inline int sam_axis(int64_t axis, int ndim)
+{
+    if (axis < 0) axis += ndim;
+    return axis >= 0 && axis < ndim ? (int)axis : -1;
+}
+
+/* Runs fn over [0, n) in chunks sized so each thread gets a few. */
+typedef void (*sam_range_fn)(void *ctx, int64_t begin, int64_t end);
+void sam_parallel_range(sam_pool *pool, int64_t n, int64_t min_chunk, sam_range_fn fn, void *ctx);
+
+
+
+/* In-place softmax of one row; shared by the softmax op and attention. */
+void sam_softmax_row(float *x, int64_t n);
+#endif

@@ -1,0 +1,46 @@
+/* A loaded model: the weight blob mmapped read-only, its metadata and tensor table. */
+#ifndef SAMRT_MODEL_H
+#define SAMRT_MODEL_H
+
+#include "params.h"
+#include "status.h"
+#include "tensor.h"
+
+typedef struct sam_weight {
+    char *name;
+    sam_dtype dtype;
+    int ndim;
+    int64_t shape[SAM_MAX_DIMS];
+    size_t nbytes;
+    const void *data; /* inside the mapping */
+} sam_weight;
+
+struct sam_model {
+    char *path;
+    void *map;
+    size_t map_size;
+    sam_params meta;
+    sam_weight *weights; /* sorted by name */
+    int n_weights;
+};
+typedef struct sam_model sam_model;
+
+sam_status sam_model_open(const char *path, sam_model **out, sam_error *err);
+void sam_model_close(sam_model *m);
+const sam_weight *sam_model_weight(const sam_model *m, const char *name);
+
+/* Writing: the caller describes every tensor, then fill() supplies each one's bytes in
+ * table order. The file appears under `path` only when complete (temp file + rename). */
+typedef struct sam_blob_entry {
+    const char *name;
+    sam_dtype dtype;
+    int ndim;
+    int64_t shape[SAM_MAX_DIMS];
+} sam_blob_entry;
+
+typedef sam_status (*sam_blob_fill_fn)(void *ctx, int index, void *dst, size_t nbytes, sam_error *err);
+
+sam_status sam_blob_write(const char *path, const sam_params *meta, const sam_blob_entry *entries, int n,
+                          sam_blob_fill_fn fill, void *ctx, sam_error *err);
+
+#endif

@@ -1,0 +1,171 @@
+/* sam-bench: encoder speed as a ratio to the OpenBLAS sgemm rate measured in the same
+ * run, so figures compare across machines and loads. */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../converter/convert.h"
+#include "../ops/gemm.h"
+#include "tool_common.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sam-bench [--model MODEL | --variant vit_b|vit_l|vit_h] [options]\n"
+            "\n"
+            "Times the image encoder and reports its GFLOP/s against the OpenBLAS sgemm rate\n"
+            "measured in the same run (all cores, square product). Without --model a random-weight\n"
+            "blob of the variant (default vit_b) is generated once in $TMPDIR (or /tmp) and reused.\n"
+            "\n"
+            "options:\n"
+            "  -m, --model FILE     weight blob to benchmark\n"
+            "      --variant NAME   random-weight variant when no --model (vit_b, vit_l, vit_h)\n"
+            "  -c, --config FILE    variant config (default: from the model)\n"
+            "  -r, --runs N         timed encoder runs after one warm-up (default 2; best is reported)\n"
+            "  -t, --threads N      worker threads (default: one per CPU)\n"
+            "      --sgemm-size N   side of the reference sgemm (default 4096)\n"
+            "      --profile        per-op-type breakdown of the timed runs\n"
+            "  -h, --help           this help\n");
+}
+
+static double sgemm_gflops(int n, int threads)
+{
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)), *c = malloc((size_t)n * n * sizeof(float));
+    double best = 0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)n * n; i++) {
+            a[i] = (float)(i % 7) * 0.1f;
+            b[i] = (float)(i % 5) * 0.1f;
+        }
+        sam_blas_set_threads(threads);
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            double g = 2.0 * n * (double)n * n / (now() - t0) * 1e-9;
+            if (g > best) best = g;
+        }
+        sam_blas_set_threads(1);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_VARIANT = 256, OPT_SGEMM, OPT_PROFILE };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"variant", required_argument, 0, OPT_VARIANT}, {"config", required_argument, 0, 'c'},
+        {"runs", required_argument, 0, 'r'},  {"threads", required_argument, 0, 't'},         {"sgemm-size", required_argument, 0, OPT_SGEMM},
+        {"profile", no_argument, 0, OPT_PROFILE}, {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    const char *model_path = NULL, *variant = "vit_b", *config_path = NULL;
+    long long runs = 2, threads = 0, sgemm_n = 4096;
+    int profile = 0, c;
+    while ((c = getopt_long(argc, argv, "m:c:r:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case OPT_VARIANT: variant = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'r':
+            if (!tool_parse_int(optarg, 1, 1000, &runs)) { fprintf(stderr, "sam-bench: --runs needs 1..1000\n"); return EXIT_USAGE; }
+            break;
+        case 't':
+            if (!tool_parse_int(optarg, 1, 1024, &threads)) { fprintf(stderr, "sam-bench: --threads needs 1..1024\n"); return EXIT_USAGE; }
+            break;
+        case OPT_SGEMM:
+            if (!tool_parse_int(optarg, 64, 16384, &sgemm_n)) { fprintf(stderr, "sam-bench: --sgemm-size needs 64..16384\n"); return EXIT_USAGE; }
+            break;
+        case OPT_PROFILE: profile = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sam-bench: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    sam_error err = {0};
+    char cached[4096];
+    if (!model_path) {
+        sam_hparams hp;
+        if (sam_hparams_for_variant(variant, &hp, &err)) {
+            fprintf(stderr, "sam-bench: --variant: %s\n", err.msg);
+            return EXIT_USAGE;
+        }
+        const char *tmp = getenv("TMPDIR");
+        snprintf(cached, sizeof cached, "%s/sam-rt-bench-%s-seed0.samrt", tmp && *tmp ? tmp : "/tmp", variant);
+        if (access(cached, R_OK) != 0) {
+            fprintf(stderr, "sam-bench: generating random-weight %s model %s\n", variant, cached);
+            if (sam_write_random_model(&hp, 0, cached, tool_progress, "writing random weights", &err)) {
+                tool_error("sam-bench", &err);
+                return 1;
+            }
+        }
+        model_path = cached;
+    }
+
+    int n_threads = threads ? (int)threads : sam_cpu_count();
+    double sgemm = sgemm_gflops((int)sgemm_n, n_threads);
+
+    sam_model *model = NULL;
+    sam_graph *graph = NULL;
+    sam_session *sess = NULL;
+    sam_config *cfg = calloc(1, sizeof *cfg);
+    float *image = NULL;
+    int rc = 1;
+    if (!cfg) goto fail_oom;
+    if (tool_load_graph(model_path, config_path, NULL, "image_encoder", &model, cfg, &graph, &err)) goto fail;
+    sam_session_options so = {.n_threads = n_threads, .profile = 0};
+    if (sam_session_create(graph, &so, &sess, &err)) goto fail;
+    const sam_tensor *in = &graph->tensors[graph->inputs[0]];
+    int64_t n = sam_numel(in);
+    image = malloc((size_t)n * sizeof(float));
+    if (!image) goto fail_oom;
+    for (int64_t i = 0; i < n; i++) image[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    if (sam_session_set_input(sess, in->name, image, in->ndim, in->shape, &err)) goto fail;
+    fprintf(stderr, "sam-bench: warm-up run...\n");
+    if (sam_session_run(sess, &err)) goto fail;
+    sess->profile = profile;
+    double best = 1e30;
+    for (long long r = 0; r < runs; r++) {
+        if (sam_session_run(sess, &err)) goto fail;
+        if (sess->run_seconds < best) best = sess->run_seconds;
+    }
+    double flops = sam_graph_flops(graph), gflops = flops / best * 1e-9;
+    size_t weights = 0;
+    for (int i = 0; i < model->n_weights; i++) weights += model->weights[i].nbytes;
+    printf("model            %s (%s)\n", model_path, cfg->variant);
+    printf("threads          %d\n", n_threads);
+    printf("sgemm            %.1f GFLOP/s (OpenBLAS, %lldx%lld, %d threads)\n", sgemm, sgemm_n, sgemm_n, n_threads);
+    printf("encoder          %.3f s (best of %lld), %.1f GFLOP, %.1f GFLOP/s\n", best, runs, flops * 1e-9, gflops);
+    printf("encoder/sgemm    %.2f\n", gflops / sgemm);
+    printf("weights          %.1f MiB (mmapped)\n", (double)weights / (1 << 20));
+    printf("activation arena %.1f MiB (no reuse would need %.1f MiB)\n", (double)sess->plan.arena_size / (1 << 20), (double)sess->plan.naive_size / (1 << 20));
+    printf("peak RSS         %.1f MiB\n", (double)tool_peak_rss() / (1 << 20));
+    if (profile) sam_session_print_profile(sess, stdout);
+    rc = 0;
+    goto done;
+fail_oom:
+    sam_fail(&err, SAM_ERR_NOMEM, "out of memory");
+fail:
+    tool_error("sam-bench", &err);
+done:
+    free(image);
+    sam_session_free(sess);
+    sam_graph_free(graph);
+    sam_model_close(model);
+    free(cfg);
+    return rc;
+}
