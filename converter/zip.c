@@ -28,7 +28,7 @@ static sam_status corrupt(const sam_zip *z, sam_error *err, const char *what)
 /* Locates the central directory through the end records (classic and zip64). */
 static sam_status find_directory(const sam_zip *z, uint64_t *cd_off, uint64_t *cd_size, uint64_t *count, sam_error *err)
 {
-    if (z->size < 22) return sam_fail(err, SAM_ERR_FORMAT, "%s: file too small to be a zip archive (is it a PyTorch checkpoint?)", z->path);
+    if (z->size < 22) return sam_fail(err, SAM_ERR_FORMAT, "%s: not a zip archive (too small); is it a PyTorch checkpoint?", z->path);
     size_t lo = z->size > 22 + 65535 ? z->size - 22 - 65535 : 0;
     size_t eocd = (size_t)-1;
     for (size_t p = z->size - 22 + 1; p-- > lo;)

@@ -374,7 +374,7 @@ static sam_status parse_root(loader *L, const yaml_node_t *root, const sam_param
         if (!outs) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
         L->g->outputs = outs;
         outs[L->g->n_outputs++] = t;
-        L->g->tensors[t].keep = true;
+        sam_graph_keep(L->g, name, NULL);
     }
     return SAM_OK;
 }

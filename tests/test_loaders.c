@@ -1,0 +1,421 @@
+#define _GNU_SOURCE /* memmem */
+/* Bad input files give the right error, with a location, and never crash: YAML
+ * graphs, weight blobs, and PyTorch checkpoints (zip + pickle). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../converter/convert.h"
+#include "../converter/pickle.h"
+#include "test_util.h"
+
+/* ---------------- YAML graphs ---------------- */
+
+static sam_status load_text(const char *text, sam_graph **g, sam_error *err)
+{
+    const char *path = tmp_path("g.yaml");
+    ck_assert(write_file(path, text, strlen(text)));
+    sam_params p = {0};
+    sam_params_set_int(&p, "width", 3, NULL);
+    *g = NULL;
+    return sam_graph_load(path, &p, NULL, g, err);
+}
+
+static void expect_graph_error(const char *text, const char *where, const char *what)
+{
+    sam_graph *g;
+    sam_error err = {0};
+    sam_status st = load_text(text, &g, &err);
+    ck_assert_msg(st != SAM_OK, "graph loaded but should fail with '%s'", what);
+    ck_assert_ptr_null(g);
+    ck_assert_msg(strstr(err.msg, what), "error '%s' lacks '%s'", err.msg, what);
+    if (where) {
+        char loc[4300];
+        snprintf(loc, sizeof loc, "%s:%s:", tmp_path("g.yaml"), where);
+        ck_assert_msg(strstr(err.msg, loc) == err.msg, "error '%s' does not start with '%s'", err.msg, loc);
+    }
+}
+
+#define HEAD "graph: t\ninputs:\n  - {name: x, shape: [2, $(width)]}\noutputs: [y]\nnodes:\n"
+
+START_TEST(test_graph_errors)
+{
+    expect_graph_error("graph: t\nnodes: [\n", "3:1", "YAML syntax error");
+    expect_graph_error(HEAD "  - {op: gelu, in: [x], out: y}\nextra: 1\n", "7:1", "unknown key 'extra' in the graph");
+    expect_graph_error(HEAD "  - {op: convolve, in: [x], out: y}\n", "6:10", "unknown op 'convolve'");
+    expect_graph_error(HEAD "  - {op: gelu, in: [nope], out: y}\n", "6:21", "undefined tensor 'nope'");
+    expect_graph_error(HEAD "  - {op: gelu, in: [x], out: y, colour: red}\n", "6:33", "unknown key 'colour' in a node");
+    expect_graph_error(HEAD "  - {op: softmax, in: [x], out: z}\n  - {op: add, in: [x, z, x], out: y}\n", "7:19", "at most 2 inputs");
+    expect_graph_error(HEAD "  - {op: permute, in: [x], out: y}\n", "6:5", "needs attribute 'perm'");
+    expect_graph_error(HEAD "  - {op: permute, in: [x], out: y, attrs: {perm: [1, 0], prem: 1}}\n", "6:58", "has no attribute 'prem'");
+    expect_graph_error(HEAD "  - {op: permute, in: [x], out: y, attrs: {perm: [0, 0]}}\n", "6:5", "not a permutation");
+    expect_graph_error(HEAD "  - {op: reshape, in: [x], out: z, attrs: {shape: [3, 2]}}\n  - {op: add, in: [x, z], out: y}\n", "7:5", "do not broadcast");
+    expect_graph_error(HEAD "  - {op: gelu, in: [x], out: x}\n", "6:30", "already defined");
+    expect_graph_error(HEAD "  - {op: gelu, in: [x], out: z}\n", "4:11", "output 'y' is not produced");
+    expect_graph_error("graph: t\nparams: [width, depth]\n" "inputs: []\noutputs: []\nnodes: []\n", "2:17", "needs parameter 'depth'");
+    expect_graph_error(HEAD "  - {op: reshape, in: [x], out: y, attrs: {shape: [$(width * widht)]}}\n", "6:52", "unknown parameter 'widht'");
+    expect_graph_error(HEAD "  - repeat: i\n    count: 2\n    nodes:\n      - {op: gelu, in: [x], out: y}\n", "9:34", "already defined");
+    expect_graph_error(HEAD "  - {op: gelu, in: x, out: y}\n", "6:20", "expected a list for 'in'");
+}
+END_TEST
+
+START_TEST(test_graph_runs)
+{
+    /* repeat + views + a kept internal tensor, run end to end without a model */
+    sam_graph *g;
+    sam_error err = {0};
+    ck_assert_msg(load_text(HEAD "  - {op: gelu, in: [x], out: h.0}\n"
+                                 "  - repeat: k\n    count: 3\n    nodes:\n"
+                                 "      - {op: add, in: [h.$(k), x], out: h.$(k + 1)}\n"
+                                 "  - {op: reshape, in: [h.3], out: flat, attrs: {shape: [-1]}}\n"
+                                 "  - {op: reshape, in: [flat], out: y, attrs: {shape: [3, 2]}}\n",
+                            &g, &err) == SAM_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(sam_graph_keep(g, "h.1", &err), SAM_OK);
+    sam_session *s;
+    ck_assert_int_eq(sam_session_create(g, &(sam_session_options){.n_threads = 2}, &s, &err), SAM_OK);
+    float x[6] = {-1, 0, 1, 2, 3, 4};
+    int64_t shape[2] = {2, 3}, bad[2] = {3, 2};
+    ck_assert_int_eq(sam_session_set_input(s, "x", x, 2, bad, &err), SAM_ERR_SHAPE);
+    ck_assert_int_eq(sam_session_set_input(s, "image", x, 2, shape, &err), SAM_ERR_NOT_FOUND);
+    ck_assert_int_eq(sam_session_set_input(s, "x", x, 2, shape, &err), SAM_OK);
+    ck_assert_int_eq(sam_session_run(s, &err), SAM_OK);
+    const sam_tensor *y, *h1;
+    ck_assert_int_eq(sam_session_tensor(s, "y", &y, &err), SAM_OK);
+    ck_assert_int_eq(sam_session_tensor(s, "h.1", &h1, &err), SAM_OK);
+    ck_assert_int_eq(sam_session_tensor(s, "h.2", &h1, &err), SAM_ERR_INVALID_ARG); /* not kept */
+    ck_assert_int_eq(y->ndim, 2);
+    ck_assert_int_eq(y->shape[0], 3);
+    const float gelu1 = 0.8413447f;
+    ck_assert_float_eq_tol(((float *)y->data)[2], gelu1 + 3, 1e-5);
+    ck_assert_float_eq_tol(((float *)y->data)[0], -0.15865526f - 3, 1e-5);
+    sam_session_free(s);
+    sam_graph_free(g);
+}
+END_TEST
+
+/* ---------------- weight blobs ---------------- */
+
+static sam_status fill_counting(void *ctx, int index, void *dst, size_t nbytes, sam_error *err)
+{
+    float *f = dst;
+    for (size_t i = 0; i < nbytes / 4; i++) f[i] = (float)(index * 100 + (int)i);
+    return SAM_OK;
+}
+
+START_TEST(test_real_graph_needs_weights)
+{
+    /* the encoder graph against a model lacking a tensor: a load-time error naming it */
+    sam_error err = {0};
+    sam_config cfg;
+    ck_assert_msg(sam_config_load(SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", &cfg, &err) == SAM_OK, "%s", err.msg);
+    const char *path = tmp_path("partial.samrt");
+    sam_blob_entry e[1] = {{"image_encoder.pos_embed", SAM_F32, 4, {1, 64, 64, 160}}};
+    ck_assert_msg(sam_blob_write(path, &cfg.params, e, 1, fill_counting, NULL, &err) == SAM_OK, "%s", err.msg);
+    sam_model *m;
+    sam_graph *g;
+    ck_assert_int_eq(sam_model_open(path, &m, &err), SAM_OK);
+    ck_assert_int_eq(sam_graph_load(sam_config_graph(&cfg, "image_encoder"), &cfg.params, m, &g, &err), SAM_ERR_GRAPH);
+    ck_assert_msg(strstr(err.msg, "image_encoder.yaml:") && strstr(err.msg, "undefined tensor 'image_encoder.patch_embed.proj.weight'"), "%s", err.msg);
+    sam_model_close(m);
+}
+END_TEST
+
+static size_t make_blob(const char *path, const char *second_name)
+{
+    sam_params meta = {0};
+    sam_error err = {0};
+    sam_params_set_str(&meta, "variant", "test", NULL);
+    sam_params_set_int(&meta, "embed_dim", 8, NULL);
+    int64_t g[2] = {1, 3};
+    sam_params_set_list(&meta, "global_attn_indexes", g, 2, NULL);
+    sam_blob_entry e[2] = {{"tensor_a", SAM_F32, 2, {3, 5}}, {second_name, SAM_F32, 1, {7}}};
+    ck_assert_msg(sam_blob_write(path, &meta, e, 2, fill_counting, NULL, &err) == SAM_OK, "%s", err.msg);
+    struct stat st;
+    stat(path, &st);
+    return (size_t)st.st_size;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*len ? *len : 1);
+    ck_assert_uint_eq(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+static void expect_blob_error(const void *bytes, size_t len, sam_status code, const char *what)
+{
+    const char *path = tmp_path("bad.samrt");
+    ck_assert(write_file(path, bytes, len));
+    sam_model *m = (sam_model *)1;
+    sam_error err = {0};
+    sam_status st = sam_model_open(path, &m, &err);
+    ck_assert_msg(st == code, "expected status %d, got %d (%s)", code, st, err.msg);
+    ck_assert_ptr_null(m);
+    if (what) ck_assert_msg(strstr(err.msg, what), "error '%s' lacks '%s'", err.msg, what);
+}
+
+START_TEST(test_blob_roundtrip)
+{
+    const char *path = tmp_path("ok.samrt");
+    make_blob(path, "tensor_b");
+    sam_model *m;
+    sam_error err = {0};
+    ck_assert_msg(sam_model_open(path, &m, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(m->n_weights, 2);
+    const sam_weight *b = sam_model_weight(m, "tensor_b");
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq((uintptr_t)b->data % 64, 0);
+    ck_assert_float_eq(((const float *)b->data)[6], 106.0f);
+    ck_assert_str_eq(sam_params_get(&m->meta, "variant")->s, "test");
+    ck_assert_int_eq(sam_params_get(&m->meta, "global_attn_indexes")->list[1], 3);
+    ck_assert_ptr_null(sam_model_weight(m, "tensor_c"));
+    sam_model_close(m);
+}
+END_TEST
+
+START_TEST(test_blob_errors)
+{
+    const char *path = tmp_path("src.samrt");
+    make_blob(path, "tensor_b");
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    sam_model *m;
+    sam_error err = {0};
+    ck_assert_int_eq(sam_model_open(tmp_path("missing.samrt"), &m, &err), SAM_ERR_IO);
+
+    expect_blob_error(b, len - 10, SAM_ERR_FORMAT, "truncated");
+    expect_blob_error(b, 20, SAM_ERR_FORMAT, "too small");
+    unsigned char *c = malloc(len);
+    memcpy(c, b, len);
+    c[0] = 'X';
+    expect_blob_error(c, len, SAM_ERR_FORMAT, "bad magic");
+    memcpy(c, b, len);
+    c[8] = 99;
+    expect_blob_error(c, len, SAM_ERR_UNSUPPORTED, "version 99");
+    /* a dimension so large the byte count overflows */
+    memcpy(c, b, len);
+    unsigned char *name = memmem(c, len, "tensor_a", 8);
+    ck_assert_ptr_nonnull(name);
+    memset(name + 8 + 2, 0xff, 8);
+    name[8 + 2 + 7] = 0x3f;
+    expect_blob_error(c, len, SAM_ERR_FORMAT, "tensor_a");
+    /* a data offset past the end of the file */
+    memcpy(c, b, len);
+    name = memmem(c, len, "tensor_b", 8);
+    memset(name + 8 + 2 + 8, 0, 8);
+    name[8 + 2 + 8 + 1] = 0x10; /* offset 4096 */
+    expect_blob_error(c, len, SAM_ERR_FORMAT, "past the end");
+    /* a name length running past the table */
+    memcpy(c, b, len);
+    name = memmem(c, len, "tensor_b", 8);
+    name[-2] = 0xff;
+    name[-1] = 0x7f;
+    expect_blob_error(c, len, SAM_ERR_FORMAT, NULL);
+
+    /* every single-byte corruption of header and table: an error or a valid open, never a crash */
+    size_t table_end = 0;
+    for (int i = 0; i < 8; i++) table_end |= (size_t)b[24 + i] << (8 * i);
+    for (size_t pos = 0; pos < table_end; pos++) {
+        memcpy(c, b, len);
+        c[pos] ^= 0xa5;
+        ck_assert(write_file(path, c, len));
+        if (sam_model_open(path, &m, &err) == SAM_OK) sam_model_close(m);
+    }
+    for (size_t cut = 0; cut < len; cut += 7) {
+        ck_assert(write_file(path, b, cut));
+        ck_assert_int_ne(sam_model_open(path, &m, &err), SAM_OK);
+    }
+    free(c);
+    free(b);
+
+    make_blob(path, "tensor_a");
+    b = slurp(path, &len);
+    expect_blob_error(b, len, SAM_ERR_FORMAT, "appears twice");
+    free(b);
+}
+END_TEST
+
+/* ---------------- PyTorch checkpoints ---------------- */
+
+typedef struct {
+    unsigned char buf[4096];
+    size_t n;
+} pk;
+
+static void pk_bytes(pk *p, const void *s, size_t n)
+{
+    ck_assert_uint_le(p->n + n, sizeof p->buf);
+    memcpy(p->buf + p->n, s, n);
+    p->n += n;
+}
+static void pk_op(pk *p, const char *ops) { pk_bytes(p, ops, strlen(ops)); }
+static void pk_str(pk *p, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    unsigned char h[5] = {'X', (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
+    pk_bytes(p, h, 5);
+    pk_bytes(p, s, n);
+}
+static void pk_int(pk *p, int v)
+{
+    unsigned char h[2] = {'K', (unsigned char)v};
+    pk_bytes(p, h, 2);
+}
+
+/* OrderedDict([(name, tensor of shape (2, 3) on storage '0' with `numel` floats)]) */
+static void pk_state_dict(pk *p, const char *name, int numel)
+{
+    pk_op(p, "\x80\x02" "ccollections\nOrderedDict\nq\x05)Rq\x01(");
+    pk_str(p, name);
+    pk_op(p, "ctorch._utils\n_rebuild_tensor_v2\n((");
+    pk_str(p, "storage");
+    pk_op(p, "ctorch\nFloatStorage\n");
+    pk_str(p, "0");
+    pk_str(p, "cpu");
+    pk_int(p, numel);
+    pk_op(p, "tQ");
+    pk_int(p, 0);
+    pk_int(p, 2);
+    pk_int(p, 3);
+    pk_op(p, "\x86");
+    pk_int(p, 3);
+    pk_int(p, 1);
+    pk_op(p, "\x86\x89" "ccollections\nOrderedDict\n)RtRu.");
+}
+
+static const char *write_checkpoint(const pk *p, int with_storage)
+{
+    static float storage[6] = {1, 2, 3, 4, 5, 6};
+    const char *names[2] = {"arch/data.pkl", "arch/data/0"};
+    const void *data[2] = {p->buf, storage};
+    size_t lens[2] = {p->n, sizeof storage};
+    const char *path = tmp_path("ckpt.pth");
+    ck_assert(write_zip(path, with_storage ? 2 : 1, names, data, lens));
+    return path;
+}
+
+START_TEST(test_pickle_parser)
+{
+    pk p = {.n = 0};
+    pk_state_dict(&p, "foo.weight", 6);
+    sam_pt_tensor *t;
+    int n;
+    sam_error err = {0};
+    ck_assert_msg(sam_pickle_state_dict(p.buf, p.n, "test", &t, &n, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(t[0].name, "foo.weight");
+    ck_assert_str_eq(t[0].storage_key, "0");
+    ck_assert_int_eq(t[0].ndim, 2);
+    ck_assert_int_eq(t[0].shape[1], 3);
+    ck_assert_int_eq(t[0].stride[0], 3);
+    ck_assert_int_eq(t[0].dtype, SAM_F32);
+    sam_pt_tensors_free(t, n);
+    /* every truncation fails cleanly */
+    for (size_t cut = 0; cut < p.n; cut++) ck_assert_int_ne(sam_pickle_state_dict(p.buf, cut, "test", &t, &n, &err), SAM_OK);
+}
+END_TEST
+
+static void expect_convert_error(const char *pth, const char *what)
+{
+    sam_hparams hp;
+    sam_error err = {0};
+    const char *out = tmp_path("out.samrt");
+    unlink(out);
+    ck_assert_int_ne(sam_convert_checkpoint(pth, out, NULL, NULL, &hp, &err), SAM_OK);
+    ck_assert_msg(strstr(err.msg, what), "error '%s' lacks '%s'", err.msg, what);
+    ck_assert_msg(access(out, F_OK) != 0, "a failed conversion left %s behind", out);
+}
+
+START_TEST(test_checkpoint_errors)
+{
+    pk p = {.n = 0};
+    expect_convert_error(tmp_path("nothing.pth"), "cannot open");
+    const char *empty = tmp_path("empty.pth");
+    ck_assert(write_file(empty, "", 0));
+    expect_convert_error(empty, "empty");
+    const char *text = tmp_path("text.pth");
+    ck_assert(write_file(text, "this is not a zip archive at all, just text", 44));
+    expect_convert_error(text, "not a zip archive");
+
+    pk_state_dict(&p, "foo.weight", 6);
+    expect_convert_error(write_checkpoint(&p, 1), "tensor 'image_encoder.pos_embed' is missing");
+
+    p.n = 0;
+    pk_op(&p, "\x80\x02" "cos\nsystem\n(\x8c\x02lstR.");
+    expect_convert_error(write_checkpoint(&p, 1), "calls os.system");
+
+    p.n = 0;
+    pk_op(&p, "\x80\x02\xff");
+    expect_convert_error(write_checkpoint(&p, 1), "opcode 0xff");
+
+    p.n = 0;
+    pk_op(&p, "\x80\x02}q\x01(");
+    expect_convert_error(write_checkpoint(&p, 1), "without STOP");
+
+    p.n = 0;
+    pk_op(&p, "\x80\x02]q\x01.");
+    expect_convert_error(write_checkpoint(&p, 1), "does not hold a state_dict");
+
+    const char *names[1] = {"arch/other.txt"};
+    const void *data[1] = {"x"};
+    size_t lens[1] = {1};
+    const char *nopkl = tmp_path("nopkl.pth");
+    ck_assert(write_zip(nopkl, 1, names, data, lens));
+    expect_convert_error(nopkl, "no <folder>/data.pkl");
+}
+END_TEST
+
+START_TEST(test_truncated_official_checkpoint)
+{
+    if (!golden_dir()) {
+        fprintf(stderr, "SKIP: ../shared/golden absent, truncated-checkpoint test not run\n");
+        return;
+    }
+    size_t len;
+    unsigned char *b = slurp(golden_path("sam_tiny/sam_tiny_seed0.pth"), &len);
+    const char *path = tmp_path("trunc.pth");
+    size_t cuts[] = {100, 40000, len / 2, len - 30, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        ck_assert(write_file(path, b, cuts[i]));
+        expect_convert_error(path, "");
+    }
+    /* a storage shortened inside an intact archive: flip a size in the pickle instead */
+    unsigned char *c = malloc(len);
+    memcpy(c, b, len);
+    unsigned char *pos = memmem(c, len, "image_encoder.pos_embed", 23);
+    ck_assert_ptr_nonnull(pos);
+    /* the first tensor's shape (1, 64, 64, 160): make the grid 65 so it no longer fits */
+    unsigned char *k64 = memmem(pos, 200, "K\x01K\x40K\x40", 6);
+    ck_assert_ptr_nonnull(k64);
+    k64[3] = 0x41;
+    ck_assert(write_file(path, c, len));
+    expect_convert_error(path, "");
+    free(c);
+    free(b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("loaders");
+    TCase *tc = tcase_create("files");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_graph_errors);
+    tcase_add_test(tc, test_graph_runs);
+    tcase_add_test(tc, test_real_graph_needs_weights);
+    tcase_add_test(tc, test_blob_roundtrip);
+    tcase_add_test(tc, test_blob_errors);
+    tcase_add_test(tc, test_pickle_parser);
+    tcase_add_test(tc, test_checkpoint_errors);
+    tcase_add_test(tc, test_truncated_official_checkpoint);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

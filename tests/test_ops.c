@@ -1,0 +1,221 @@
+/* Every op's fast kernel against its reference kernel over a table of shapes (odd sizes
+ * and padding included), plus known values for the reference kernels themselves. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ops/op.h"
+#include "test_util.h"
+
+#define MAXT 4
+
+typedef struct {
+    const char *op;
+    int n_in;
+    int ndim[MAXT];
+    int64_t shape[MAXT][SAM_MAX_DIMS];
+    const char *attrs; /* "name=value name=v1,v2" */
+} op_case;
+
+static sam_pool *pool;
+
+/* Fills node attrs from "k=v" words, defaults for the rest. */
+static void set_attrs(const sam_op_def *def, sam_node *node, const char *spec)
+{
+    for (int i = 0; i < def->n_attrs; i++) {
+        node->attrs[i].i = (int64_t)def->attrs[i].default_value;
+        node->attrs[i].f = def->attrs[i].default_value;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec ? spec : "");
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        ck_assert_ptr_nonnull(eq);
+        *eq = 0;
+        int idx = -1;
+        for (int i = 0; i < def->n_attrs; i++)
+            if (strcmp(def->attrs[i].name, tok) == 0) idx = i;
+        ck_assert_msg(idx >= 0, "op %s has no attribute %s", def->name, tok);
+        sam_attr *a = &node->attrs[idx];
+        a->n = 0;
+        for (char *v = eq + 1; v && *v;) {
+            a->list[a->n++] = strtoll(v, NULL, 10);
+            v = strchr(v, ',');
+            if (v) v++;
+        }
+        a->i = a->list[0];
+        a->f = strtod(eq + 1, NULL);
+    }
+}
+
+static void check_case(const op_case *c, int case_no)
+{
+    int op = sam_op_find(c->op);
+    ck_assert_msg(op >= 0, "unknown op %s", c->op);
+    const sam_op_def *def = sam_op_get(op);
+    sam_node node = {.op = op, .n_in = c->n_in};
+    set_attrs(def, &node, c->attrs);
+    sam_tensor ins[MAXT];
+    const sam_tensor *inp[MAXT];
+    memset(ins, 0, sizeof ins);
+    for (int k = 0; k < c->n_in; k++) {
+        ins[k].name = "in";
+        ins[k].ndim = c->ndim[k];
+        memcpy(ins[k].shape, c->shape[k], sizeof ins[k].shape);
+        ins[k].data = malloc((size_t)sam_numel(&ins[k]) * sizeof(float));
+        fill_uniform(ins[k].data, sam_numel(&ins[k]), (uint64_t)(case_no * 10 + k + 1));
+        inp[k] = &ins[k];
+        node.in[k] = k;
+    }
+    sam_tensor out_ref = {.name = "out"}, out_fast;
+    sam_error err = {0};
+    ck_assert_msg(def->infer(&node, inp, &out_ref, &err) == SAM_OK, "%s case %d: %s", c->op, case_no, err.msg);
+    out_fast = out_ref;
+    int64_t n = sam_numel(&out_ref);
+    out_ref.data = calloc((size_t)n + 1, sizeof(float));
+    out_fast.data = calloc((size_t)n + 1, sizeof(float));
+    size_t ws = def->workspace ? def->workspace(&node, inp, &out_ref, sam_pool_size(pool)) : 0;
+    void *work = ws ? aligned_alloc(64, (ws + 63) / 64 * 64) : NULL;
+    sam_kernel_args a = {.node = &node, .n_in = c->n_in, .out = &out_ref, .workspace = work, .pool = pool};
+    for (int k = 0; k < c->n_in; k++) a.in[k] = &ins[k];
+    def->reference(&a);
+    a.out = &out_fast;
+    def->fast(&a);
+    double scale = 1;
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(((float *)out_ref.data)[i]));
+    diff_stats d = compare_f32(out_fast.data, out_ref.data, n);
+    ck_assert_msg(d.max_abs <= 2e-5 * scale, "%s case %d: fast vs reference max abs %.3g (scale %.3g)", c->op, case_no, d.max_abs, scale);
+    for (int k = 0; k < c->n_in; k++) free(ins[k].data);
+    free(out_ref.data);
+    free(out_fast.data);
+    free(work);
+}
+
+#define S(...) {__VA_ARGS__}
+
+static const op_case cases[] = {
+    {"add", 2, {3, 3}, {S(3, 5, 7), S(3, 5, 7)}, NULL},
+    {"add", 2, {3, 1}, {S(2, 17, 33), S(33)}, NULL},
+    {"add", 2, {1, 3}, {S(33), S(2, 17, 33)}, NULL},
+    {"add", 2, {2, 2}, {S(5, 1), S(1, 7)}, NULL},
+    {"add", 2, {4, 4}, {S(1, 64, 64, 9), S(1, 64, 64, 9)}, NULL},
+    {"gelu", 1, {1}, {S(1001)}, NULL},
+    {"gelu", 1, {3}, {S(3, 129, 65)}, NULL},
+    {"layer_norm", 3, {2, 1, 1}, {S(7, 33), S(33), S(33)}, "eps=1e-6"},
+    {"layer_norm", 3, {4, 1, 1}, {S(1, 40, 40, 17), S(17), S(17)}, NULL},
+    {"layer_norm", 3, {4, 1, 1}, {S(2, 5, 9, 13), S(5), S(5)}, "axis=1 eps=1e-6"},
+    {"layer_norm", 3, {4, 1, 1}, {S(1, 3, 31, 29), S(3), S(3)}, "axis=1"},
+    {"softmax", 1, {2}, {S(3, 1)}, NULL},
+    {"softmax", 1, {2}, {S(5, 1001)}, NULL},
+    {"softmax", 1, {3}, {S(2, 3, 64)}, NULL},
+    {"linear", 3, {2, 2, 1}, {S(7, 13), S(5, 13), S(5)}, NULL},
+    {"linear", 2, {4, 2}, {S(1, 3, 30, 33), S(129, 33)}, NULL},
+    {"linear", 3, {2, 2, 1}, {S(601, 64), S(97, 64), S(97)}, NULL},
+    {"conv2d", 2, {4, 4}, {S(1, 9, 11, 3), S(5, 3, 3, 3)}, "padding=1"},
+    {"conv2d", 3, {4, 4, 1}, {S(2, 32, 32, 3), S(8, 3, 16, 16), S(8)}, "stride=16"},
+    {"conv2d", 3, {4, 4, 1}, {S(1, 7, 5, 6), S(4, 6, 1, 1), S(4)}, NULL},
+    {"conv2d", 2, {4, 4}, {S(1, 10, 10, 4), S(3, 4, 2, 2)}, "stride=2"},
+    {"conv2d", 3, {4, 4, 1}, {S(1, 13, 13, 5), S(6, 5, 3, 3), S(6)}, "stride=2 padding=1"},
+    {"conv2d", 2, {4, 4}, {S(1, 24, 20, 7), S(9, 7, 3, 3)}, "padding=1"},
+    {"permute", 1, {4}, {S(2, 3, 4, 5)}, "perm=0,2,3,1"},
+    {"permute", 1, {2}, {S(3, 7)}, "perm=1,0"},
+    {"permute", 1, {4}, {S(1, 4, 6, 8)}, "perm=0,3,1,2"},
+    {"reshape", 1, {3}, {S(2, 3, 4)}, "shape=6,-1"},
+    {"window_partition", 1, {4}, {S(1, 20, 20, 3)}, "window=7"},
+    {"window_partition", 1, {4}, {S(2, 14, 14, 5)}, "window=14"},
+    {"window_partition", 1, {4}, {S(1, 9, 13, 2)}, "window=4"},
+    {"window_unpartition", 1, {4}, {S(9, 7, 7, 3)}, "window=7 height=20 width=20"},
+    {"window_unpartition", 1, {4}, {S(8, 5, 5, 2)}, "window=5 height=9 width=10"},
+    {"rel_pos_attention", 3, {4, 2, 2}, {S(1, 5, 6, 24), S(9, 4), S(11, 4)}, "num_heads=2"},
+    {"rel_pos_attention", 3, {4, 2, 2}, {S(3, 7, 7, 36), S(13, 4), S(13, 4)}, "num_heads=3"},
+    {"rel_pos_attention", 1, {4}, {S(1, 9, 10, 48)}, "num_heads=1"},
+    {"rel_pos_attention", 3, {4, 2, 2}, {S(2, 11, 12, 96), S(21, 8), S(23, 8)}, "num_heads=4"},
+};
+
+START_TEST(test_fast_matches_reference)
+{
+    check_case(&cases[_i], _i);
+}
+END_TEST
+
+START_TEST(test_every_op_has_cases)
+{
+    for (int op = 0; op < SAM_OP_COUNT; op++) {
+        int found = 0;
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) found |= strcmp(cases[i].op, sam_op_get(op)->name) == 0;
+        ck_assert_msg(found, "op %s has no fast-vs-reference case", sam_op_get(op)->name);
+    }
+}
+END_TEST
+
+/* Known values: the reference kernels are what the fast ones are held to. */
+START_TEST(test_reference_values)
+{
+    const sam_op_def *gelu = sam_op_get(sam_op_find("gelu"));
+    float x[4] = {-2, 0, 1, 3}, y[4];
+    sam_tensor tin = {.name = "x", .ndim = 1, .shape = {4}, .data = x}, tout = {.name = "y", .ndim = 1, .shape = {4}, .data = y};
+    sam_node node = {0};
+    sam_kernel_args a = {.node = &node, .n_in = 1, .in = {&tin}, .out = &tout};
+    gelu->reference(&a);
+    const double want[4] = {-0.04550026389635842, 0, 0.8413447460685429, 2.995950350494605}; /* x * Phi(x) */
+    for (int i = 0; i < 4; i++) ck_assert_double_eq_tol(y[i], want[i], 1e-6);
+    gelu->fast(&a);
+    for (int i = 0; i < 4; i++) ck_assert_double_eq_tol(y[i], want[i], 1e-6);
+
+    /* window partition then unpartition gives the input back (the padding is dropped) */
+    const sam_op_def *wp = sam_op_get(sam_op_find("window_partition")), *wu = sam_op_get(sam_op_find("window_unpartition"));
+    enum { H = 9, W = 11, C = 3, WS = 4 };
+    float img[H * W * C], back[H * W * C], win[3 * 3 * WS * WS * C];
+    fill_uniform(img, H * W * C, 5);
+    sam_tensor ti = {.name = "i", .ndim = 4, .shape = {1, H, W, C}, .data = img};
+    sam_tensor tw = {.name = "w", .ndim = 4, .shape = {9, WS, WS, C}, .data = win};
+    sam_tensor tb = {.name = "b", .ndim = 4, .shape = {1, H, W, C}, .data = back};
+    sam_node np = {0}, nu = {0};
+    set_attrs(wp, &np, "window=4");
+    set_attrs(wu, &nu, "window=4 height=9 width=11");
+    sam_kernel_args ap = {.node = &np, .n_in = 1, .in = {&ti}, .out = &tw, .pool = pool};
+    sam_kernel_args au = {.node = &nu, .n_in = 1, .in = {&tw}, .out = &tb, .pool = pool};
+    wp->fast(&ap);
+    wu->fast(&au);
+    ck_assert_mem_eq(img, back, sizeof img);
+    ck_assert_float_eq(win[(8 * WS * WS + WS * WS - 1) * C], 0.0f); /* a padded corner */
+}
+END_TEST
+
+START_TEST(test_shape_errors)
+{
+    const sam_op_def *lin = sam_op_get(sam_op_find("linear"));
+    sam_tensor x = {.name = "x", .ndim = 2, .shape = {4, 8}}, w = {.name = "w", .ndim = 2, .shape = {3, 7}}, out = {0};
+    const sam_tensor *in[2] = {&x, &w};
+    sam_node node = {.n_in = 2};
+    sam_error err = {0};
+    ck_assert_int_eq(lin->infer(&node, in, &out, &err), SAM_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "expects 7 input features"));
+
+    const sam_op_def *attn = sam_op_get(sam_op_find("rel_pos_attention"));
+    sam_tensor qkv = {.name = "qkv", .ndim = 4, .shape = {1, 14, 14, 48}}, rh = {.name = "rh", .ndim = 2, .shape = {27, 8}},
+               rw = {.name = "rw", .ndim = 2, .shape = {25, 8}};
+    const sam_tensor *ain[3] = {&qkv, &rh, &rw};
+    sam_node an = {.n_in = 3};
+    set_attrs(attn, &an, "num_heads=2");
+    ck_assert_int_eq(attn->infer(&an, ain, &out, &err), SAM_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "interpolating relative positions is not supported"));
+}
+END_TEST
+
+int main(void)
+{
+    sam_error err;
+    if (sam_pool_create(2, &pool, &err)) return 1;
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_fast_matches_reference, 0, (int)(sizeof cases / sizeof *cases));
+    tcase_add_test(tc, test_every_op_has_cases);
+    tcase_add_test(tc, test_reference_values);
+    tcase_add_test(tc, test_shape_errors);
+    suite_add_tcase(s, tc);
+    int rc = run_suite(s);
+    sam_pool_destroy(pool);
+    return rc;
+}
