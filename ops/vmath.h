@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float sam_bits_to_float(int32_t i)
+static inline __attribute__((always_inline)) float sam_bits_to_float(int32_t i)
 {
     float f;
     memcpy(&f, &i, sizeof f);
@@ -15,7 +15,7 @@ static inline float sam_bits_to_float(int32_t i)
 
 /* exp(x): x = n*ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n by
  * building the exponent bits. Rounding uses the 1.5*2^23 trick to stay vectorizable. */
-static inline float sam_expf(float x)
+static inline __attribute__((always_inline)) float sam_expf(float x)
 {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
@@ -36,7 +36,7 @@ static inline float sam_expf(float x)
 }
 
 /* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7). */
-static inline float sam_erff(float x)
+static inline __attribute__((always_inline)) float sam_erff(float x)
 {
     float ax = x < 0 ? -x : x;
     float t = 1.0f / (1.0f + 0.3275911f * ax);

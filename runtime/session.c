@@ -101,6 +101,7 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
         if (s->profile) s->node_seconds[i] += now_seconds() - t0;
     }
     s->run_seconds = now_seconds() - t_run;
+    s->profiled_runs += s->profile;
     return SAM_OK;
 }
 
@@ -142,7 +143,7 @@ void sam_session_print_profile(const sam_session *s, FILE *f)
         if (g->tensors[nd->out].kind == SAM_TENSOR_VIEW) continue;
         calls[nd->op] += 1;
         secs[nd->op] += s->node_seconds[i];
-        flops[nd->op] += node_flops(g, nd);
+        flops[nd->op] += node_flops(g, nd) * s->profiled_runs;
         total += s->node_seconds[i];
     }
     fprintf(f, "%-20s %6s %10s %10s %7s %9s\n", "op", "calls", "total ms", "mean ms", "share", "GFLOP/s");
