@@ -122,6 +122,7 @@ SAM_MULTIVERSION static void rel_dots(const float *restrict q, const float *rest
     for (int64_t k = 0; k < size; k++) {
         const float *row = table + (pos - k + size - 1) * hd;
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int64_t c = 0; c < hd; c++) s += q[c] * row[c];
         out[k] = s;
     }

@@ -72,8 +72,10 @@ SAM_MULTIVERSION static void layer_norm_rows(void *p, int64_t begin, int64_t end
         const float *restrict x = sam_f32(c->a->in[0]) + r * n;
         float *restrict o = sam_f32(c->a->out) + r * n;
         float sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int64_t k = 0; k < n; k++) sum += x[k];
         float mean = sum / (float)n, var = 0;
+#pragma omp simd reduction(+ : var)
         for (int64_t k = 0; k < n; k++) var += (x[k] - mean) * (x[k] - mean);
         float rstd = 1.0f / sqrtf(var / (float)n + c->eps);
         for (int64_t k = 0; k < n; k++) o[k] = (x[k] - mean) * rstd * w[k] + b[k];
@@ -163,8 +165,10 @@ SAM_KERNEL static void softmax_reference(const sam_kernel_args *a)
 SAM_MULTIVERSION void sam_softmax_row(float *restrict x, int64_t n)
 {
     float m = -INFINITY;
+#pragma omp simd reduction(max : m)
     for (int64_t k = 0; k < n; k++) m = x[k] > m ? x[k] : m;
     float s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t k = 0; k < n; k++) {
         x[k] = sam_expf(x[k] - m);
         s += x[k];
