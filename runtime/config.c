@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "yaml_file.h"
+
 static sam_status at(sam_error *err, const char *path, const yaml_node_t *n, const char *what, const char *detail)
 {
     return sam_fail(err, SAM_ERR_FORMAT, "%s:%zu:%zu: %s%s%s", path, n->start_mark.line + 1, n->start_mark.column + 1, what,
@@ -75,25 +77,11 @@ static sam_status parse_config(yaml_document_t *doc, const char *path, sam_confi
 sam_status sam_config_load(const char *path, sam_config *cfg, sam_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    FILE *f = fopen(path, "rb");
-    if (!f) return sam_fail(err, SAM_ERR_IO, "cannot open config '%s': %s", path, strerror(errno));
-    yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
-        return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-    }
-    yaml_parser_set_input_file(&parser, f);
-    sam_status st;
-    if (!yaml_parser_load(&parser, &doc)) {
-        st = sam_fail(err, SAM_ERR_FORMAT, "%s:%zu:%zu: YAML syntax error: %s", path, parser.problem_mark.line + 1,
-                      parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
-    } else {
-        st = parse_config(&doc, path, cfg, err);
-        yaml_document_delete(&doc);
-    }
-    yaml_parser_delete(&parser);
-    fclose(f);
+    sam_status st = sam_yaml_load_file(path, "config", &doc, err);
+    if (st) return st;
+    st = parse_config(&doc, path, cfg, err);
+    yaml_document_delete(&doc);
     return st;
 }
 

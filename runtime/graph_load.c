@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "../ops/op.h"
+#include "yaml_file.h"
 
 typedef struct {
     const char *path;
@@ -382,26 +383,9 @@ static sam_status parse_root(loader *L, const yaml_node_t *root, const sam_param
 sam_status sam_graph_load(const char *path, const sam_params *params, const sam_model *model, sam_graph **out, sam_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return sam_fail(err, SAM_ERR_IO, "cannot open graph '%s': %s", path, strerror(errno));
-    yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
-        return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-    }
-    yaml_parser_set_input_file(&parser, f);
-    sam_status st = SAM_OK;
-    if (!yaml_parser_load(&parser, &doc)) {
-        st = sam_fail(err, SAM_ERR_FORMAT, "%s:%zu:%zu: YAML syntax error: %s%s%s", path, parser.problem_mark.line + 1,
-                      parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown",
-                      parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        fclose(f);
-        return st;
-    }
-    yaml_parser_delete(&parser);
-    fclose(f);
+    sam_status st = sam_yaml_load_file(path, "graph", &doc, err);
+    if (st) return st;
 
     sam_graph *g = sam_graph_new();
     loader L = {path, &doc, g, model, err};

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "samrt.h"
+#include "test_util.h"
 
 typedef struct {
     char name[512];
@@ -57,35 +57,6 @@ static void zip_finish(void)
     le(end - cd, 4); le(cd, 4); le(0, 2);
 }
 
-typedef struct {
-    unsigned char *b;
-    size_t n, cap;
-} buf;
-
-static void put(buf *p, const void *s, size_t n)
-{
-    if (p->n + n > p->cap) {
-        p->cap = (p->n + n) * 2;
-        p->b = realloc(p->b, p->cap);
-        if (!p->b) abort();
-    }
-    memcpy(p->b + p->n, s, n);
-    p->n += n;
-}
-static void op(buf *p, const char *s) { put(p, s, strlen(s)); }
-static void str(buf *p, const char *s)
-{
-    uint32_t n = (uint32_t)strlen(s);
-    unsigned char h[5] = {'X', (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
-    put(p, h, 5);
-    put(p, s, n);
-}
-static void num(buf *p, int64_t v)
-{
-    unsigned char h[5] = {'J', (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
-    put(p, h, 5);
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -104,8 +75,8 @@ int main(int argc, char **argv)
     entries = calloc((size_t)m->n_weights + 8, sizeof *entries);
     if (!out || !entries) return 1;
     const char *arch = argv[3];
-    buf pk = {0};
-    op(&pk, "\x80\x02" "ccollections\nOrderedDict\nq\x01)Rq\x02(");
+    pickle_buf pk = {0};
+    pk_op(&pk, "\x80\x02" "ccollections\nOrderedDict\nq\x01)Rq\x02(");
     char zname[600];
     int n_storage = 0;
     for (int i = 0; i < m->n_weights; i++) {
@@ -150,29 +121,29 @@ int main(int argc, char **argv)
         /* the tensor, and for a pair also the bias on the same storage at offset 0 */
         for (int k = bias ? 0 : 1; k < 2; k++) {
             const sam_weight *t = k == 0 ? bias : w;
-            str(&pk, t->name);
-            op(&pk, "ctorch._utils\n_rebuild_tensor_v2\n((");
-            str(&pk, "storage");
-            op(&pk, "ctorch\nFloatStorage\n");
-            str(&pk, key);
-            str(&pk, "cpu");
-            num(&pk, storage_numel);
-            op(&pk, "tQ");
-            num(&pk, k == 0 ? 0 : offset);
-            op(&pk, "(");
-            for (int d = 0; d < t->ndim; d++) num(&pk, t->shape[d]);
-            op(&pk, "t(");
-            for (int d = 0; d < t->ndim; d++) num(&pk, k == 0 ? 1 : stride[d]);
-            op(&pk, "t\x89" "ccollections\nOrderedDict\n)RtR");
+            pk_str(&pk, t->name);
+            pk_op(&pk, "ctorch._utils\n_rebuild_tensor_v2\n((");
+            pk_str(&pk, "storage");
+            pk_op(&pk, "ctorch\nFloatStorage\n");
+            pk_str(&pk, key);
+            pk_str(&pk, "cpu");
+            pk_int(&pk, storage_numel);
+            pk_op(&pk, "tQ");
+            pk_int(&pk, k == 0 ? 0 : offset);
+            pk_op(&pk, "(");
+            for (int d = 0; d < t->ndim; d++) pk_int(&pk, t->shape[d]);
+            pk_op(&pk, "t(");
+            for (int d = 0; d < t->ndim; d++) pk_int(&pk, k == 0 ? 1 : stride[d]);
+            pk_op(&pk, "t\x89" "ccollections\nOrderedDict\n)RtR");
         }
     }
-    op(&pk, "u.");
+    pk_op(&pk, "u.");
     snprintf(zname, sizeof zname, "%s/data.pkl", arch);
     zip_add(zname, pk.b, pk.n);
     snprintf(zname, sizeof zname, "%s/version", arch);
     zip_add(zname, "3\n", 2);
     zip_finish();
-    free(pk.b);
+    pk_free(&pk);
     free(entries);
     sam_model_close(m);
     return fclose(out) == 0 ? 0 : 1;

@@ -245,33 +245,8 @@ END_TEST
 
 /* ---------------- PyTorch checkpoints ---------------- */
 
-typedef struct {
-    unsigned char buf[4096];
-    size_t n;
-} pk;
-
-static void pk_bytes(pk *p, const void *s, size_t n)
-{
-    ck_assert_uint_le(p->n + n, sizeof p->buf);
-    memcpy(p->buf + p->n, s, n);
-    p->n += n;
-}
-static void pk_op(pk *p, const char *ops) { pk_bytes(p, ops, strlen(ops)); }
-static void pk_str(pk *p, const char *s)
-{
-    uint32_t n = (uint32_t)strlen(s);
-    unsigned char h[5] = {'X', (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
-    pk_bytes(p, h, 5);
-    pk_bytes(p, s, n);
-}
-static void pk_int(pk *p, int v)
-{
-    unsigned char h[2] = {'K', (unsigned char)v};
-    pk_bytes(p, h, 2);
-}
-
 /* OrderedDict([(name, tensor of shape (2, 3) on storage '0' with `numel` floats)]) */
-static void pk_state_dict(pk *p, const char *name, int numel)
+static void pk_state_dict(pickle_buf *p, const char *name, int numel)
 {
     pk_op(p, "\x80\x02" "ccollections\nOrderedDict\nq\x05)Rq\x01(");
     pk_str(p, name);
@@ -291,11 +266,11 @@ static void pk_state_dict(pk *p, const char *name, int numel)
     pk_op(p, "\x86\x89" "ccollections\nOrderedDict\n)RtRu.");
 }
 
-static const char *write_checkpoint(const pk *p, int with_storage)
+static const char *write_checkpoint(const pickle_buf *p, int with_storage)
 {
     static float storage[6] = {1, 2, 3, 4, 5, 6};
     const char *names[2] = {"arch/data.pkl", "arch/data/0"};
-    const void *data[2] = {p->buf, storage};
+    const void *data[2] = {p->b, storage};
     size_t lens[2] = {p->n, sizeof storage};
     const char *path = tmp_path("ckpt.pth");
     ck_assert(write_zip(path, with_storage ? 2 : 1, names, data, lens));
@@ -304,12 +279,12 @@ static const char *write_checkpoint(const pk *p, int with_storage)
 
 START_TEST(test_pickle_parser)
 {
-    pk p = {.n = 0};
+    pickle_buf p = {0};
     pk_state_dict(&p, "foo.weight", 6);
     sam_pt_tensor *t;
     int n;
     sam_error err = {0};
-    ck_assert_msg(sam_pickle_state_dict(p.buf, p.n, "test", &t, &n, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_pickle_state_dict(p.b, p.n, "test", &t, &n, &err) == SAM_OK, "%s", err.msg);
     ck_assert_int_eq(n, 1);
     ck_assert_str_eq(t[0].name, "foo.weight");
     ck_assert_str_eq(t[0].storage_key, "0");
@@ -319,7 +294,8 @@ START_TEST(test_pickle_parser)
     ck_assert_int_eq(t[0].dtype, SAM_F32);
     sam_pt_tensors_free(t, n);
     /* every truncation fails cleanly */
-    for (size_t cut = 0; cut < p.n; cut++) ck_assert_int_ne(sam_pickle_state_dict(p.buf, cut, "test", &t, &n, &err), SAM_OK);
+    for (size_t cut = 0; cut < p.n; cut++) ck_assert_int_ne(sam_pickle_state_dict(p.b, cut, "test", &t, &n, &err), SAM_OK);
+    pk_free(&p);
 }
 END_TEST
 
@@ -336,7 +312,7 @@ static void expect_convert_error(const char *pth, const char *what)
 
 START_TEST(test_checkpoint_errors)
 {
-    pk p = {.n = 0};
+    pickle_buf p = {0};
     expect_convert_error(tmp_path("nothing.pth"), "cannot open");
     const char *empty = tmp_path("empty.pth");
     ck_assert(write_file(empty, "", 0));
@@ -370,6 +346,7 @@ START_TEST(test_checkpoint_errors)
     const char *nopkl = tmp_path("nopkl.pth");
     ck_assert(write_zip(nopkl, 1, names, data, lens));
     expect_convert_error(nopkl, "no <folder>/data.pkl");
+    pk_free(&p);
 }
 END_TEST
 

@@ -124,6 +124,42 @@ int write_zip(const char *path, int n, const char *const *names, const void *con
     return fclose(f) == 0;
 }
 
+void pk_bytes(pickle_buf *p, const void *s, size_t n)
+{
+    if (p->n + n > p->cap) {
+        p->cap = (p->n + n) * 2;
+        p->b = realloc(p->b, p->cap);
+        if (!p->b) abort();
+    }
+    memcpy(p->b + p->n, s, n);
+    p->n += n;
+}
+
+void pk_op(pickle_buf *p, const char *ops)
+{
+    pk_bytes(p, ops, strlen(ops));
+}
+
+void pk_str(pickle_buf *p, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    unsigned char h[5] = {'X', (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16), (unsigned char)(n >> 24)};
+    pk_bytes(p, h, 5);
+    pk_bytes(p, s, n);
+}
+
+void pk_int(pickle_buf *p, int64_t v)
+{
+    unsigned char h[5] = {'J', (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+    pk_bytes(p, h, 5);
+}
+
+void pk_free(pickle_buf *p)
+{
+    free(p->b);
+    memset(p, 0, sizeof *p);
+}
+
 int run_cmd(const char *fmt, ...)
 {
     char cmd[8192];

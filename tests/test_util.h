@@ -31,6 +31,17 @@ void fill_uniform(float *x, int64_t n, uint64_t seed);
 int write_file(const char *path, const void *data, size_t len);
 /* A zip archive of stored entries (what torch.save writes), for malformed-input tests. */
 int write_zip(const char *path, int n, const char *const *names, const void *const *data, const size_t *lens);
+/* Building pickles by hand, for checkpoints the tests write. */
+typedef struct {
+    unsigned char *b;
+    size_t n, cap;
+} pickle_buf;
+void pk_bytes(pickle_buf *p, const void *s, size_t n);
+void pk_op(pickle_buf *p, const char *ops); /* opcodes as a C string (no NUL bytes) */
+void pk_str(pickle_buf *p, const char *s);  /* BINUNICODE */
+void pk_int(pickle_buf *p, int64_t v);      /* BININT */
+void pk_free(pickle_buf *p);
+
 /* Run a program; returns its exit status (or -1). */
 int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
