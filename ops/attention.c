@@ -1,4 +1,5 @@
-/* Multi-head self-attention of SAM's ViT, with decomposed relative positions:
+/* Attention ops. rel_pos_attention: the multi-head self-attention of SAM's ViT, with
+ * decomposed relative positions:
  *   softmax(q k^T * scale + rel_h[qh, kh] + rel_w[qw, kw]) v
  * from the fused qkv projection [B, H, W, 3*C] (channel order [3][heads][head_dim],
  * as the official reshape(B, HW, 3, heads, -1) implies), giving [B, H, W, C].
@@ -187,4 +188,128 @@ const sam_op_def sam_op_rel_pos_attention = {
     .flops = attn_flops,
     .reference = attn_reference,
     .fast = attn_fast,
+};
+
+/* ---- attention: softmax(q k^T / sqrt(head_dim)) v over already-projected q, k, v
+ * ([Bq, Nq, C], [Bk, Nk, C], [Bk, Nk, C]; a batch of 1 on either side is shared by the
+ * other's), as the mask decoder's Attention module between its projections. ---- */
+
+typedef struct {
+    int64_t B, Bq, Bk, Nq, Nk, C, heads, hd;
+} mha_dims;
+
+static mha_dims mha_get_dims(const sam_node *node, const sam_tensor *const *in)
+{
+    int64_t Bq = in[0]->shape[0], Bk = in[1]->shape[0];
+    mha_dims d = {Bq > Bk ? Bq : Bk, Bq, Bk, in[0]->shape[1], in[1]->shape[1], in[0]->shape[2], node->attrs[ATTN_HEADS].i, 0};
+    d.hd = d.heads > 0 ? d.C / d.heads : 0;
+    return d;
+}
+
+static sam_status mha_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    for (int k = 0; k < 3; k++)
+        if (in[k]->ndim != 3) return sam_shape_error(err, "attention", "q, k and v must be [batch, tokens, channels]", in[k]);
+    mha_dims d = mha_get_dims(node, in);
+    if (in[2]->shape[0] != d.Bk || in[2]->shape[1] != d.Nk) return sam_shape_error(err, "attention", "v must have k's batch and tokens", in[2]);
+    if (in[1]->shape[2] != d.C || in[2]->shape[2] != d.C) return sam_shape_error(err, "attention", "q, k and v must have the same channels", in[1]);
+    if (d.Bk != d.Bq && d.Bk != 1 && d.Bq != 1) return sam_shape_error(err, "attention", "q and k/v batches must agree or be 1", in[1]);
+    if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "attention: num_heads %lld does not divide %lld channels", (long long)d.heads, (long long)d.C);
+    sam_copy_shape(out, in[0]);
+    out->shape[0] = d.B;
+    return SAM_OK;
+}
+
+static size_t mha_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)out;
+    mha_dims d = mha_get_dims(node, in);
+    return (size_t)n_threads * ATTN_ROWS * (size_t)d.Nk * sizeof(float);
+}
+
+SAM_KERNEL static void mha_reference(const sam_kernel_args *a)
+{
+    mha_dims d = mha_get_dims(a->node, a->in);
+    float *scores = a->workspace;
+    double scale = 1.0 / sqrt((double)d.hd);
+    for (int64_t b = 0; b < d.B; b++)
+        for (int64_t h = 0; h < d.heads; h++)
+            for (int64_t i = 0; i < d.Nq; i++) {
+                const float *q = sam_f32(a->in[0]) + ((d.Bq == 1 ? 0 : b) * d.Nq + i) * d.C + h * d.hd;
+                int64_t bk = d.Bk == 1 ? 0 : b;
+                double m = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < d.Nk; j++) {
+                    const float *k = sam_f32(a->in[1]) + (bk * d.Nk + j) * d.C + h * d.hd;
+                    double s = 0;
+                    for (int64_t c = 0; c < d.hd; c++) s += (double)q[c] * k[c];
+                    scores[j] = (float)(s * scale);
+                    m = scores[j] > m ? scores[j] : m;
+                }
+                for (int64_t j = 0; j < d.Nk; j++) sum += (scores[j] = expf((float)(scores[j] - m)));
+                float *o = sam_f32(a->out) + (b * d.Nq + i) * d.C + h * d.hd;
+                for (int64_t c = 0; c < d.hd; c++) {
+                    double acc = 0;
+                    for (int64_t j = 0; j < d.Nk; j++) acc += scores[j] * (double)sam_f32(a->in[2])[(bk * d.Nk + j) * d.C + h * d.hd + c];
+                    o[c] = (float)(acc / sum);
+                }
+            }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    mha_dims d;
+    int64_t row_blocks;
+} mha_ctx;
+
+SAM_MULTIVERSION static void scale_rows(float *restrict s, int64_t n, float scale)
+{
+    for (int64_t j = 0; j < n; j++) s[j] *= scale;
+}
+
+static void mha_task(void *p, int task, int thread)
+{
+    const mha_ctx *c = p;
+    const mha_dims d = c->d;
+    const sam_kernel_args *a = c->a;
+    int64_t bh = task / c->row_blocks, r0 = task % c->row_blocks * ATTN_ROWS;
+    int64_t b = bh / d.heads, h = bh % d.heads, rows = d.Nq - r0 < ATTN_ROWS ? d.Nq - r0 : ATTN_ROWS;
+    int64_t bk = d.Bk == 1 ? 0 : b;
+    const float *Q = sam_f32(a->in[0]) + ((d.Bq == 1 ? 0 : b) * d.Nq + r0) * d.C + h * d.hd;
+    const float *K = sam_f32(a->in[1]) + bk * d.Nk * d.C + h * d.hd;
+    const float *V = sam_f32(a->in[2]) + bk * d.Nk * d.C + h * d.hd;
+    float *S = (float *)a->workspace + (size_t)thread * ATTN_ROWS * (size_t)d.Nk;
+    sam_gemm_nt_serial(rows, d.Nk, d.hd, Q, d.C, K, d.C, NULL, S, d.Nk);
+    float scale = 1.0f / sqrtf((float)d.hd);
+    for (int64_t r = 0; r < rows; r++) {
+        scale_rows(S + r * d.Nk, d.Nk, scale);
+        sam_softmax_row(S + r * d.Nk, d.Nk);
+    }
+    sam_gemm_nn_serial(rows, d.hd, d.Nk, S, d.Nk, V, d.C, sam_f32(a->out) + (b * d.Nq + r0) * d.C + h * d.hd, d.C);
+}
+
+SAM_KERNEL static void mha_fast(const sam_kernel_args *a)
+{
+    mha_ctx c = {a, mha_get_dims(a->node, a->in), 0};
+    c.row_blocks = (c.d.Nq + ATTN_ROWS - 1) / ATTN_ROWS;
+    sam_pool_run(a->pool, (int)(c.d.B * c.d.heads * c.row_blocks), mha_task, &c);
+}
+
+static double mha_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)out;
+    mha_dims d = mha_get_dims(node, in);
+    return 4.0 * (double)(d.B * d.Nq * d.Nk * d.C);
+}
+
+const sam_op_def sam_op_attention = {
+    .name = "attention",
+    .min_inputs = 3,
+    .max_inputs = 3,
+    .n_attrs = 1,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}},
+    .infer = mha_infer,
+    .workspace = mha_workspace,
+    .flops = mha_flops,
+    .reference = mha_reference,
+    .fast = mha_fast,
 };

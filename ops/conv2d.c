@@ -134,3 +134,112 @@ const sam_op_def sam_op_conv2d = {
     .reference = conv2d_reference,
     .fast = conv2d_fast,
 };
+
+/* ---- conv_transpose2d with kernel == stride (the mask decoder's 2x upscaling): every
+ * input pixel writes its own KxK output patch, so it is one product per block of
+ * pixels, [pixels, IC] x [IC, OC*K*K], then a scatter. Weights are torch's
+ * [IC, OC, K, K]. ---- */
+
+typedef struct {
+    int64_t B, H, W, IC, OC, K;
+} convt_dims;
+
+static convt_dims convt_get_dims(const sam_tensor *x, const sam_tensor *w)
+{
+    return (convt_dims){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[1], w->shape[2]};
+}
+
+static sam_status convt_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_tensor *x = in[0], *w = in[1];
+    if (x->ndim != 4) return sam_shape_error(err, "conv_transpose2d", "input must be channels-last [B, H, W, C]", x);
+    if (w->ndim != 4 || w->shape[0] != x->shape[3] || w->shape[2] != w->shape[3])
+        return sam_shape_error(err, "conv_transpose2d", "weight must be [IC, OC, K, K] with IC matching the input", w);
+    if (node->attrs[0].i != w->shape[2]) return sam_fail(err, SAM_ERR_UNSUPPORTED, "conv_transpose2d: only stride == kernel size is supported");
+    if (node->n_in == 3 && (in[2]->ndim != 1 || in[2]->shape[0] != w->shape[1])) return sam_shape_error(err, "conv_transpose2d", "bias must be [OC]", in[2]);
+    convt_dims d = convt_get_dims(x, w);
+    out->ndim = 4;
+    out->shape[0] = d.B;
+    out->shape[1] = d.H * d.K;
+    out->shape[2] = d.W * d.K;
+    out->shape[3] = d.OC;
+    return SAM_OK;
+}
+
+static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)node;
+    (void)out;
+    convt_dims d = convt_get_dims(in[0], in[1]);
+    return (size_t)n_threads * CONV_BLOCK * (size_t)(d.OC * d.K * d.K) * sizeof(float);
+}
+
+SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
+{
+    convt_dims d = convt_get_dims(a->in[0], a->in[1]);
+    const float *x = sam_f32(a->in[0]), *w = sam_f32(a->in[1]), *b = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    float *o = sam_f32(a->out);
+    int64_t OH = d.H * d.K, OW = d.W * d.K;
+    for (int64_t n = 0; n < d.B; n++)
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int64_t ox = 0; ox < OW; ox++)
+                for (int64_t oc = 0; oc < d.OC; oc++) {
+                    int64_t iy = oy / d.K, ix = ox / d.K, ky = oy % d.K, kx = ox % d.K;
+                    double s = b ? b[oc] : 0;
+                    for (int64_t ic = 0; ic < d.IC; ic++)
+                        s += (double)x[((n * d.H + iy) * d.W + ix) * d.IC + ic] * w[((ic * d.OC + oc) * d.K + ky) * d.K + kx];
+                    o[((n * OH + oy) * OW + ox) * d.OC + oc] = (float)s;
+                }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    convt_dims d;
+} convt_ctx;
+
+static void convt_block_task(void *p, int task, int thread)
+{
+    const convt_ctx *c = p;
+    const convt_dims d = c->d;
+    int64_t npix = d.B * d.H * d.W, p0 = (int64_t)task * CONV_BLOCK, rows = npix - p0 < CONV_BLOCK ? npix - p0 : CONV_BLOCK;
+    int64_t cols = d.OC * d.K * d.K;
+    float *y = (float *)c->a->workspace + (size_t)thread * CONV_BLOCK * (size_t)cols;
+    sam_gemm_nn_serial(rows, cols, d.IC, sam_f32(c->a->in[0]) + p0 * d.IC, d.IC, sam_f32(c->a->in[1]), cols, y, cols);
+    const float *bias = c->a->n_in == 3 ? sam_f32(c->a->in[2]) : NULL;
+    int64_t OW = d.W * d.K;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t pix = p0 + r, n = pix / (d.H * d.W), iy = pix / d.W % d.H, ix = pix % d.W;
+        for (int64_t ky = 0; ky < d.K; ky++)
+            for (int64_t kx = 0; kx < d.K; kx++) {
+                float *dst = sam_f32(c->a->out) + ((n * d.H * d.K + iy * d.K + ky) * OW + ix * d.K + kx) * d.OC;
+                const float *src = y + r * cols + ky * d.K + kx;
+                for (int64_t oc = 0; oc < d.OC; oc++) dst[oc] = src[oc * d.K * d.K] + (bias ? bias[oc] : 0.0f);
+            }
+    }
+}
+
+SAM_KERNEL static void convt_fast(const sam_kernel_args *a)
+{
+    convt_ctx c = {a, convt_get_dims(a->in[0], a->in[1])};
+    int64_t npix = c.d.B * c.d.H * c.d.W;
+    sam_pool_run(a->pool, (int)((npix + CONV_BLOCK - 1) / CONV_BLOCK), convt_block_task, &c);
+}
+
+static double convt_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)node;
+    return 2.0 * (double)sam_numel(out) * (double)in[1]->shape[0];
+}
+
+const sam_op_def sam_op_conv_transpose2d = {
+    .name = "conv_transpose2d",
+    .min_inputs = 2,
+    .max_inputs = 3,
+    .n_attrs = 1,
+    .attrs = {{"stride", SAM_ATTR_INT, true, 0}},
+    .infer = convt_infer,
+    .workspace = convt_workspace,
+    .flops = convt_flops,
+    .reference = convt_reference,
+    .fast = convt_fast,
+};

@@ -1,4 +1,4 @@
-/* add (with numpy broadcasting) and exact GELU. */
+/* add (with numpy broadcasting), exact GELU and ReLU. */
 #include <math.h>
 
 #include "op_util.h"
@@ -108,7 +108,7 @@ SAM_KERNEL static void add_fast(const sam_kernel_args *a)
     sam_parallel_range(a->pool, n, 1 << 14, add_range, &c);
 }
 
-static double add_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+static double one_flop_per_element(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
 {
     (void)node;
     (void)in;
@@ -120,7 +120,7 @@ const sam_op_def sam_op_add = {
     .min_inputs = 2,
     .max_inputs = 2,
     .infer = add_infer,
-    .flops = add_flops,
+    .flops = one_flop_per_element,
     .reference = add_reference,
     .fast = add_fast,
 };
@@ -171,4 +171,37 @@ const sam_op_def sam_op_gelu = {
     .flops = gelu_flops,
     .reference = gelu_reference,
     .fast = gelu_fast,
+};
+
+/* ---- relu ---- */
+
+SAM_KERNEL static void relu_reference(const sam_kernel_args *a)
+{
+    const float *x = sam_f32(a->in[0]);
+    float *o = sam_f32(a->out);
+    int64_t n = sam_numel(a->out);
+    for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+SAM_MULTIVERSION static void relu_range(void *p, int64_t b, int64_t e)
+{
+    const sam_kernel_args *a = p;
+    const float *restrict x = sam_f32(a->in[0]);
+    float *restrict o = sam_f32(a->out);
+    for (int64_t i = b; i < e; i++) o[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+SAM_KERNEL static void relu_fast(const sam_kernel_args *a)
+{
+    sam_parallel_range(a->pool, sam_numel(a->out), 1 << 15, relu_range, (void *)a);
+}
+
+const sam_op_def sam_op_relu = {
+    .name = "relu",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = same_shape_infer,
+    .flops = one_flop_per_element,
+    .reference = relu_reference,
+    .fast = relu_fast,
 };

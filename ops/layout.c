@@ -1,5 +1,6 @@
-/* Data-movement ops: permute, reshape (a view), and the window partition/unpartition
- * of SAM's windowed attention (window 0 means global attention: a view, no copy). */
+/* Data-movement ops: permute, reshape (a view), concat, slice, and the window
+ * partition/unpartition of SAM's windowed attention (window 0 means global attention:
+ * a view, no copy). */
 #include <string.h>
 
 #include "op_util.h"
@@ -269,4 +270,132 @@ const sam_op_def sam_op_window_unpartition = {
     .aliases_input = window_is_identity,
     .reference = window_unpartition_reference,
     .fast = window_unpartition_fast,
+};
+
+/* ---- concat (leading dimensions of size 1 broadcast, as the decoder's learned tokens
+ * are shared by every prompt of a batch) ---- */
+
+enum { CAT_AXIS };
+
+static sam_status concat_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    int nd = in[0]->ndim, axis = sam_axis(node->attrs[CAT_AXIS].i, nd);
+    if (axis < 0) return sam_shape_error(err, "concat", "axis is out of range", in[0]);
+    sam_copy_shape(out, in[0]);
+    out->shape[axis] = 0;
+    for (int k = 0; k < node->n_in; k++) {
+        if (in[k]->ndim != nd) return sam_shape_error(err, "concat", "inputs must have the same rank", in[k]);
+        for (int d = 0; d < nd; d++) {
+            if (d == axis) continue;
+            int64_t a = out->shape[d], b = in[k]->shape[d];
+            if (a == b) continue;
+            if (d > axis || (a != 1 && b != 1)) return sam_shape_error(err, "concat", "inputs must agree off the axis (leading dimensions may be 1)", in[k]);
+            out->shape[d] = a > b ? a : b;
+        }
+        out->shape[axis] += in[k]->shape[axis];
+    }
+    return SAM_OK;
+}
+
+static void concat_rows(void *p, int64_t begin, int64_t end)
+{
+    const sam_kernel_args *a = p;
+    const sam_tensor *out = a->out;
+    int axis = sam_axis(a->node->attrs[CAT_AXIS].i, out->ndim);
+    int64_t inner = 1;
+    for (int d = axis + 1; d < out->ndim; d++) inner *= out->shape[d];
+    for (int64_t o = begin; o < end; o++) {
+        float *dst = sam_f32(out) + o * out->shape[axis] * inner;
+        for (int k = 0; k < a->n_in; k++) {
+            const sam_tensor *t = a->in[k];
+            int64_t rem = o, src_outer = 0, stride = 1;
+            for (int d = axis - 1; d >= 0; d--) { /* map the outer index, broadcasting size-1 dims */
+                int64_t idx = rem % out->shape[d];
+                rem /= out->shape[d];
+                if (t->shape[d] != 1) src_outer += idx * stride;
+                stride *= t->shape[d];
+            }
+            int64_t len = t->shape[axis] * inner;
+            memcpy(dst, sam_f32(t) + src_outer * len, (size_t)len * sizeof(float));
+            dst += len;
+        }
+    }
+}
+
+static int64_t outer_count(const sam_tensor *t, int axis)
+{
+    int64_t n = 1;
+    for (int d = 0; d < axis; d++) n *= t->shape[d];
+    return n;
+}
+
+SAM_KERNEL static void concat_reference(const sam_kernel_args *a)
+{
+    concat_rows((void *)a, 0, outer_count(a->out, sam_axis(a->node->attrs[CAT_AXIS].i, a->out->ndim)));
+}
+
+SAM_KERNEL static void concat_fast(const sam_kernel_args *a)
+{
+    sam_parallel_range(a->pool, outer_count(a->out, sam_axis(a->node->attrs[CAT_AXIS].i, a->out->ndim)), 4, concat_rows, (void *)a);
+}
+
+const sam_op_def sam_op_concat = {
+    .name = "concat",
+    .min_inputs = 1,
+    .max_inputs = SAM_MAX_INPUTS,
+    .n_attrs = 1,
+    .attrs = {{"axis", SAM_ATTR_INT, true, 0}},
+    .infer = concat_infer,
+    .reference = concat_reference,
+    .fast = concat_fast,
+};
+
+/* ---- slice [start, end) along one axis ---- */
+
+enum { SLICE_AXIS, SLICE_START, SLICE_END };
+
+static sam_status slice_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    int axis = sam_axis(node->attrs[SLICE_AXIS].i, in[0]->ndim);
+    if (axis < 0) return sam_shape_error(err, "slice", "axis is out of range", in[0]);
+    int64_t start = node->attrs[SLICE_START].i, end = node->attrs[SLICE_END].i;
+    if (start < 0 || end <= start || end > in[0]->shape[axis])
+        return sam_fail(err, SAM_ERR_SHAPE, "slice: [%lld, %lld) is not inside axis %d of '%s' (size %lld)", (long long)start, (long long)end, axis,
+                        in[0]->name, (long long)in[0]->shape[axis]);
+    sam_copy_shape(out, in[0]);
+    out->shape[axis] = end - start;
+    return SAM_OK;
+}
+
+static void slice_rows(void *p, int64_t begin, int64_t end)
+{
+    const sam_kernel_args *a = p;
+    const sam_tensor *x = a->in[0];
+    int axis = sam_axis(a->node->attrs[SLICE_AXIS].i, x->ndim);
+    int64_t inner = 1;
+    for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
+    int64_t len = a->out->shape[axis] * inner;
+    for (int64_t o = begin; o < end; o++)
+        memcpy(sam_f32(a->out) + o * len, sam_f32(x) + (o * x->shape[axis] + a->node->attrs[SLICE_START].i) * inner, (size_t)len * sizeof(float));
+}
+
+SAM_KERNEL static void slice_reference(const sam_kernel_args *a)
+{
+    slice_rows((void *)a, 0, outer_count(a->out, sam_axis(a->node->attrs[SLICE_AXIS].i, a->out->ndim)));
+}
+
+SAM_KERNEL static void slice_fast(const sam_kernel_args *a)
+{
+    sam_parallel_range(a->pool, outer_count(a->out, sam_axis(a->node->attrs[SLICE_AXIS].i, a->out->ndim)), 4, slice_rows, (void *)a);
+}
+
+const sam_op_def sam_op_slice = {
+    .name = "slice",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .n_attrs = 3,
+    .attrs = {{"axis", SAM_ATTR_INT, true, 0}, {"start", SAM_ATTR_INT, true, 0}, {"end", SAM_ATTR_INT, true, 0}},
+    .infer = slice_infer,
+    .reference = slice_reference,
+    .fast = slice_fast,
 };

@@ -56,3 +56,96 @@ const sam_op_def sam_op_linear = {
     .reference = linear_reference,
     .fast = linear_fast,
 };
+
+/* ---- matmul: batched [B, M, K] x [Bb, N, K]^T (transpose_b, default) or [Bb, K, N],
+ * with Bb = B or 1. The decoder's masks are its hypernetwork outputs times the upscaled
+ * embedding: [B, 4, 32] x [B, 65536, 32]^T. ---- */
+
+enum { MM_TRANSPOSE_B };
+
+typedef struct {
+    int64_t B, Bb, M, N, K;
+    int tb;
+} mm_dims;
+
+static mm_dims mm_get_dims(const sam_node *node, const sam_tensor *const *in)
+{
+    int tb = node->attrs[MM_TRANSPOSE_B].i != 0;
+    const sam_tensor *b = in[1];
+    return (mm_dims){in[0]->shape[0], b->shape[0], in[0]->shape[1], tb ? b->shape[1] : b->shape[2], in[0]->shape[2], tb};
+}
+
+static sam_status matmul_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    if (in[0]->ndim != 3) return sam_shape_error(err, "matmul", "a must be [batch, M, K]", in[0]);
+    if (in[1]->ndim != 3) return sam_shape_error(err, "matmul", "b must be [batch, N, K] (transpose_b) or [batch, K, N]", in[1]);
+    mm_dims d = mm_get_dims(node, in);
+    if ((d.tb ? in[1]->shape[2] : in[1]->shape[1]) != d.K) return sam_shape_error(err, "matmul", "inner dimensions differ", in[1]);
+    if (d.Bb != d.B && d.Bb != 1) return sam_shape_error(err, "matmul", "b's batch must be a's or 1", in[1]);
+    out->ndim = 3;
+    out->shape[0] = d.B;
+    out->shape[1] = d.M;
+    out->shape[2] = d.N;
+    return SAM_OK;
+}
+
+SAM_KERNEL static void matmul_reference(const sam_kernel_args *a)
+{
+    mm_dims d = mm_get_dims(a->node, a->in);
+    for (int64_t b = 0; b < d.B; b++) {
+        const float *A = sam_f32(a->in[0]) + b * d.M * d.K, *Bm = sam_f32(a->in[1]) + (d.Bb == 1 ? 0 : b) * d.N * d.K;
+        float *C = sam_f32(a->out) + b * d.M * d.N;
+        for (int64_t i = 0; i < d.M; i++)
+            for (int64_t j = 0; j < d.N; j++) {
+                double s = 0;
+                for (int64_t k = 0; k < d.K; k++) s += (double)A[i * d.K + k] * (d.tb ? Bm[j * d.K + k] : Bm[k * d.N + j]);
+                C[i * d.N + j] = (float)s;
+            }
+    }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    mm_dims d;
+    int64_t chunk, chunks;
+} mm_ctx;
+
+static void matmul_task(void *p, int task, int thread)
+{
+    (void)thread;
+    const mm_ctx *c = p;
+    const mm_dims d = c->d;
+    int64_t b = task / c->chunks, n0 = task % c->chunks * c->chunk, n = d.N - n0 < c->chunk ? d.N - n0 : c->chunk;
+    const float *A = sam_f32(c->a->in[0]) + b * d.M * d.K, *Bm = sam_f32(c->a->in[1]) + (d.Bb == 1 ? 0 : b) * d.N * d.K;
+    float *C = sam_f32(c->a->out) + b * d.M * d.N + n0;
+    if (d.tb) sam_gemm_nt_serial(d.M, n, d.K, A, d.K, Bm + n0 * d.K, d.K, NULL, C, d.N);
+    else sam_gemm_nn_serial(d.M, n, d.K, A, d.K, Bm + n0, d.N, C, d.N);
+}
+
+SAM_KERNEL static void matmul_fast(const sam_kernel_args *a)
+{
+    mm_ctx c = {a, mm_get_dims(a->node, a->in), 0, 0};
+    int64_t per_batch = (sam_pool_size(a->pool) * 2 + c.d.B - 1) / c.d.B; /* enough tasks for every thread */
+    c.chunk = (c.d.N + per_batch - 1) / per_batch;
+    if (c.chunk < 256) c.chunk = 256;
+    c.chunks = (c.d.N + c.chunk - 1) / c.chunk;
+    sam_pool_run(a->pool, (int)(c.d.B * c.chunks), matmul_task, &c);
+}
+
+static double matmul_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)node;
+    return 2.0 * (double)sam_numel(out) * (double)in[0]->shape[2];
+}
+
+const sam_op_def sam_op_matmul = {
+    .name = "matmul",
+    .min_inputs = 2,
+    .max_inputs = 2,
+    .n_attrs = 1,
+    .attrs = {{"transpose_b", SAM_ATTR_INT, false, 1}},
+    .infer = matmul_infer,
+    .flops = matmul_flops,
+    .reference = matmul_reference,
+    .fast = matmul_fast,
+};

@@ -6,14 +6,22 @@
 #define SAM_OP_LIST(X)      \
     X(add)                  \
     X(gelu)                 \
+    X(relu)                 \
     X(layer_norm)           \
     X(softmax)              \
     X(linear)               \
+    X(matmul)               \
     X(conv2d)               \
+    X(conv_transpose2d)     \
     X(permute)              \
     X(reshape)              \
+    X(concat)               \
+    X(slice)                \
     X(window_partition)     \
     X(window_unpartition)   \
-    X(rel_pos_attention)
+    X(rel_pos_attention)    \
+    X(attention)            \
+    X(point_embed)          \
+    X(dense_position_encoding)
 
 #endif

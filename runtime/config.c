@@ -106,7 +106,7 @@ sam_status sam_config_for_model(const sam_model *model, const char *path, const 
     } else {
         memset(cfg, 0, sizeof *cfg);
         snprintf(cfg->variant, sizeof cfg->variant, "%s", variant && variant->type == SAM_VAL_STR ? variant->s : "custom");
-        static const char *const graphs[] = {"image_encoder"};
+        static const char *const graphs[] = {"image_encoder", "prompt_encoder", "mask_decoder"};
         for (size_t i = 0; i < sizeof graphs / sizeof *graphs; i++) {
             snprintf(cfg->graph_names[i], sizeof cfg->graph_names[i], "%s", graphs[i]);
             snprintf(cfg->graph_paths[i], sizeof cfg->graph_paths[i], "%s/%s.yaml", graph_dir, graphs[i]);

@@ -10,6 +10,11 @@
  *     - repeat: i            # the nodes below, once for each i in [0, count)
  *       count: $(depth)
  *       nodes: [...]
+ *     - if: $(i == 0)        # then's nodes if non-zero, else else's (optional)
+ *       then: [...]
+ *       else: [...]
+ * An input marked `stable: 1` changes rarely (the image embedding, not the prompt):
+ * nodes computed only from weights and stable inputs run again only when one changes.
  * Names are SSA: each tensor is produced once. A name that is neither a graph input
  * nor produced earlier must be a weight of the model (its state_dict key). */
 #include "graph_load.h"
@@ -164,13 +169,18 @@ static int define_input(loader *L, const char *name, int ndim, const int64_t *sh
 
 static sam_status parse_inputs(loader *L, const yaml_node_t *seq, const sam_params *p)
 {
-    static const char *const keys[] = {"name", "shape", "doc", NULL};
+    static const char *const keys[] = {"name", "shape", "stable", "if", "doc", NULL};
     sam_status st = expect(L, seq, YAML_SEQUENCE_NODE, "'inputs'");
     if (st) return st;
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
         yaml_node_t *n = node_at(L, *it);
         if ((st = expect(L, n, YAML_MAPPING_NODE, "an input")) || (st = check_keys(L, n, keys, "an input"))) return st;
-        yaml_node_t *name_n = get(L, n, "name"), *shape_n = get(L, n, "shape");
+        yaml_node_t *name_n = get(L, n, "name"), *shape_n = get(L, n, "shape"), *if_n = get(L, n, "if");
+        if (if_n) { /* an input only some configurations have (the decoder's mask input) */
+            int64_t present;
+            if ((st = resolve_int(L, if_n, p, &present, "the condition of an input"))) return st;
+            if (!present) continue;
+        }
         if (!name_n || !shape_n) return at(L, n, SAM_ERR_GRAPH, "an input needs 'name' and 'shape'");
         char name[SAM_VALUE_STR_MAX];
         int64_t shape[SAM_MAX_DIMS];
@@ -181,7 +191,14 @@ static sam_status parse_inputs(loader *L, const yaml_node_t *seq, const sam_para
         for (int d = 0; d < ndim; d++)
             if (shape[d] < 1 || shape[d] > (1 << 24)) return at(L, shape_n, SAM_ERR_GRAPH, "input dimension %lld is out of range", (long long)shape[d]);
         if (sam_graph_find(L->g, name) >= 0) return at(L, name_n, SAM_ERR_GRAPH, "input '%s' is declared twice", name);
-        if (define_input(L, name, ndim, shape) < 0) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
+        int t = define_input(L, name, ndim, shape);
+        if (t < 0) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
+        yaml_node_t *stable_n = get(L, n, "stable");
+        if (stable_n) {
+            int64_t stable;
+            if ((st = resolve_int(L, stable_n, p, &stable, "'stable' (0 or 1)"))) return st;
+            L->g->tensors[t].stable = L->g->tensors[t].invariant = stable != 0;
+        }
     }
     return SAM_OK;
 }
@@ -202,6 +219,7 @@ static sam_status lookup_tensor(loader *L, const yaml_node_t *at_node, const cha
     t = sam_graph_add_tensor(L->g, name, SAM_TENSOR_WEIGHT, w->ndim, w->shape);
     if (t < 0) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
     L->g->tensors[t].data = (void *)w->data;
+    L->g->tensors[t].invariant = true;
     *out = t;
     return SAM_OK;
 }
@@ -304,8 +322,29 @@ static sam_status parse_node(loader *L, const yaml_node_t *n, const sam_params *
     }
     node.out = t;
     tt->producer = L->g->n_nodes;
+    tt->invariant = true;
+    for (int i = 0; i < node.n_in; i++) tt->invariant &= L->g->tensors[node.in[i]].invariant;
     if (sam_graph_add_node(L->g, &node) < 0) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
     return SAM_OK;
+}
+
+static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_params *p, int depth);
+
+/* - if: $(expr)      the nodes of `then` when expr is non-zero, else those of `else`
+ *   then: [...]
+ *   else: [...]      (optional) */
+static sam_status parse_if(loader *L, const yaml_node_t *n, const sam_params *p, int depth)
+{
+    static const char *const keys[] = {"if", "then", "else", "doc", NULL};
+    sam_status st = check_keys(L, n, keys, "an if");
+    if (st) return st;
+    yaml_node_t *cond_n = get(L, n, "if"), *then_n = get(L, n, "then"), *else_n = get(L, n, "else");
+    if (!then_n) return at(L, n, SAM_ERR_GRAPH, "an if needs 'then'");
+    if (depth >= 8) return at(L, n, SAM_ERR_GRAPH, "ifs and repeats nest too deeply");
+    int64_t cond;
+    if ((st = resolve_int(L, cond_n, p, &cond, "the condition of an if"))) return st;
+    if (cond) return parse_nodes(L, then_n, p, depth + 1);
+    return else_n ? parse_nodes(L, else_n, p, depth + 1) : SAM_OK;
 }
 
 static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_params *p, int depth)
@@ -316,6 +355,10 @@ static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_param
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
         yaml_node_t *n = node_at(L, *it);
         if ((st = expect(L, n, YAML_MAPPING_NODE, "a node"))) return st;
+        if (get(L, n, "if")) {
+            if ((st = parse_if(L, n, p, depth))) return st;
+            continue;
+        }
         yaml_node_t *var_n = get(L, n, "repeat");
         if (!var_n) {
             if ((st = parse_node(L, n, p))) return st;
@@ -324,7 +367,7 @@ static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_param
         if ((st = check_keys(L, n, repeat_keys, "a repeat"))) return st;
         yaml_node_t *count_n = get(L, n, "count"), *body = get(L, n, "nodes");
         if (!count_n || !body) return at(L, n, SAM_ERR_GRAPH, "a repeat needs 'count' and 'nodes'");
-        if (depth >= 4) return at(L, n, SAM_ERR_GRAPH, "repeats nest too deeply");
+        if (depth >= 8) return at(L, n, SAM_ERR_GRAPH, "ifs and repeats nest too deeply");
         if ((st = expect(L, var_n, YAML_SCALAR_NODE, "the repeat variable"))) return st;
         int64_t count;
         if ((st = resolve_int(L, count_n, p, &count, "'count'"))) return st;

@@ -96,6 +96,11 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
         if (b->first_use < 0) b->first_use = i;
         if (b->last_use < i) b->last_use = i;
         if (out->keep || b->keep) b->last_use = end;
+        /* cached across runs: nothing else may ever use their bytes */
+        if (b->invariant) {
+            b->first_use = 0;
+            b->last_use = end;
+        }
         nd->workspace = def->workspace ? align_up(def->workspace(nd, ins, out, n_threads)) : 0;
         n_ws += nd->workspace > 0;
     }

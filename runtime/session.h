@@ -24,6 +24,7 @@ typedef struct sam_session {
     double *node_seconds; /* accumulated per node when profiling */
     double run_seconds;   /* last run */
     int profiled_runs;
+    int invariants_ready; /* tensors computed from weights and stable inputs are current */
 } sam_session;
 
 sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam_session **out, sam_error *err);

@@ -27,6 +27,8 @@ typedef struct sam_tensor {
     int view_of;   /* base tensor for views, else -1 */
     int producer;  /* producing node, or -1 */
     bool keep;     /* graph output or asked for by the caller: never overwritten */
+    bool stable;   /* an input declared stable: it changes rarely (the image, not the prompt) */
+    bool invariant; /* computed from weights and stable inputs only: cached across runs */
     int first_use; /* node indices, filled by the planner */
     int last_use;
     size_t offset; /* arena offset of activations and inputs */

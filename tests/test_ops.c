@@ -7,7 +7,7 @@
 #include "../ops/op.h"
 #include "test_util.h"
 
-#define MAXT 4
+#define MAXT SAM_MAX_INPUTS
 
 typedef struct {
     const char *op;
@@ -130,6 +130,25 @@ static const op_case cases[] = {
     {"rel_pos_attention", 3, {4, 2, 2}, {S(3, 7, 7, 36), S(13, 4), S(13, 4)}, "num_heads=3"},
     {"rel_pos_attention", 1, {4}, {S(1, 9, 10, 48)}, "num_heads=1"},
     {"rel_pos_attention", 3, {4, 2, 2}, {S(2, 11, 12, 96), S(21, 8), S(23, 8)}, "num_heads=4"},
+    {"relu", 1, {2}, {S(7, 143)}, NULL},
+    {"matmul", 2, {3, 3}, {S(2, 4, 32), S(2, 300, 32)}, NULL},
+    {"matmul", 2, {3, 3}, {S(3, 5, 7), S(1, 7, 9)}, "transpose_b=0"},
+    {"matmul", 2, {3, 3}, {S(1, 4, 33), S(1, 1000, 33)}, "transpose_b=1"},
+    {"conv_transpose2d", 3, {4, 4, 1}, {S(1, 5, 6, 8), S(8, 4, 2, 2), S(4)}, "stride=2"},
+    {"conv_transpose2d", 2, {4, 4}, {S(2, 3, 3, 5), S(5, 3, 3, 3)}, "stride=3"},
+    {"conv_transpose2d", 3, {4, 4, 1}, {S(1, 17, 13, 16), S(16, 8, 2, 2), S(8)}, "stride=2"},
+    {"concat", 2, {3, 3}, {S(1, 5, 8), S(3, 2, 8)}, "axis=1"},
+    {"concat", 2, {2, 2}, {S(2, 3), S(2, 4)}, "axis=-1"},
+    {"concat", 4, {3, 3, 3, 3}, {S(2, 1, 4), S(2, 1, 4), S(2, 1, 4), S(2, 1, 4)}, "axis=1"},
+    {"slice", 1, {3}, {S(3, 5, 8)}, "axis=1 start=1 end=4"},
+    {"slice", 1, {2}, {S(6, 9)}, "axis=-1 start=0 end=1"},
+    {"attention", 3, {3, 3, 3}, {S(2, 7, 32), S(1, 300, 32), S(1, 300, 32)}, "num_heads=4"},
+    {"attention", 3, {3, 3, 3}, {S(1, 300, 16), S(1, 7, 16), S(1, 7, 16)}, "num_heads=2"},
+    {"attention", 3, {3, 3, 3}, {S(3, 5, 24), S(3, 9, 24), S(3, 9, 24)}, "num_heads=3"},
+    {"attention", 3, {3, 3, 3}, {S(1, 300, 16), S(3, 7, 16), S(3, 7, 16)}, "num_heads=2"},
+    {"point_embed", 8, {3, 2, 2, 2, 2, 2, 2, 2}, {S(2, 3, 2), S(2, 3), S(2, 8), S(1, 16), S(1, 16), S(1, 16), S(1, 16), S(1, 16)},
+     "image_height=1024 image_width=1024"},
+    {"dense_position_encoding", 1, {2}, {S(2, 8)}, "height=5 width=7"},
 };
 
 START_TEST(test_fast_matches_reference)

@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     float *image = NULL;
     int rc = 1;
     if (!cfg) goto fail_oom;
-    if (tool_load_graph(model_path, config_path, NULL, "image_encoder", &model, cfg, &graph, &err)) goto fail;
+    if (tool_load_graph(model_path, config_path, NULL, "image_encoder", NULL, &model, cfg, &graph, &err)) goto fail;
     sam_session_options so = {.n_threads = n_threads, .profile = 0};
     if (sam_session_create(graph, &so, &sess, &err)) goto fail;
     const sam_tensor *in = &graph->tensors[graph->inputs[0]];

@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "  -c, --config FILE        variant config (default: graphs/configs/<variant>.yaml)\n"
             "  -i, --input NAME=FILE    a graph input from a .npy file (repeatable)\n"
             "  -o, --output NAME=FILE   save a tensor after the run (repeatable)\n"
+            "  -p, --param NAME=VALUE   set a graph parameter (e.g. batch=4 for the decoder graphs)\n"
             "  -t, --threads N          worker threads (default: one per CPU)\n"
             "      --profile            print per-op-type times after the run\n"
             "      --dump-plan          print the memory plan (tensor offsets, sizes, lifetimes)\n"
@@ -77,22 +78,23 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},  {"graph", required_argument, 0, 'g'},   {"config", required_argument, 0, 'c'},
         {"input", required_argument, 0, 'i'},  {"output", required_argument, 0, 'o'},  {"threads", required_argument, 0, 't'},
-        {"profile", no_argument, 0, OPT_PROFILE}, {"reference", no_argument, 0, OPT_REFERENCE},
+        {"param", required_argument, 0, 'p'}, {"profile", no_argument, 0, OPT_PROFILE}, {"reference", no_argument, 0, OPT_REFERENCE},
         {"dump-plan", no_argument, 0, OPT_DUMP_PLAN}, {"help", no_argument, 0, 'h'},   {"version", no_argument, 0, OPT_VERSION},
         {0, 0, 0, 0}};
     const char *model_path = NULL, *graph_path = NULL, *config_path = NULL;
-    io_arg inputs[MAX_IO], outputs[MAX_IO];
-    int n_in = 0, n_out = 0, c, rc = EXIT_USAGE;
+    io_arg inputs[MAX_IO], outputs[MAX_IO], params[MAX_IO];
+    int n_in = 0, n_out = 0, n_params = 0, c, rc = EXIT_USAGE;
     sam_session_options so = {0};
     int dump = 0;
     long long threads = 0;
-    while ((c = getopt_long(argc, argv, "m:g:c:i:o:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:g:c:i:o:p:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'g': graph_path = optarg; break;
         case 'c': config_path = optarg; break;
         case 'i': if (!parse_io(optarg, "--input", inputs, &n_in)) goto out; break;
         case 'o': if (!parse_io(optarg, "--output", outputs, &n_out)) goto out; break;
+        case 'p': if (!parse_io(optarg, "--param", params, &n_params)) goto out; break;
         case 't':
             if (!tool_parse_int(optarg, 1, 1024, &threads)) {
                 fprintf(stderr, "sam-run: --threads needs an integer in 1..1024, got '%s'\n", optarg);
@@ -132,7 +134,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "sam-run: out of memory\n");
         goto out;
     }
-    if (tool_load_graph(model_path, config_path, graph_path, "image_encoder", &model, cfg, &graph, &err)) goto fail;
+    sam_params *overrides = calloc(1, sizeof *overrides);
+    for (int i = 0; overrides && i < n_params; i++) {
+        sam_value v;
+        if (sam_resolve_scalar(params[i].file, overrides, &v, &err) || sam_params_set(overrides, params[i].name, &v, &err)) {
+            sam_fail_context(&err, "--param %s", params[i].name);
+            free(overrides);
+            goto fail;
+        }
+    }
+    sam_status lst = overrides ? tool_load_graph(model_path, config_path, graph_path, "image_encoder", overrides, &model, cfg, &graph, &err)
+                               : sam_fail(&err, SAM_ERR_NOMEM, "out of memory");
+    free(overrides);
+    if (lst) goto fail;
     for (int i = 0; i < n_out; i++)
         if (sam_graph_keep(graph, outputs[i].name, &err)) goto fail;
     for (int k = 0; k < graph->n_inputs; k++) {
@@ -182,5 +196,6 @@ done:
 out:
     for (int i = 0; i < n_in; i++) free(inputs[i].name);
     for (int i = 0; i < n_out; i++) free(outputs[i].name);
+    for (int i = 0; i < n_params; i++) free(params[i].name);
     return rc;
 }

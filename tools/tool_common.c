@@ -64,12 +64,14 @@ void tool_error(const char *prog, const sam_error *err)
 }
 
 sam_status tool_load_graph(const char *model_path, const char *config_path, const char *graph_override, const char *graph_name,
-                           sam_model **model, sam_config *cfg, sam_graph **graph, sam_error *err)
+                           const sam_params *overrides, sam_model **model, sam_config *cfg, sam_graph **graph, sam_error *err)
 {
     *graph = NULL;
     sam_status st = sam_model_open(model_path, model, err);
     if (st) return st;
     if ((st = sam_config_for_model(*model, config_path, tool_graph_dir(), cfg, err))) return st;
+    for (int i = 0; overrides && i < overrides->count; i++)
+        if ((st = sam_params_set(&cfg->params, overrides->names[i], &overrides->values[i], err))) return st;
     const char *path = graph_override ? graph_override : sam_config_graph(cfg, graph_name);
     if (!path) return sam_fail(err, SAM_ERR_NOT_FOUND, "the config of variant '%s' names no '%s' graph", cfg->variant, graph_name);
     return sam_graph_load(path, &cfg->params, *model, graph, err);

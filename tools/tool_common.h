@@ -19,9 +19,11 @@ void tool_progress(void *label, uint64_t done, uint64_t total);
 int tool_parse_int(const char *s, long long lo, long long hi, long long *out);
 /* Prints "prog: message" to stderr. */
 void tool_error(const char *prog, const sam_error *err);
-/* Opens the model and finds its config and the named graph in it. */
+/* Opens the model, finds its config (then applies `overrides`, which may be NULL) and
+ * loads the named graph of it (or graph_override). */
 sam_status tool_load_graph(const char *model_path, const char *config_path, const char *graph_override,
-                           const char *graph_name, sam_model **model, sam_config *cfg, sam_graph **graph, sam_error *err);
+                           const char *graph_name, const sam_params *overrides, sam_model **model, sam_config *cfg,
+                           sam_graph **graph, sam_error *err);
 /* Peak resident set size of this process, bytes. */
 uint64_t tool_peak_rss(void);
 
