@@ -18,13 +18,15 @@ sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam
 {
     *out = NULL;
     sam_session_options o = opts ? *opts : (sam_session_options){0};
-    int threads = o.n_threads > 0 ? o.n_threads : sam_cpu_count();
+    int threads = o.pool ? sam_pool_size(o.pool) : o.n_threads > 0 ? o.n_threads : sam_cpu_count();
     sam_session *s = calloc(1, sizeof *s);
     if (!s) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
     s->graph = g;
     s->reference = o.reference;
     s->profile = o.profile;
-    sam_status st = sam_pool_create(threads, &s->pool, err);
+    sam_status st = SAM_OK;
+    if (o.pool) s->pool = o.pool;
+    else if ((st = sam_pool_create(threads, &s->pool, err)) == SAM_OK) s->owns_pool = 1;
     if (st == SAM_OK) st = sam_plan_memory(g, threads, &s->plan, err);
     if (st == SAM_OK) {
         size_t bytes = s->plan.arena_size ? s->plan.arena_size : 64;
@@ -52,7 +54,7 @@ sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam
 void sam_session_free(sam_session *s)
 {
     if (!s) return;
-    sam_pool_destroy(s->pool);
+    if (s->owns_pool) sam_pool_destroy(s->pool);
     sam_plan_free(&s->plan);
     free(s->arena);
     free(s->node_seconds);

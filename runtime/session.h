@@ -12,11 +12,13 @@ typedef struct sam_session_options {
     int n_threads;       /* 0: one per CPU */
     int reference;       /* use the plain reference kernels (tests) */
     int profile;         /* time every node */
+    sam_pool *pool;      /* share this pool (not owned) instead of making one */
 } sam_session_options;
 
 typedef struct sam_session {
     sam_graph *graph; /* not owned */
     sam_pool *pool;
+    int owns_pool;
     sam_plan plan;
     void *arena;
     int reference;

@@ -1,0 +1,190 @@
+/* End-to-end parity with the official SamPredictor on every case of
+ * ../shared/golden/sam_tiny/manifest.json: from the JPEG file through decoding,
+ * resizing, the encoder, the prompt encoder and mask decoder graphs, to the masks at
+ * the original size, at the tolerances of golden/README.md. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "predictor.h"
+#include "test_util.h"
+
+/* golden/README.md, "What parity means" */
+#define RESIZED_MAX_DIFF 1
+#define RESIZED_EXACT_FRACTION 0.999
+#define LOGITS_MAX_ABS 1e-2
+#define IOU_MAX_ABS 1e-3
+#define MASK_EQUAL_FRACTION 0.999
+
+static sam_predictor *pred;
+static json_value *manifest;
+static char current_image[64];
+
+static const json_value *cases(void)
+{
+    return json_get(manifest, "cases");
+}
+
+static void set_image(const char *name)
+{
+    if (strcmp(current_image, name) == 0) return;
+    char rel[128];
+    snprintf(rel, sizeof rel, "images/%s", name);
+    sam_image img, resized;
+    sam_error err = {0};
+    ck_assert_msg(sam_image_load(golden_path(rel), &img, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_predictor_set_image(pred, &img, &resized, &err) == SAM_OK, "%s", err.msg);
+    /* the resized image against torchvision/PIL's */
+    char stem[64];
+    snprintf(stem, sizeof stem, "%s", name);
+    *strrchr(stem, '.') = 0;
+    snprintf(rel, sizeof rel, "sam_tiny/%s_resized_u8.npy", stem);
+    sam_array want;
+    ck_assert_msg(sam_npy_read(golden_path(rel), &want, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(want.shape[0], resized.height);
+    ck_assert_int_eq(want.shape[1], resized.width);
+    int64_t n = sam_array_numel(&want), exact = 0, worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int d = abs((int)resized.rgb[i] - ((uint8_t *)want.data)[i]);
+        exact += d == 0;
+        if (d > worst) worst = d;
+    }
+    fprintf(stderr, "  %-14s resized %dx%d: %.4f%% of values exact, max diff %lld\n", name, resized.width, resized.height, 100.0 * exact / n,
+            (long long)worst);
+    ck_assert_int_le(worst, RESIZED_MAX_DIFF);
+    ck_assert_msg((double)exact / n >= RESIZED_EXACT_FRACTION, "%s: only %.4f%% of resized values exact", name, 100.0 * exact / n);
+    sam_array_free(&want);
+    sam_image_free(&resized);
+    sam_image_free(&img);
+    snprintf(current_image, sizeof current_image, "%s", name);
+}
+
+typedef struct {
+    sam_prompt prompts[8];
+    float points[8][16];
+    int labels[8][8];
+    sam_array mask_input;
+    int n, batched;
+} case_prompts;
+
+static void read_points(const json_value *pts, const json_value *lbl, sam_prompt *q, float *points, int *labels)
+{
+    q->n_points = pts->n;
+    ck_assert_int_le(pts->n, 8);
+    for (int i = 0; i < pts->n; i++) {
+        points[2 * i] = (float)pts->items[i].items[0].number;
+        points[2 * i + 1] = (float)pts->items[i].items[1].number;
+        labels[i] = (int)lbl->items[i].number;
+    }
+    q->points = points;
+    q->labels = labels;
+}
+
+static void read_case(const json_value *c, case_prompts *cp)
+{
+    memset(cp, 0, sizeof *cp);
+    const json_value *bb = json_get(c, "batch_boxes"), *bp = json_get(c, "batch_points");
+    cp->batched = bb || bp;
+    cp->n = cp->batched ? (bb ? bb->n : bp->n) : 1;
+    for (int b = 0; b < cp->n; b++) {
+        sam_prompt *q = &cp->prompts[b];
+        const json_value *pts = cp->batched ? (bp ? &bp->items[b] : NULL) : json_get(c, "points");
+        const json_value *lbl = cp->batched ? (bp ? &json_get(c, "batch_labels")->items[b] : NULL) : json_get(c, "labels");
+        const json_value *box = cp->batched ? (bb ? &bb->items[b] : NULL) : json_get(c, "box");
+        if (pts) read_points(pts, lbl, q, cp->points[b], cp->labels[b]);
+        if (box) {
+            q->has_box = 1;
+            for (int k = 0; k < 4; k++) q->box[k] = (float)box->items[k].number;
+        }
+    }
+    const json_value *mf = json_get(c, "mask_input_file");
+    if (mf) {
+        char rel[160];
+        sam_error err = {0};
+        snprintf(rel, sizeof rel, "sam_tiny/%s", mf->string);
+        ck_assert_msg(sam_npy_read(golden_path(rel), &cp->mask_input, &err) == SAM_OK, "%s", err.msg);
+        cp->prompts[0].mask_input = cp->mask_input.data;
+    }
+}
+
+static sam_array load_golden(const json_value *c, const char *key)
+{
+    char rel[160];
+    sam_array a;
+    sam_error err = {0};
+    snprintf(rel, sizeof rel, "sam_tiny/%s", json_get(c, key)->string);
+    ck_assert_msg(sam_npy_read(golden_path(rel), &a, &err) == SAM_OK, "%s", err.msg);
+    return a;
+}
+
+START_TEST(test_case)
+{
+    const json_value *c = &cases()->items[_i];
+    const char *name = json_get(c, "name")->string;
+    set_image(json_get(c, "image")->string);
+    case_prompts cp;
+    read_case(c, &cp);
+    int multimask = (int)json_get(c, "multimask")->number;
+    sam_prediction out[8];
+    sam_error err = {0};
+    ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, multimask, out, &err) == SAM_OK, "%s: %s", name, err.msg);
+
+    sam_array want_logits = load_golden(c, "low_res_logits_file"), want_iou = load_golden(c, "iou_file"), want_masks = load_golden(c, "masks_file");
+    int orig_h, orig_w, in_h, in_w, low = sam_predictor_low_res(pred);
+    sam_predictor_geometry(pred, &orig_h, &orig_w, &in_h, &in_w);
+    int64_t plane = (int64_t)orig_h * orig_w, equal = 0, total = 0;
+    double max_logit = 0, max_iou = 0;
+    uint8_t *mask = malloc((size_t)plane);
+    for (int b = 0; b < cp.n; b++) {
+        ck_assert_int_eq(out[b].n_masks, multimask ? 3 : 1);
+        for (int m = 0; m < out[b].n_masks; m++) {
+            int64_t idx = (int64_t)b * out[b].n_masks + m;
+            diff_stats d = compare_f32(out[b].low_res + (size_t)m * low * low, (float *)want_logits.data + idx * low * low, (int64_t)low * low);
+            max_logit = fmax(max_logit, d.max_abs);
+            max_iou = fmax(max_iou, fabs(out[b].iou[m] - ((float *)want_iou.data)[idx]));
+            ck_assert_msg(sam_predictor_upscale(pred, out[b].low_res + (size_t)m * low * low, NULL, mask, &err) == SAM_OK, "%s", err.msg);
+            const uint8_t *w = (const uint8_t *)want_masks.data + idx * plane;
+            for (int64_t i = 0; i < plane; i++) equal += mask[i] == w[i];
+            total += plane;
+        }
+        sam_prediction_free(&out[b]);
+    }
+    ck_assert_int_eq(total, sam_array_numel(&want_masks));
+    fprintf(stderr, "  %-26s logits max abs %.2e  iou max abs %.2e  masks %.4f%% equal\n", name, max_logit, max_iou, 100.0 * equal / total);
+    ck_assert_msg(max_logit <= LOGITS_MAX_ABS, "%s: low-res logits differ by %.3g", name, max_logit);
+    ck_assert_msg(max_iou <= IOU_MAX_ABS, "%s: IoU predictions differ by %.3g", name, max_iou);
+    ck_assert_msg((double)equal / total >= MASK_EQUAL_FRACTION, "%s: only %.4f%% of mask pixels equal", name, 100.0 * equal / total);
+    free(mask);
+    sam_array_free(&want_logits);
+    sam_array_free(&want_iou);
+    sam_array_free(&want_masks);
+    sam_array_free(&cp.mask_input);
+}
+END_TEST
+
+int main(void)
+{
+    if (!golden_dir()) {
+        fprintf(stderr, "SKIPPED: ../shared/golden is absent (set SAMRT_GOLDEN_DIR); prompted segmentation parity NOT checked\n");
+        return TEST_SKIP_CODE;
+    }
+    sam_error err = {0};
+    const char *blob = tmp_path("sam_tiny.samrt");
+    if (run_cmd("'%s' -q '%s' -o '%s'", SAM_CONVERT_BIN, golden_path("sam_tiny/sam_tiny_seed0.pth"), blob) != 0 ||
+        sam_predictor_open(blob, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", 0, &pred, &err) ||
+        json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
+        fprintf(stderr, "setup failed: %s\n", err.msg);
+        tmp_cleanup();
+        return 1;
+    }
+    Suite *s = suite_create("golden_predictor");
+    TCase *tc = tcase_create("cases");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_case, 0, cases()->n);
+    suite_add_tcase(s, tc);
+    int rc = run_suite(s);
+    sam_predictor_close(pred);
+    json_free(manifest);
+    return rc;
+}
