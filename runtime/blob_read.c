@@ -222,3 +222,20 @@ const sam_weight *sam_model_weight(const sam_model *m, const char *name)
     sam_weight key = {.name = (char *)name};
     return bsearch(&key, m->weights, (size_t)m->n_weights, sizeof key, cmp_weight);
 }
+
+uint64_t sam_model_fingerprint(const sam_model *m)
+{
+    /* FNV-1a over the header and tables, plus 4 KiB at 64 places in the data: tells
+     * models apart (variants, seeds, fine-tunes) without reading gigabytes */
+    const uint8_t *p = m->map;
+    uint64_t h = 1469598103934665603ull;
+    size_t head = m->n_weights ? (size_t)((const uint8_t *)m->weights[0].data - p) : m->map_size;
+    for (int i = 0; i < m->n_weights; i++)
+        if ((size_t)((const uint8_t *)m->weights[i].data - p) < head) head = (size_t)((const uint8_t *)m->weights[i].data - p);
+    for (size_t i = 0; i < head && i < m->map_size; i++) h = (h ^ p[i]) * 1099511628211ull;
+    for (int k = 0; k < 64 && m->map_size > head + 4096; k++) {
+        size_t off = head + (m->map_size - head - 4096) / 64 * (size_t)k;
+        for (size_t i = 0; i < 4096; i++) h = (h ^ p[off + i]) * 1099511628211ull;
+    }
+    return h;
+}

@@ -28,6 +28,8 @@ typedef struct sam_model sam_model;
 sam_status sam_model_open(const char *path, sam_model **out, sam_error *err);
 void sam_model_close(sam_model *m);
 const sam_weight *sam_model_weight(const sam_model *m, const char *name);
+/* A 64-bit identity of the model file, for caches keyed by model (embeddings). */
+uint64_t sam_model_fingerprint(const sam_model *m);
 
 /* Writing: the caller describes every tensor, then fill() supplies each one's bytes in
  * table order. The file appears under `path` only when complete (temp file + rename). */

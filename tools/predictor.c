@@ -187,7 +187,7 @@ const sam_config *sam_predictor_config(const sam_predictor *p)
 
 sam_status sam_predictor_upscale(const sam_predictor *p, const float *low_res, float *logits, uint8_t *mask, sam_error *err)
 {
-    return sam_postprocess_mask(low_res, p->low, p->img_size, p->in_h, p->in_w, p->orig_h, p->orig_w, logits, mask, err);
+    return sam_predictor_upscale_to(p, low_res, p->orig_h, p->orig_w, logits, mask, err);
 }
 
 /* The token count of a prompt: its points, the padding point when there is no box,
@@ -334,4 +334,14 @@ void sam_prediction_free(sam_prediction *pred)
     free(pred->iou);
     pred->low_res = pred->iou = NULL;
     pred->n_masks = 0;
+}
+
+uint64_t sam_predictor_model_fingerprint(const sam_predictor *p)
+{
+    return sam_model_fingerprint(p->model);
+}
+
+sam_status sam_predictor_upscale_to(const sam_predictor *p, const float *low_res, int out_h, int out_w, float *logits, uint8_t *mask, sam_error *err)
+{
+    return sam_postprocess_mask(low_res, p->low, p->img_size, p->in_h, p->in_w, out_h, out_w, logits, mask, err);
 }

@@ -46,5 +46,9 @@ void sam_predictor_geometry(const sam_predictor *p, int *orig_h, int *orig_w, in
 sam_status sam_predictor_upscale(const sam_predictor *p, const float *low_res, float *logits, uint8_t *mask, sam_error *err);
 /* The loaded model's config (variant, parameters). */
 const sam_config *sam_predictor_config(const sam_predictor *p);
+uint64_t sam_predictor_model_fingerprint(const sam_predictor *p);
+/* Like sam_predictor_upscale, to any output size (masks of a shrunken image at the original size). */
+sam_status sam_predictor_upscale_to(const sam_predictor *p, const float *low_res, int out_h, int out_w, float *logits, uint8_t *mask,
+                                    sam_error *err);
 
 #endif

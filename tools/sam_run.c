@@ -1,13 +1,17 @@
-/* sam-run: runs a graph of a model on tensors from .npy files and saves the tensors asked
- * for. Without --graph the model's image encoder runs (found through its config). */
+/* sam-run: the main program. With --image it segments an image from prompts; with
+ * --input/--output it runs any graph of a model on .npy tensors (the image encoder by
+ * default), which is how graphs are debugged and checked. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "segment.h"
 #include "tool_common.h"
 
 #define MAX_IO 32
+#define SAM_LOW_RES 256 /* side of SAM's low-res mask logits */
 
 typedef struct {
     char *name;
@@ -17,34 +21,51 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sam-run --model MODEL [--graph FILE] [--config FILE]\n"
-            "               --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
+            "usage: sam-run --model MODEL --image IMG [prompts] [outputs] [options]\n"
+            "       sam-run --model MODEL [--graph FILE] --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
             "\n"
-            "Runs a graph of a sam-rt model on tensors read from .npy files (float32, C order)\n"
-            "and saves the named tensors, graph outputs or internal ones, as .npy.\n"
-            "Example, the image encoder alone:\n"
-            "  sam-run --model vit_b.samrt --input image=x.npy --output image_embeddings=e.npy\n"
+            "Segment Anything on the CPU. The first form segments IMG (JPEG or PNG) from point and\n"
+            "box prompts; the second runs a graph of the model on .npy tensors (default: the image\n"
+            "encoder, whose input is 'image' 1x3x1024x1024 and output 'image_embeddings').\n"
             "\n"
-            "options:\n"
-            "  -m, --model FILE         weight blob made by sam-convert (required)\n"
+            "prompts (coordinates in image pixels):\n"
+            "  --point X,Y[,LABEL]      a point, label 1 foreground (default) or 0 background (repeatable)\n"
+            "  --box X0,Y0,X1,Y1        a box\n"
+            "  --mask-input FILE.npy    1x256x256 low-res logits of an earlier run (--save-logits)\n"
+            "  --prompts FILE.json      several objects, decoded as one batch:\n"
+            "                           [{\"points\": [[x,y],...], \"labels\": [...], \"box\": [x0,y0,x1,y1],\n"
+            "                             \"mask_input\": \"file.npy\"}, ...] (all fields optional)\n"
+            "  --multimask              3 masks per object (default 1)\n"
+            "outputs:\n"
+            "  --out DIR                one PNG per mask, overlay.png and result.json\n"
+            "  --json FILE              the result JSON (per object and mask: iou, area, bbox, file)\n"
+            "  --save-logits FILE.npy   low-res logits, objects x masks x 256 x 256 float32\n"
+            "  --save-masks FILE.npy    masks at the image size, objects x masks x H x W uint8\n"
+            "  --embedding FILE         reuse the image embedding from FILE when it was made for this\n"
+            "                           image and model, else compute it and save it there\n"
+            "  --input-size-percent P   segment a copy shrunk to P%% (masks still at the original size)\n"
+            "graph mode:\n"
             "  -g, --graph FILE         graph to run (default: the image encoder of the model's config)\n"
-            "  -c, --config FILE        variant config (default: graphs/configs/<variant>.yaml)\n"
             "  -i, --input NAME=FILE    a graph input from a .npy file (repeatable)\n"
-            "  -o, --output NAME=FILE   save a tensor after the run (repeatable)\n"
+            "  -o, --output NAME=FILE   save any tensor after the run (repeatable)\n"
             "  -p, --param NAME=VALUE   set a graph parameter (e.g. batch=4 for the decoder graphs)\n"
-            "  -t, --threads N          worker threads (default: one per CPU)\n"
             "      --profile            print per-op-type times after the run\n"
             "      --dump-plan          print the memory plan (tensor offsets, sizes, lifetimes)\n"
             "      --reference          use the plain reference kernels (slow; for checking)\n"
+            "common:\n"
+            "  -m, --model FILE         weight blob made by sam-convert (required)\n"
+            "  -c, --config FILE        variant config (default: graphs/configs/<variant>.yaml)\n"
+            "  -t, --threads N          worker threads (default: one per CPU)\n"
             "  -h, --help               this help\n"
-            "      --version            print the version\n");
+            "      --version            print the version\n"
+            "Exit status: 0 success, 1 failure, 2 bad command line or prompts (nothing is written).\n");
 }
 
 static int parse_io(const char *arg, const char *flag, io_arg *list, int *n)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg || !eq[1]) {
-        fprintf(stderr, "sam-run: %s needs NAME=FILE.npy, got '%s'\n", flag, arg);
+        fprintf(stderr, "sam-run: %s needs NAME=VALUE, got '%s'\n", flag, arg);
         return 0;
     }
     if (*n >= MAX_IO) {
@@ -72,41 +93,150 @@ static void dump_plan(const sam_graph *g, const sam_plan *plan, FILE *f)
     }
 }
 
+typedef struct {
+    const char *model, *config, *graph;
+    io_arg *inputs, *outputs, *params;
+    int n_in, n_out, n_params, dump;
+    sam_session_options so;
+} graph_job;
+
+static int run_graph(const graph_job *j)
+{
+    sam_error err = {0};
+    sam_model *model = NULL;
+    sam_graph *graph = NULL;
+    sam_session *sess = NULL;
+    sam_config *cfg = calloc(1, sizeof *cfg);
+    sam_params *overrides = calloc(1, sizeof *overrides);
+    int written = 0, rc = 1;
+    if (!cfg || !overrides) {
+        sam_fail(&err, SAM_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < j->n_params; i++) {
+        sam_value v;
+        if (sam_resolve_scalar(j->params[i].file, overrides, &v, &err) || sam_params_set(overrides, j->params[i].name, &v, &err)) {
+            sam_fail_context(&err, "--param %s", j->params[i].name);
+            goto fail;
+        }
+    }
+    if (tool_load_graph(j->model, j->config, j->graph, "image_encoder", overrides, &model, cfg, &graph, &err)) goto fail;
+    for (int i = 0; i < j->n_out; i++)
+        if (sam_graph_keep(graph, j->outputs[i].name, &err)) goto fail;
+    for (int k = 0; k < graph->n_inputs; k++) {
+        const char *name = graph->tensors[graph->inputs[k]].name;
+        int given = 0;
+        for (int i = 0; i < j->n_in; i++) given |= strcmp(j->inputs[i].name, name) == 0;
+        if (!given) {
+            sam_fail(&err, SAM_ERR_INVALID_ARG, "graph '%s' needs input '%s': give --input %s=FILE.npy", graph->name, name, name);
+            goto fail;
+        }
+    }
+    if (sam_session_create(graph, &j->so, &sess, &err)) goto fail;
+    if (j->dump) dump_plan(graph, &sess->plan, stdout);
+    for (int i = 0; i < j->n_in; i++) {
+        sam_array a;
+        if (sam_npy_read(j->inputs[i].file, &a, &err)) goto fail;
+        sam_status st = a.dtype == SAM_F32 ? sam_session_set_input(sess, j->inputs[i].name, a.data, a.ndim, a.shape, &err)
+                                           : sam_fail(&err, SAM_ERR_INVALID_ARG, "%s: input must be float32", j->inputs[i].file);
+        sam_array_free(&a);
+        if (st) {
+            sam_fail_context(&err, "--input %s=%s", j->inputs[i].name, j->inputs[i].file);
+            goto fail;
+        }
+    }
+    if (sam_session_run(sess, &err)) goto fail;
+    for (int i = 0; i < j->n_out; i++) {
+        const sam_tensor *t;
+        if (sam_session_tensor(sess, j->outputs[i].name, &t, &err) || sam_npy_write(j->outputs[i].file, SAM_F32, t->ndim, t->shape, t->data, &err)) goto fail;
+        written++;
+    }
+    fprintf(stderr, "sam-run: graph '%s' (%s) ran in %.3f s, %.1f GFLOP/s, activation arena %.1f MiB, peak RSS %.1f MiB\n", graph->name, cfg->variant,
+            sess->run_seconds, sam_graph_flops(graph) / sess->run_seconds * 1e-9, (double)sess->plan.arena_size / (1 << 20),
+            (double)tool_peak_rss() / (1 << 20));
+    if (j->so.profile) sam_session_print_profile(sess, stderr);
+    rc = 0;
+    goto done;
+fail:
+    tool_error("sam-run", &err);
+    for (int i = 0; i < written; i++) unlink(j->outputs[i].file); /* all outputs or none */
+done:
+    sam_session_free(sess);
+    sam_graph_free(graph);
+    sam_model_close(model);
+    free(cfg);
+    free(overrides);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_PROFILE = 256, OPT_REFERENCE, OPT_DUMP_PLAN, OPT_VERSION };
+    enum {
+        OPT_PROFILE = 256, OPT_REFERENCE, OPT_DUMP_PLAN, OPT_VERSION, OPT_IMAGE, OPT_POINT, OPT_BOX, OPT_MASK_INPUT, OPT_PROMPTS,
+        OPT_MULTIMASK, OPT_OUT, OPT_JSON, OPT_SAVE_LOGITS, OPT_SAVE_MASKS, OPT_EMBEDDING, OPT_PERCENT
+    };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},  {"graph", required_argument, 0, 'g'},   {"config", required_argument, 0, 'c'},
-        {"input", required_argument, 0, 'i'},  {"output", required_argument, 0, 'o'},  {"threads", required_argument, 0, 't'},
-        {"param", required_argument, 0, 'p'}, {"profile", no_argument, 0, OPT_PROFILE}, {"reference", no_argument, 0, OPT_REFERENCE},
-        {"dump-plan", no_argument, 0, OPT_DUMP_PLAN}, {"help", no_argument, 0, 'h'},   {"version", no_argument, 0, OPT_VERSION},
+        {"model", required_argument, 0, 'm'},        {"graph", required_argument, 0, 'g'},
+        {"config", required_argument, 0, 'c'},       {"input", required_argument, 0, 'i'},
+        {"output", required_argument, 0, 'o'},       {"param", required_argument, 0, 'p'},
+        {"threads", required_argument, 0, 't'},      {"profile", no_argument, 0, OPT_PROFILE},
+        {"reference", no_argument, 0, OPT_REFERENCE}, {"dump-plan", no_argument, 0, OPT_DUMP_PLAN},
+        {"help", no_argument, 0, 'h'},               {"version", no_argument, 0, OPT_VERSION},
+        {"image", required_argument, 0, OPT_IMAGE},  {"point", required_argument, 0, OPT_POINT},
+        {"box", required_argument, 0, OPT_BOX},      {"mask-input", required_argument, 0, OPT_MASK_INPUT},
+        {"prompts", required_argument, 0, OPT_PROMPTS}, {"multimask", no_argument, 0, OPT_MULTIMASK},
+        {"out", required_argument, 0, OPT_OUT},      {"json", required_argument, 0, OPT_JSON},
+        {"save-logits", required_argument, 0, OPT_SAVE_LOGITS}, {"save-masks", required_argument, 0, OPT_SAVE_MASKS},
+        {"embedding", required_argument, 0, OPT_EMBEDDING}, {"input-size-percent", required_argument, 0, OPT_PERCENT},
         {0, 0, 0, 0}};
-    const char *model_path = NULL, *graph_path = NULL, *config_path = NULL;
     io_arg inputs[MAX_IO], outputs[MAX_IO], params[MAX_IO];
-    int n_in = 0, n_out = 0, n_params = 0, c, rc = EXIT_USAGE;
-    sam_session_options so = {0};
-    int dump = 0;
+    graph_job gj = {.inputs = inputs, .outputs = outputs, .params = params};
+    prompt_set prompts = {0};
+    segment_options so = {.prompts = &prompts, .input_percent = 100};
+    const char *prompts_file = NULL, *mask_input = NULL;
+    int c, rc = EXIT_USAGE, cli_prompt = 0;
     long long threads = 0;
+    sam_error err = {0};
     while ((c = getopt_long(argc, argv, "m:g:c:i:o:p:t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'g': graph_path = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'i': if (!parse_io(optarg, "--input", inputs, &n_in)) goto out; break;
-        case 'o': if (!parse_io(optarg, "--output", outputs, &n_out)) goto out; break;
-        case 'p': if (!parse_io(optarg, "--param", params, &n_params)) goto out; break;
+        case 'm': so.model = gj.model = optarg; break;
+        case 'g': gj.graph = optarg; break;
+        case 'c': so.config = gj.config = optarg; break;
+        case 'i': if (!parse_io(optarg, "--input", inputs, &gj.n_in)) goto out; break;
+        case 'o': if (!parse_io(optarg, "--output", outputs, &gj.n_out)) goto out; break;
+        case 'p': if (!parse_io(optarg, "--param", params, &gj.n_params)) goto out; break;
         case 't':
             if (!tool_parse_int(optarg, 1, 1024, &threads)) {
                 fprintf(stderr, "sam-run: --threads needs an integer in 1..1024, got '%s'\n", optarg);
                 goto out;
             }
-            so.n_threads = (int)threads;
+            so.threads = gj.so.n_threads = (int)threads;
             break;
-        case OPT_PROFILE: so.profile = 1; break;
-        case OPT_REFERENCE: so.reference = 1; break;
-        case OPT_DUMP_PLAN: dump = 1; break;
+        case OPT_PROFILE: gj.so.profile = 1; break;
+        case OPT_REFERENCE: gj.so.reference = 1; break;
+        case OPT_DUMP_PLAN: gj.dump = 1; break;
         case 'h': usage(stdout); rc = 0; goto out;
         case OPT_VERSION: printf("sam-run %s\n", SAMRT_VERSION); rc = 0; goto out;
+        case OPT_IMAGE: so.image = optarg; break;
+        case OPT_POINT: cli_prompt = 1; if (prompt_add_point(&prompts, optarg, &err)) goto bad_prompt; break;
+        case OPT_BOX: cli_prompt = 1; if (prompt_set_box(&prompts, optarg, &err)) goto bad_prompt; break;
+        case OPT_MASK_INPUT: cli_prompt = 1; mask_input = optarg; break;
+        case OPT_PROMPTS: prompts_file = optarg; break;
+        case OPT_MULTIMASK: so.multimask = 1; break;
+        case OPT_OUT: so.out_dir = optarg; break;
+        case OPT_JSON: so.json_path = optarg; break;
+        case OPT_SAVE_LOGITS: so.save_logits = optarg; break;
+        case OPT_SAVE_MASKS: so.save_masks = optarg; break;
+        case OPT_EMBEDDING: so.embedding = optarg; break;
+        case OPT_PERCENT: {
+            char *end;
+            so.input_percent = strtod(optarg, &end);
+            if (*end || !(so.input_percent > 0 && so.input_percent <= 100)) {
+                fprintf(stderr, "sam-run: --input-size-percent needs a number in (0, 100], got '%s'\n", optarg);
+                goto out;
+            }
+            break;
+        }
         default: usage(stderr); goto out;
         }
     }
@@ -114,88 +244,49 @@ int main(int argc, char **argv)
         fprintf(stderr, "sam-run: unexpected argument '%s' (see --help)\n", argv[optind]);
         goto out;
     }
-    if (!model_path) {
+    if (!so.model) {
         fprintf(stderr, "sam-run: --model is required (see --help)\n");
         goto out;
     }
-    if (n_out == 0) {
-        fprintf(stderr, "sam-run: nothing to save: give --output NAME=FILE.npy\n");
+    if (so.image) {
+        if (gj.n_in || gj.n_out || gj.graph || gj.n_params) {
+            fprintf(stderr, "sam-run: --image segments with prompts; --input/--output/--graph/--param run a graph: use one or the other\n");
+            goto out;
+        }
+        if (prompts_file && cli_prompt) {
+            fprintf(stderr, "sam-run: --prompts cannot be combined with --point/--box/--mask-input\n");
+            goto out;
+        }
+        if (mask_input && prompt_set_mask_input(&prompts, mask_input, SAM_LOW_RES, &err)) goto bad_prompt;
+        if (prompts_file && prompt_load_json(&prompts, prompts_file, SAM_LOW_RES, &err)) goto bad_prompt;
+        if (prompts.n == 0 || (!prompts.prompts[0].n_points && !prompts.prompts[0].has_box)) {
+            fprintf(stderr, "sam-run: nothing to segment: give --point, --box or --prompts\n");
+            goto out;
+        }
+        if (!so.out_dir && !so.json_path && !so.save_logits && !so.save_masks) {
+            fprintf(stderr, "sam-run: no output: give --out DIR, --json FILE, --save-logits or --save-masks\n");
+            goto out;
+        }
+        rc = segment_run(&so);
         goto out;
     }
-
-    rc = 1;
-    sam_error err = {0};
-    sam_model *model = NULL;
-    sam_graph *graph = NULL;
-    sam_session *sess = NULL;
-    sam_config *cfg = calloc(1, sizeof *cfg);
-    int written = 0;
-    if (!cfg) {
-        fprintf(stderr, "sam-run: out of memory\n");
+    if (cli_prompt || prompts_file || so.out_dir || so.json_path || so.save_logits || so.save_masks || so.embedding || so.multimask) {
+        fprintf(stderr, "sam-run: prompts and segmentation outputs need --image\n");
         goto out;
     }
-    sam_params *overrides = calloc(1, sizeof *overrides);
-    for (int i = 0; overrides && i < n_params; i++) {
-        sam_value v;
-        if (sam_resolve_scalar(params[i].file, overrides, &v, &err) || sam_params_set(overrides, params[i].name, &v, &err)) {
-            sam_fail_context(&err, "--param %s", params[i].name);
-            free(overrides);
-            goto fail;
-        }
+    if (gj.n_out == 0) {
+        fprintf(stderr, "sam-run: nothing to do: give --image with prompts, or --output NAME=FILE.npy to run a graph\n");
+        goto out;
     }
-    sam_status lst = overrides ? tool_load_graph(model_path, config_path, graph_path, "image_encoder", overrides, &model, cfg, &graph, &err)
-                               : sam_fail(&err, SAM_ERR_NOMEM, "out of memory");
-    free(overrides);
-    if (lst) goto fail;
-    for (int i = 0; i < n_out; i++)
-        if (sam_graph_keep(graph, outputs[i].name, &err)) goto fail;
-    for (int k = 0; k < graph->n_inputs; k++) {
-        const char *name = graph->tensors[graph->inputs[k]].name;
-        int given = 0;
-        for (int i = 0; i < n_in; i++) given |= strcmp(inputs[i].name, name) == 0;
-        if (!given) {
-            sam_fail(&err, SAM_ERR_INVALID_ARG, "graph '%s' needs input '%s': give --input %s=FILE.npy", graph->name, name, name);
-            goto fail;
-        }
-    }
-    if (sam_session_create(graph, &so, &sess, &err)) goto fail;
-    if (dump) dump_plan(graph, &sess->plan, stdout);
-    for (int i = 0; i < n_in; i++) {
-        sam_array a;
-        if (sam_npy_read(inputs[i].file, &a, &err)) goto fail;
-        sam_status st = a.dtype == SAM_F32 ? sam_session_set_input(sess, inputs[i].name, a.data, a.ndim, a.shape, &err)
-                                           : sam_fail(&err, SAM_ERR_INVALID_ARG, "%s: input must be float32", inputs[i].file);
-        sam_array_free(&a);
-        if (st) {
-            sam_fail_context(&err, "--input %s=%s", inputs[i].name, inputs[i].file);
-            goto fail;
-        }
-    }
-    if (sam_session_run(sess, &err)) goto fail;
-    for (int i = 0; i < n_out; i++) {
-        const sam_tensor *t;
-        if (sam_session_tensor(sess, outputs[i].name, &t, &err) ||
-            sam_npy_write(outputs[i].file, SAM_F32, t->ndim, t->shape, t->data, &err))
-            goto fail;
-        written++;
-    }
-    fprintf(stderr, "sam-run: graph '%s' (%s) ran in %.3f s, %.1f GFLOP/s, activation arena %.1f MiB, peak RSS %.1f MiB\n", graph->name,
-            cfg->variant, sess->run_seconds, sam_graph_flops(graph) / sess->run_seconds * 1e-9, (double)sess->plan.arena_size / (1 << 20),
-            (double)tool_peak_rss() / (1 << 20));
-    if (so.profile) sam_session_print_profile(sess, stderr);
-    rc = 0;
-    goto done;
-fail:
-    tool_error("sam-run", &err);
-    for (int i = 0; i < written; i++) unlink(outputs[i].file); /* all outputs or none */
-done:
-    sam_session_free(sess);
-    sam_graph_free(graph);
-    sam_model_close(model);
-    free(cfg);
+    rc = run_graph(&gj);
+    goto out;
+bad_prompt:
+    fprintf(stderr, "sam-run: %s\n", err.msg);
+    rc = EXIT_USAGE;
 out:
-    for (int i = 0; i < n_in; i++) free(inputs[i].name);
-    for (int i = 0; i < n_out; i++) free(outputs[i].name);
-    for (int i = 0; i < n_params; i++) free(params[i].name);
+    prompt_set_free(&prompts);
+    for (int i = 0; i < gj.n_in; i++) free(inputs[i].name);
+    for (int i = 0; i < gj.n_out; i++) free(outputs[i].name);
+    for (int i = 0; i < gj.n_params; i++) free(params[i].name);
     return rc;
 }

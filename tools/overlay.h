@@ -1,0 +1,16 @@
+/* The overlay image: the picture with each mask tinted in its own colour, mask outlines,
+ * and the prompts drawn on top (green foreground points, red background points, boxes). */
+#ifndef SAMRT_OVERLAY_H
+#define SAMRT_OVERLAY_H
+
+#include "image_io.h"
+#include "predictor.h"
+
+/* Distinct colours for mask i. */
+void overlay_color(int i, uint8_t rgb[3]);
+/* Blends n masks (width x height each) into a copy of img's pixels (out: w*h*3). */
+void overlay_masks(const sam_image *img, const uint8_t *const *masks, int n, uint8_t *out);
+/* Draws prompts (in image pixels) on out. */
+void overlay_prompts(uint8_t *out, int width, int height, const sam_prompt *prompts, int n);
+
+#endif
