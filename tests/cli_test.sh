@@ -32,9 +32,9 @@ for tool in sam-run sam-convert sam-bench; do
 done
 check "sam-run --version" 0 "sam-run 0." -- "$BIN/sam-run" --version
 check "sam-run no model" 2 "--model is required" -- "$BIN/sam-run" --output y=$T/y.npy
-check "sam-run no output" 2 "nothing to save" -- "$BIN/sam-run" --model m.samrt
+check "sam-run no output" 2 "nothing to do" -- "$BIN/sam-run" --model m.samrt
 check "sam-run bad threads" 2 "--threads needs an integer" -- "$BIN/sam-run" --model m --threads abc --output y=$T/y.npy
-check "sam-run bad io" 2 "needs NAME=FILE.npy" -- "$BIN/sam-run" --model m --output y
+check "sam-run bad io" 2 "needs NAME=VALUE" -- "$BIN/sam-run" --model m --output y
 check "sam-run missing model" 1 "cannot open model" -- "$BIN/sam-run" --model "$T/missing.samrt" --output y=$T/y.npy
 absent "sam-run missing model" "$T/y.npy"
 printf 'not a blob at all, but long enough to have a header......................' >"$T/junk.samrt"
@@ -67,6 +67,37 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     absent "unknown tensor" "$T/e3.npy"
     check "wrong config" 1 "pick the matching --config" -- "$BIN/sam-run" --model "$T/tiny.samrt" --config "$SRC/graphs/configs/vit_b.yaml" \
         --input image="$G/truck_input.npy" --output image_embeddings="$T/e3.npy"
+    # segmentation: bad prompts exit 2 with the argument named, and write nothing
+    IMG=$GOLDEN/images/truck.jpg
+    seg() { "$BIN/sam-run" --model "$T/tiny.samrt" --image "$IMG" --out "$T/seg" "$@"; }
+    check "point not a number" 2 "--point '12,abc'" -- seg --point 12,abc
+    check "point nan" 2 "--point 'nan,3'" -- seg --point nan,3
+    check "point label" 2 "the label must be 1 (foreground) or 0" -- seg --point 10,10,5
+    check "box order" 2 "x1 >= x0" -- seg --box 100,100,50,200
+    check "point outside" 2 "outside the 1800x1200 image" -- seg --point 5000,10
+    check "box outside" 2 "outside the 1800x1200 image" -- seg --box 10,10,1900,100
+    check "mask shape" 2 "the mask input must be float32 1x256x256" -- seg --point 10,10 --mask-input "$G/truck_embedding.npy"
+    printf '[{"points": [[1, 2]], "labels": [1]},\n {"box": [1, 2, 3]}]' >"$T/bad.json"
+    check "prompts json" 2 "box must be a list of 4 numbers" -- seg --prompts "$T/bad.json"
+    printf '[{"points": [[1, 2]] "labels": [1]}]' >"$T/syntax.json"
+    check "prompts syntax" 2 "syntax.json:1:22" -- seg --prompts "$T/syntax.json"
+    check "no prompt" 2 "nothing to segment" -- seg
+    check "no output" 2 "no output" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$IMG" --point 10,10
+    check "not an image" 1 "not a JPEG or PNG image" -- seg --point 10,10 --image "$T/text.pth"
+    head -c 20000 "$IMG" >"$T/cut.jpg"
+    check "truncated jpeg" 1 "truncated JPEG" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$T/cut.jpg" --point 10,10 --out "$T/seg"
+    absent "bad prompts write nothing" "$T/seg"
+
+    # a real run: masks, overlay, JSON, logits, masks array, and the embedding reused next time
+    check "segment" 0 "IoU" -- seg --point 500,375 --box 425,600,700,875 --multimask --json "$T/r.json" \
+        --save-logits "$T/l.npy" --save-masks "$T/m.npy" --embedding "$T/truck.emb"
+    for f in seg/mask_0_0.png seg/mask_0_2.png seg/overlay.png seg/result.json r.json l.npy m.npy truck.emb; do
+        [ -s "$T/$f" ] && pass=$((pass + 1)) || { echo "FAIL segment: $f missing"; fail=$((fail + 1)); }
+    done
+    grep -q '"iou": ' "$T/r.json" && grep -q '"file": "mask_0_1.png"' "$T/r.json" && pass=$((pass + 1)) || { echo "FAIL result json"; fail=$((fail + 1)); }
+    check "embedding reused" 0 "reused the image embedding" -- seg --point 500,375 --embedding "$T/truck.emb"
+    check "input size percent" 0 "IoU" -- seg --point 500,375 --input-size-percent 50
+    check "demo image" 0 "IoU" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$SRC/tools/demo/house.png" --box 110,125,370,445 --json "$T/h.json"
     head -c 5000000 "$G/sam_tiny_seed0.pth" >"$T/cut.pth"
     check "truncated checkpoint" 1 "sam-convert:" -- "$BIN/sam-convert" -q "$T/cut.pth" -o "$T/cut.samrt"
     absent "truncated checkpoint" "$T/cut.samrt"

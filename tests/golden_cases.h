@@ -1,0 +1,26 @@
+/* The prompt cases of ../shared/golden/sam_tiny/manifest.json, read into sam_prompts,
+ * and the golden arrays of each case. */
+#ifndef SAMRT_GOLDEN_CASES_H
+#define SAMRT_GOLDEN_CASES_H
+
+#include "json.h"
+#include "predictor.h"
+#include "test_util.h"
+
+/* golden/README.md, "What parity means" */
+#define LOGITS_MAX_ABS 1e-2
+#define IOU_MAX_ABS 1e-3
+
+typedef struct {
+    sam_prompt prompts[8];
+    float points[8][16];
+    int labels[8][8];
+    sam_array mask_input;
+    int n, batched;
+} case_prompts;
+
+void read_case(const json_value *c, case_prompts *cp);
+/* The golden array named by c[key] (e.g. "low_res_logits_file"). */
+sam_array load_golden(const json_value *c, const char *key);
+
+#endif
