@@ -166,12 +166,14 @@ static sam_status convt_infer(const sam_node *node, const sam_tensor *const *in,
     return SAM_OK;
 }
 
+enum { CONVT_BLOCK = 1024 }; /* input pixels per product: wide enough for sgemm to run at speed */
+
 static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     (void)node;
     (void)out;
     convt_dims d = convt_get_dims(in[0], in[1]);
-    return (size_t)n_threads * CONV_BLOCK * (size_t)(d.OC * d.K * d.K) * sizeof(float);
+    return (size_t)n_threads * CONVT_BLOCK * (size_t)(d.OC * d.K * d.K) * sizeof(float);
 }
 
 SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
@@ -201,9 +203,9 @@ static void convt_block_task(void *p, int task, int thread)
 {
     const convt_ctx *c = p;
     const convt_dims d = c->d;
-    int64_t npix = d.B * d.H * d.W, p0 = (int64_t)task * CONV_BLOCK, rows = npix - p0 < CONV_BLOCK ? npix - p0 : CONV_BLOCK;
+    int64_t npix = d.B * d.H * d.W, p0 = (int64_t)task * CONVT_BLOCK, rows = npix - p0 < CONVT_BLOCK ? npix - p0 : CONVT_BLOCK;
     int64_t cols = d.OC * d.K * d.K;
-    float *y = (float *)c->a->workspace + (size_t)thread * CONV_BLOCK * (size_t)cols;
+    float *y = (float *)c->a->workspace + (size_t)thread * CONVT_BLOCK * (size_t)cols;
     sam_gemm_nn_serial(rows, cols, d.IC, sam_f32(c->a->in[0]) + p0 * d.IC, d.IC, sam_f32(c->a->in[1]), cols, y, cols);
     const float *bias = c->a->n_in == 3 ? sam_f32(c->a->in[2]) : NULL;
     int64_t OW = d.W * d.K;
@@ -222,7 +224,7 @@ SAM_KERNEL static void convt_fast(const sam_kernel_args *a)
 {
     convt_ctx c = {a, convt_get_dims(a->in[0], a->in[1])};
     int64_t npix = c.d.B * c.d.H * c.d.W;
-    sam_pool_run(a->pool, (int)((npix + CONV_BLOCK - 1) / CONV_BLOCK), convt_block_task, &c);
+    sam_pool_run(a->pool, (int)((npix + CONVT_BLOCK - 1) / CONVT_BLOCK), convt_block_task, &c);
 }
 
 static double convt_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)

@@ -22,6 +22,9 @@
     X(rel_pos_attention)    \
     X(attention)            \
     X(point_embed)          \
-    X(dense_position_encoding)
+    X(dense_position_encoding) \
+    X(fused_linear)         \
+    X(attention_fold_kv)    \
+    X(attention_fold_out)
 
 #endif

@@ -27,13 +27,15 @@ sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam
     sam_status st = SAM_OK;
     if (o.pool) s->pool = o.pool;
     else if ((st = sam_pool_create(threads, &s->pool, err)) == SAM_OK) s->owns_pool = 1;
+    if (st == SAM_OK && !o.no_fuse && !sam_fusion_disabled_by_env()) st = sam_fuse_graph(g, &s->fusion, err);
     if (st == SAM_OK) st = sam_plan_memory(g, threads, &s->plan, err);
     if (st == SAM_OK) {
         size_t bytes = s->plan.arena_size ? s->plan.arena_size : 64;
         s->arena = aligned_alloc(64, (bytes + 63) / 64 * 64);
         if (!s->arena) st = sam_fail(err, SAM_ERR_NOMEM, "cannot allocate the %zu MiB activation arena for graph '%s'", bytes >> 20, g->name);
     }
-    if (st == SAM_OK && !(s->node_seconds = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(double))))
+    if (st == SAM_OK && (!(s->node_seconds = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(double))) ||
+                         !(s->node_runs = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(int)))))
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory");
     if (st) {
         sam_session_free(s);
@@ -58,6 +60,7 @@ void sam_session_free(sam_session *s)
     sam_plan_free(&s->plan);
     free(s->arena);
     free(s->node_seconds);
+    free(s->node_runs);
     free(s);
 }
 
@@ -102,7 +105,10 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
         for (int k = 0; k < nd->n_in; k++) a.in[k] = &g->tensors[nd->in[k]];
         double t0 = s->profile ? now_seconds() : 0;
         (s->reference ? def->reference : def->fast)(&a);
-        if (s->profile) s->node_seconds[i] += now_seconds() - t0;
+        if (s->profile) {
+            s->node_seconds[i] += now_seconds() - t0;
+            s->node_runs[i]++;
+        }
     }
     s->invariants_ready = 1;
     s->run_seconds = now_seconds() - t_run;
@@ -145,17 +151,17 @@ void sam_session_print_profile(const sam_session *s, FILE *f)
     double calls[SAM_OP_COUNT] = {0}, secs[SAM_OP_COUNT] = {0}, flops[SAM_OP_COUNT] = {0}, total = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const sam_node *nd = &g->nodes[i];
-        if (g->tensors[nd->out].kind == SAM_TENSOR_VIEW) continue;
-        calls[nd->op] += 1;
+        if (!s->node_runs[i]) continue; /* a view, or cached since the first run */
+        calls[nd->op] += s->node_runs[i];
         secs[nd->op] += s->node_seconds[i];
-        flops[nd->op] += node_flops(g, nd) * s->profiled_runs;
+        flops[nd->op] += node_flops(g, nd) * s->node_runs[i];
         total += s->node_seconds[i];
     }
-    fprintf(f, "%-20s %6s %10s %10s %7s %9s\n", "op", "calls", "total ms", "mean ms", "share", "GFLOP/s");
+    fprintf(f, "%-24s %6s %10s %10s %7s %9s\n", "op", "calls", "total ms", "mean ms", "share", "GFLOP/s");
     for (int op = 0; op < SAM_OP_COUNT; op++) {
         if (!calls[op]) continue;
-        fprintf(f, "%-20s %6.0f %10.2f %10.3f %6.1f%% %9.1f\n", sam_op_get(op)->name, calls[op], 1e3 * secs[op],
+        fprintf(f, "%-24s %6.0f %10.2f %10.3f %6.1f%% %9.1f\n", sam_op_get(op)->name, calls[op], 1e3 * secs[op],
                 1e3 * secs[op] / calls[op], total > 0 ? 100 * secs[op] / total : 0, secs[op] > 0 ? flops[op] / secs[op] * 1e-9 : 0);
     }
-    fprintf(f, "%-20s %6s %10.2f\n", "total", "", 1e3 * total);
+    fprintf(f, "%-24s %6s %10.2f\n", "total", "", 1e3 * total);
 }

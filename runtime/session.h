@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "fusion.h"
 #include "graph.h"
 #include "planner.h"
 #include "threadpool.h"
@@ -13,6 +14,7 @@ typedef struct sam_session_options {
     int reference;       /* use the plain reference kernels (tests) */
     int profile;         /* time every node */
     sam_pool *pool;      /* share this pool (not owned) instead of making one */
+    int no_fuse;         /* keep the graph as written (also: SAMRT_NO_FUSE=1) */
 } sam_session_options;
 
 typedef struct sam_session {
@@ -24,9 +26,11 @@ typedef struct sam_session {
     int reference;
     int profile;
     double *node_seconds; /* accumulated per node when profiling */
+    int *node_runs;       /* times each node ran while profiling */
     double run_seconds;   /* last run */
     int profiled_runs;
     int invariants_ready; /* tensors computed from weights and stable inputs are current */
+    sam_fusion_stats fusion;
 } sam_session;
 
 sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam_session **out, sam_error *err);

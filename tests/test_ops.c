@@ -149,6 +149,16 @@ static const op_case cases[] = {
     {"point_embed", 8, {3, 2, 2, 2, 2, 2, 2, 2}, {S(2, 3, 2), S(2, 3), S(2, 8), S(1, 16), S(1, 16), S(1, 16), S(1, 16), S(1, 16)},
      "image_height=1024 image_width=1024"},
     {"dense_position_encoding", 1, {2}, {S(2, 8)}, "height=5 width=7"},
+    {"fused_linear", 3, {2, 2, 1}, {S(300, 33), S(65, 33), S(65)}, "activation=1"},
+    {"fused_linear", 5, {4, 2, 1, 1, 1}, {S(1, 20, 20, 16), S(24, 16), S(24), S(16), S(16)}, "prenorm=1 eps=1e-6 in_window=7"},
+    {"fused_linear", 4, {4, 2, 1, 4}, {S(9, 7, 7, 16), S(12, 16), S(12), S(1, 20, 20, 12)}, "residual=1 out_window=7 height=20 width=20"},
+    {"fused_linear", 3, {2, 2, 2}, {S(50, 8), S(8, 8), S(50, 8)}, "activation=2 residual=1"},
+    {"fused_linear", 6, {3, 2, 1, 1, 1, 3}, {S(2, 70, 40), S(40, 40), S(40), S(40), S(40), S(2, 70, 40)}, "prenorm=1 activation=1 residual=1"},
+    {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(2, 7, 32), S(1, 300, 48), S(32, 48), S(1, 300, 48), S(32, 48), S(32)}, "num_heads=4"},
+    {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(1, 9, 32), S(3, 100, 16), S(32, 16), S(3, 100, 16), S(32, 16), S(32)}, "num_heads=8"},
+    {"attention_fold_out", 5, {3, 3, 3, 2, 1}, {S(1, 300, 32), S(2, 7, 32), S(2, 7, 32), S(48, 32), S(48)}, "num_heads=4"},
+    {"attention_fold_out", 7, {3, 2, 1, 3, 3, 2, 1}, {S(2, 300, 48), S(32, 48), S(32), S(2, 7, 32), S(2, 7, 32), S(48, 32), S(48)}, "num_heads=4"},
+    {"attention_fold_out", 7, {3, 2, 1, 3, 3, 2, 1}, {S(3, 70, 24), S(16, 24), S(16), S(1, 5, 16), S(1, 5, 16), S(24, 16), S(24)}, "num_heads=2"},
 };
 
 START_TEST(test_fast_matches_reference)

@@ -35,6 +35,7 @@ struct sam_predictor {
     int img_size, low, orig_h, orig_w, in_h, in_w;
     decoder_slot slots[MAX_SLOTS];
     unsigned clock;
+    int profile;
 };
 
 static int param_int(const sam_config *cfg, const char *name, int fallback)
@@ -105,7 +106,7 @@ sam_status sam_predictor_set_image(sam_predictor *p, const sam_image *img, sam_i
     if (st) return st;
     if (!p->enc) {
         if ((st = sam_graph_load(sam_config_graph(p->cfg, "image_encoder"), &p->cfg->params, p->model, &p->enc_graph, err))) return st;
-        sam_session_options so = {.pool = p->pool};
+        sam_session_options so = {.pool = p->pool, .profile = p->profile};
         if ((st = sam_session_create(p->enc_graph, &so, &p->enc, err))) return st;
     }
     int in_h, in_w;
@@ -217,7 +218,7 @@ static sam_status get_slot(sam_predictor *p, int batch, int tokens, int has_mask
     sam_status st = sam_params_set_int(params, "batch", batch, err);
     if (st == SAM_OK) st = sam_params_set_int(params, "num_tokens", tokens, err);
     if (st == SAM_OK) st = sam_params_set_int(params, "has_mask_input", has_mask, err);
-    sam_session_options so = {.pool = p->pool};
+    sam_session_options so = {.pool = p->pool, .profile = p->profile};
     if (st == SAM_OK) st = sam_graph_load(sam_config_graph(p->cfg, "prompt_encoder"), params, p->model, &victim->pe_graph, err);
     if (st == SAM_OK) st = sam_graph_load(sam_config_graph(p->cfg, "mask_decoder"), params, p->model, &victim->dec_graph, err);
     if (st == SAM_OK) st = sam_session_create(victim->pe_graph, &so, &victim->pe, err);
@@ -344,4 +345,25 @@ uint64_t sam_predictor_model_fingerprint(const sam_predictor *p)
 sam_status sam_predictor_upscale_to(const sam_predictor *p, const float *low_res, int out_h, int out_w, float *logits, uint8_t *mask, sam_error *err)
 {
     return sam_postprocess_mask(low_res, p->low, p->img_size, p->in_h, p->in_w, out_h, out_w, logits, mask, err);
+}
+
+void sam_predictor_set_profiling(sam_predictor *p, int on)
+{
+    p->profile = on;
+}
+
+void sam_predictor_print_profile(const sam_predictor *p, FILE *f)
+{
+    if (p->enc && p->enc->profiled_runs) {
+        fprintf(f, "image encoder (%d run(s)):\n", p->enc->profiled_runs);
+        sam_session_print_profile(p->enc, f);
+    }
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        const decoder_slot *s = &p->slots[i];
+        if (!s->dec || !s->dec->profiled_runs) continue;
+        fprintf(f, "prompt encoder, batch %d, %d tokens (%d run(s)):\n", s->batch, s->tokens, s->pe->profiled_runs);
+        sam_session_print_profile(s->pe, f);
+        fprintf(f, "mask decoder, batch %d, %d tokens%s (%d run(s)):\n", s->batch, s->tokens, s->has_mask ? ", mask input" : "", s->dec->profiled_runs);
+        sam_session_print_profile(s->dec, f);
+    }
 }

@@ -4,6 +4,8 @@
 #ifndef SAMRT_PREDICTOR_H
 #define SAMRT_PREDICTOR_H
 
+#include <stdio.h>
+
 #include "image_io.h"
 #include "samrt.h"
 
@@ -46,6 +48,9 @@ void sam_predictor_geometry(const sam_predictor *p, int *orig_h, int *orig_w, in
 sam_status sam_predictor_upscale(const sam_predictor *p, const float *low_res, float *logits, uint8_t *mask, sam_error *err);
 /* The loaded model's config (variant, parameters). */
 const sam_config *sam_predictor_config(const sam_predictor *p);
+/* Time every node of the sessions made from now on; print the tables per session. */
+void sam_predictor_set_profiling(sam_predictor *p, int on);
+void sam_predictor_print_profile(const sam_predictor *p, FILE *f);
 uint64_t sam_predictor_model_fingerprint(const sam_predictor *p);
 /* Like sam_predictor_upscale, to any output size (masks of a shrunken image at the original size). */
 sam_status sam_predictor_upscale_to(const sam_predictor *p, const float *low_res, int out_h, int out_w, float *logits, uint8_t *mask,

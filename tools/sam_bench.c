@@ -152,7 +152,7 @@ done:
     return best;
 }
 
-static int bench_decoder(const char *model_path, const char *config_path, int n_threads)
+static int bench_decoder(const char *model_path, const char *config_path, int n_threads, int profile)
 {
     sam_error err = {0};
     sam_predictor *pred = NULL;
@@ -160,6 +160,7 @@ static int bench_decoder(const char *model_path, const char *config_path, int n_
     uint8_t *mask = NULL;
     int rc = 1;
     if (sam_predictor_open(model_path, config_path, n_threads, &pred, &err)) goto fail;
+    sam_predictor_set_profiling(pred, profile);
     int64_t numel;
     sam_predictor_embedding(pred, &numel);
     emb = malloc(sizeof(float) * (size_t)numel);
@@ -184,6 +185,7 @@ static int bench_decoder(const char *model_path, const char *config_path, int n_
     printf("decoder          %.1f ms per prompt (one point, multimask; prompt encoder + mask decoder)\n", 1e3 * one);
     printf("decoder batch    %.1f ms per prompt (64 points, multimask, %.2f s in all)\n", 1e3 * batch, 64 * batch);
     printf("postprocess      %.1f ms per mask (256x256 logits to a 1800x1200 mask)\n", 1e3 * post);
+    if (profile) sam_predictor_print_profile(pred, stdout);
     rc = 0;
     goto done;
 fail:
@@ -253,6 +255,6 @@ int main(int argc, char **argv)
 
     int n_threads = threads ? (int)threads : sam_cpu_count();
     int rc = encoder ? bench_encoder(model_path, config_path, n_threads, (int)runs, (int)sgemm_n, profile) : 0;
-    if (rc == 0) rc = bench_decoder(model_path, config_path, n_threads);
+    if (rc == 0) rc = bench_decoder(model_path, config_path, n_threads, profile);
     return rc;
 }

@@ -1,0 +1,406 @@
+/* Cross-attention between a few prompt tokens and thousands of image tokens, with the
+ * image-sized projections reassociated away (the mask decoder's token<->image
+ * attentions). Both ops are made by the fusion pass from linear + attention + linear.
+ *
+ * attention_fold_kv (tokens attend to the image): inputs q [Bq, T, C], xk [Bk, N, D],
+ * Wk [C, D], xv [Bv, N, D], Wv [C, D], bv [C]; out [B, T, C]. Per head,
+ *   softmax(q_h (xk Wk_h^T)^T) (xv Wv_h^T + bv_h) = softmax((q_h Wk_h) xk^T) (P xv) Wv_h^T + bv_h
+ * (rows of P sum to 1; k's bias adds a constant per row, which softmax ignores), so the
+ * N x D image tokens are multiplied by T-row matrices instead of being projected.
+ *
+ * attention_fold_out (the image attends to the tokens): inputs q [Bq, N, C] or
+ * x [Bq, N, D], Wq [C, D], bq [C], then k [Bk, T, C], v [Bk, T, C], Wo [D, C], bo [D];
+ * out [B, N, D] = sum_h softmax(q_h k_h^T) (v_h Wo_h^T) + bo, with q_h k_h^T computed
+ * as x (Wq_h^T k_h^T) + bq_h k_h^T when x is given: the output projection (and the
+ * query projection) become products with T-column matrices. */
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "op_util.h"
+#include "vmath.h"
+
+enum { FOLD_HEADS };
+
+static int64_t bidx(int64_t batch, int64_t b)
+{
+    return batch == 1 ? 0 : b;
+}
+
+/* ---------------- attention_fold_kv ---------------- */
+
+enum { KV_Q, KV_XK, KV_WK, KV_XV, KV_WV, KV_BV };
+
+typedef struct {
+    int64_t B, T, C, N, D, heads, hd, groups;
+} kv_dims;
+
+static kv_dims kv_get(const sam_node *node, const sam_tensor *const *in, int n_threads)
+{
+    kv_dims d;
+    d.B = in[KV_Q]->shape[0];
+    if (in[KV_XK]->shape[0] > d.B) d.B = in[KV_XK]->shape[0];
+    if (in[KV_XV]->shape[0] > d.B) d.B = in[KV_XV]->shape[0];
+    d.T = in[KV_Q]->shape[1];
+    d.C = in[KV_Q]->shape[2];
+    d.N = in[KV_XK]->shape[1];
+    d.D = in[KV_XK]->shape[2];
+    d.heads = node->attrs[FOLD_HEADS].i;
+    d.hd = d.heads > 0 ? d.C / d.heads : 0;
+    d.groups = n_threads < d.heads ? n_threads : d.heads; /* heads split so one prompt still uses every thread */
+    if (d.groups < 1) d.groups = 1;
+    while (d.heads % d.groups) d.groups--;
+    return d;
+}
+
+static sam_status batch_ok(const sam_tensor *t, int64_t B, sam_error *err)
+{
+    return t->shape[0] == 1 || t->shape[0] == B ? SAM_OK : sam_shape_error(err, "attention fold", "batches must agree or be 1", t);
+}
+
+static sam_status kv_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    for (int k = 0; k < 6; k++)
+        if (in[k]->ndim != (k == KV_BV ? 1 : k == KV_WK || k == KV_WV ? 2 : 3)) return sam_shape_error(err, "attention_fold_kv", "wrong rank", in[k]);
+    kv_dims d = kv_get(node, in, 1);
+    if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_kv: num_heads must divide the channels");
+    if (in[KV_WK]->shape[0] != d.C || in[KV_WK]->shape[1] != d.D || in[KV_WV]->shape[0] != d.C || in[KV_WV]->shape[1] != d.D || in[KV_BV]->shape[0] != d.C)
+        return sam_shape_error(err, "attention_fold_kv", "projections must be [C, D] with bias [C]", in[KV_WK]);
+    if (in[KV_XV]->shape[1] != d.N || in[KV_XV]->shape[2] != d.D) return sam_shape_error(err, "attention_fold_kv", "xk and xv must have the same tokens", in[KV_XV]);
+    sam_status st;
+    if ((st = batch_ok(in[KV_Q], d.B, err)) || (st = batch_ok(in[KV_XK], d.B, err)) || (st = batch_ok(in[KV_XV], d.B, err))) return st;
+    out->ndim = 3;
+    out->shape[0] = d.B;
+    out->shape[1] = d.T;
+    out->shape[2] = d.C;
+    return SAM_OK;
+}
+
+static size_t kv_task_floats(const kv_dims *d)
+{
+    int64_t rows = d->heads / d->groups * d->T;
+    return (size_t)(rows * (2 * d->D + d->N));
+}
+
+static size_t kv_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)out;
+    kv_dims d = kv_get(node, in, n_threads);
+    size_t ref = (size_t)(2 * d.N * d.C + d.N); /* the reference's projected k and v and one score row */
+    size_t fast = (size_t)n_threads * kv_task_floats(&d);
+    return (ref > fast ? ref : fast) * sizeof(float);
+}
+
+SAM_KERNEL static void kv_reference(const sam_kernel_args *a)
+{
+    kv_dims d = kv_get(a->node, a->in, 1);
+    float *k = a->workspace, *v = k + d.N * d.C, *s = v + d.N * d.C;
+    double scale = 1.0 / sqrt((double)d.hd);
+    for (int64_t b = 0; b < d.B; b++) {
+        const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
+        const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
+        for (int64_t n = 0; n < d.N; n++)
+            for (int64_t c = 0; c < d.C; c++) {
+                double sk = 0, sv = sam_f32(a->in[KV_BV])[c];
+                for (int64_t j = 0; j < d.D; j++) {
+                    sk += (double)xk[n * d.D + j] * sam_f32(a->in[KV_WK])[c * d.D + j];
+                    sv += (double)xv[n * d.D + j] * sam_f32(a->in[KV_WV])[c * d.D + j];
+                }
+                k[n * d.C + c] = (float)sk;
+                v[n * d.C + c] = (float)sv;
+            }
+        for (int64_t h = 0; h < d.heads; h++)
+            for (int64_t t = 0; t < d.T; t++) {
+                const float *q = sam_f32(a->in[KV_Q]) + (bidx(a->in[KV_Q]->shape[0], b) * d.T + t) * d.C + h * d.hd;
+                double m = -INFINITY, sum = 0;
+                for (int64_t n = 0; n < d.N; n++) {
+                    double acc = 0;
+                    for (int64_t c = 0; c < d.hd; c++) acc += (double)q[c] * k[n * d.C + h * d.hd + c];
+                    s[n] = (float)(acc * scale);
+                    m = s[n] > m ? s[n] : m;
+                }
+                for (int64_t n = 0; n < d.N; n++) sum += (s[n] = expf((float)(s[n] - m)));
+                for (int64_t c = 0; c < d.hd; c++) {
+                    double acc = 0;
+                    for (int64_t n = 0; n < d.N; n++) acc += s[n] * (double)v[n * d.C + h * d.hd + c];
+                    sam_f32(a->out)[(b * d.T + t) * d.C + h * d.hd + c] = (float)(acc / sum);
+                }
+            }
+    }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    kv_dims d;
+} kv_ctx;
+
+static void kv_task(void *p, int task, int thread)
+{
+    const kv_ctx *c = p;
+    const kv_dims d = c->d;
+    const sam_kernel_args *a = c->a;
+    int64_t b = task / d.groups, g = task % d.groups, hg = d.heads / d.groups, rows = hg * d.T;
+    float *qw = (float *)a->workspace + (size_t)thread * kv_task_floats(&d), *s = qw + rows * d.D, *px = s + rows * d.N;
+    const float *q = sam_f32(a->in[KV_Q]) + bidx(a->in[KV_Q]->shape[0], b) * d.T * d.C;
+    const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
+    const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
+    for (int64_t i = 0; i < hg; i++) { /* q_h Wk_h: [T, hd] x [hd, D] */
+        int64_t h = g * hg + i;
+        sam_gemm_nn_serial(d.T, d.D, d.hd, q + h * d.hd, d.C, sam_f32(a->in[KV_WK]) + h * d.hd * d.D, d.D, qw + i * d.T * d.D, d.D);
+    }
+    sam_gemm_nt_serial(rows, d.N, d.D, qw, d.D, xk, d.D, NULL, s, d.N);
+    float scale = 1.0f / sqrtf((float)d.hd);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = s + r * d.N;
+        for (int64_t n = 0; n < d.N; n++) row[n] *= scale;
+        sam_softmax_row(row, d.N);
+    }
+    sam_gemm_nn_serial(rows, d.D, d.N, s, d.N, xv, d.D, px, d.D);
+    for (int64_t i = 0; i < hg; i++) { /* (P xv) Wv_h^T + bv_h into this head's columns */
+        int64_t h = g * hg + i;
+        sam_gemm_nt_serial(d.T, d.hd, d.D, px + i * d.T * d.D, d.D, sam_f32(a->in[KV_WV]) + h * d.hd * d.D, d.D, sam_f32(a->in[KV_BV]) + h * d.hd,
+                           sam_f32(a->out) + b * d.T * d.C + h * d.hd, d.C);
+    }
+}
+
+SAM_KERNEL static void kv_fast(const sam_kernel_args *a)
+{
+    kv_ctx c = {a, kv_get(a->node, a->in, sam_pool_size(a->pool))};
+    sam_pool_run(a->pool, (int)(c.d.B * c.d.groups), kv_task, &c);
+}
+
+static double kv_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)out;
+    kv_dims d = kv_get(node, in, 1);
+    return 2.0 * (double)d.B * (double)(d.heads * d.T) * (double)(2 * d.N * d.D + d.hd * d.D * 2);
+}
+
+const sam_op_def sam_op_attention_fold_kv = {
+    .name = "attention_fold_kv",
+    .min_inputs = 6,
+    .max_inputs = 6,
+    .n_attrs = 1,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}},
+    .infer = kv_infer,
+    .workspace = kv_workspace,
+    .flops = kv_flops,
+    .reference = kv_reference,
+    .fast = kv_fast,
+};
+
+/* ---------------- attention_fold_out ---------------- */
+
+typedef struct {
+    const sam_tensor *q, *x, *wq, *bq, *k, *v, *wo, *bo;
+    int64_t B, N, T, C, D, heads, hd, HT;
+} out_dims;
+
+enum { OUT_ROWS = 256 }; /* image rows per task */
+
+static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
+{
+    out_dims d = {0};
+    int i = 0;
+    if (node->n_in == 7) {
+        d.x = in[i++];
+        d.wq = in[i++];
+        d.bq = in[i++];
+    } else {
+        d.q = in[i++];
+    }
+    d.k = in[i++];
+    d.v = in[i++];
+    d.wo = in[i++];
+    d.bo = in[i++];
+    const sam_tensor *side = d.x ? d.x : d.q;
+    d.B = side->shape[0] > d.k->shape[0] ? side->shape[0] : d.k->shape[0];
+    d.N = side->shape[1];
+    d.T = d.k->shape[1];
+    d.C = d.k->shape[2];
+    d.D = d.wo->shape[0];
+    d.heads = node->attrs[FOLD_HEADS].i;
+    d.hd = d.heads > 0 ? d.C / d.heads : 0;
+    d.HT = d.heads * d.T;
+    return d;
+}
+
+static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    if (node->n_in != 5 && node->n_in != 7) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: inputs are q, k, v, Wo, bo or x, Wq, bq, k, v, Wo, bo");
+    out_dims d = out_get(node, in);
+    const sam_tensor *side = d.x ? d.x : d.q;
+    if (side->ndim != 3 || d.k->ndim != 3 || d.v->ndim != 3) return sam_shape_error(err, "attention_fold_out", "q/x, k, v must be [batch, tokens, channels]", side);
+    if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: num_heads must divide the channels");
+    if (d.wo->ndim != 2 || d.wo->shape[1] != d.C || sam_numel(d.bo) != d.D) return sam_shape_error(err, "attention_fold_out", "Wo must be [D, C] with bias [D]", d.wo);
+    if (d.x && (d.wq->ndim != 2 || d.wq->shape[0] != d.C || d.wq->shape[1] != side->shape[2] || sam_numel(d.bq) != d.C))
+        return sam_shape_error(err, "attention_fold_out", "Wq must be [C, D] with bias [C]", d.wq);
+    if (!d.x && side->shape[2] != d.C) return sam_shape_error(err, "attention_fold_out", "q must have k's channels", side);
+    if (d.v->shape[0] != d.k->shape[0] || d.v->shape[1] != d.T || d.v->shape[2] != d.C) return sam_shape_error(err, "attention_fold_out", "v must match k", d.v);
+    sam_status st;
+    if ((st = batch_ok(side, d.B, err)) || (st = batch_ok(d.k, d.B, err))) return st;
+    out->ndim = 3;
+    out->shape[0] = d.B;
+    out->shape[1] = d.N;
+    out->shape[2] = d.D;
+    return SAM_OK;
+}
+
+/* Per batch: the T-column matrices the image rows are multiplied with. */
+static size_t out_prep_floats(const out_dims *d)
+{
+    int64_t width = d->x ? d->x->shape[2] : d->C;
+    return (size_t)(d->HT * d->D + d->HT * d->C + d->HT * width + d->HT);
+}
+
+static size_t out_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)out;
+    out_dims d = out_get(node, in);
+    size_t fast = (size_t)d.B * out_prep_floats(&d) + (size_t)n_threads * OUT_ROWS * (size_t)d.HT;
+    size_t ref = (size_t)(d.N * d.C + d.C + d.T); /* projected q, one output row, one score row */
+    return (ref > fast ? ref : fast) * sizeof(float);
+}
+
+SAM_KERNEL static void out_reference(const sam_kernel_args *a)
+{
+    out_dims d = out_get(a->node, a->in);
+    float *q = a->workspace, *o = q + d.N * d.C, *s = o + d.C;
+    double scale = 1.0 / sqrt((double)d.hd);
+    for (int64_t b = 0; b < d.B; b++) {
+        const sam_tensor *side = d.x ? d.x : d.q;
+        const float *src = sam_f32(side) + bidx(side->shape[0], b) * d.N * side->shape[2];
+        if (d.x) {
+            int64_t Din = d.x->shape[2];
+            for (int64_t n = 0; n < d.N; n++)
+                for (int64_t c = 0; c < d.C; c++) {
+                    double acc = sam_f32(d.bq)[c];
+                    for (int64_t j = 0; j < Din; j++) acc += (double)src[n * Din + j] * sam_f32(d.wq)[c * Din + j];
+                    q[n * d.C + c] = (float)acc;
+                }
+            src = q;
+        }
+        const float *k = sam_f32(d.k) + bidx(d.k->shape[0], b) * d.T * d.C, *v = sam_f32(d.v) + bidx(d.v->shape[0], b) * d.T * d.C;
+        for (int64_t n = 0; n < d.N; n++) {
+            for (int64_t h = 0; h < d.heads; h++) {
+                double m = -INFINITY, sum = 0;
+                for (int64_t t = 0; t < d.T; t++) {
+                    double acc = 0;
+                    for (int64_t c = 0; c < d.hd; c++) acc += (double)src[n * d.C + h * d.hd + c] * k[t * d.C + h * d.hd + c];
+                    s[t] = (float)(acc * scale);
+                    m = s[t] > m ? s[t] : m;
+                }
+                for (int64_t t = 0; t < d.T; t++) sum += (s[t] = expf((float)(s[t] - m)));
+                for (int64_t c = 0; c < d.hd; c++) {
+                    double acc = 0;
+                    for (int64_t t = 0; t < d.T; t++) acc += s[t] * (double)v[t * d.C + h * d.hd + c];
+                    o[h * d.hd + c] = (float)(acc / sum);
+                }
+            }
+            for (int64_t j = 0; j < d.D; j++) {
+                double acc = sam_f32(d.bo)[j];
+                for (int64_t c = 0; c < d.C; c++) acc += (double)o[c] * sam_f32(d.wo)[j * d.C + c];
+                sam_f32(a->out)[(b * d.N + n) * d.D + j] = (float)acc;
+            }
+        }
+    }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    out_dims d;
+    int64_t chunks;
+} out_ctx;
+
+/* prep of batch b: V' = [v_h Wo_h^T] (HT x D); Kexp (HT x C, head h's k in its columns);
+ * with x: KW = Kexp Wq (HT x D) and c = Kexp bq (HT) */
+static void out_prep_task(void *p, int b, int thread)
+{
+    (void)thread;
+    const out_ctx *c = p;
+    const out_dims d = c->d;
+    float *prep = (float *)c->a->workspace + (size_t)b * out_prep_floats(&d);
+    float *vw = prep, *kexp = vw + d.HT * d.D, *kw = kexp + d.HT * d.C;
+    int64_t width = d.x ? d.x->shape[2] : d.C;
+    float *cb = kw + d.HT * width;
+    const float *k = sam_f32(d.k) + bidx(d.k->shape[0], b) * d.T * d.C, *v = sam_f32(d.v) + bidx(d.v->shape[0], b) * d.T * d.C;
+    memset(kexp, 0, sizeof(float) * (size_t)(d.HT * d.C));
+    for (int64_t h = 0; h < d.heads; h++) {
+        sam_gemm_nt_serial(d.T, d.D, d.hd, v + h * d.hd, d.C, sam_f32(d.wo) + h * d.hd, d.C, NULL, vw + h * d.T * d.D, d.D);
+        for (int64_t t = 0; t < d.T; t++) memcpy(kexp + (h * d.T + t) * d.C + h * d.hd, k + t * d.C + h * d.hd, sizeof(float) * (size_t)d.hd);
+    }
+    if (d.x) {
+        sam_gemm_nn_serial(d.HT, width, d.C, kexp, d.C, sam_f32(d.wq), width, kw, width);
+        for (int64_t r = 0; r < d.HT; r++) {
+            double acc = 0;
+            for (int64_t j = 0; j < d.C; j++) acc += (double)kexp[r * d.C + j] * sam_f32(d.bq)[j];
+            cb[r] = (float)acc;
+        }
+    }
+}
+
+/* Softmax of every T-long segment (one per head) of rows of heads*T scores: one call
+ * per block, as a call per segment of a handful of tokens would cost more than the math. */
+SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t rows, int64_t heads, int64_t T, float scale)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = s + r * heads * T;
+        for (int64_t h = 0; h < heads; h++) {
+            float *seg = row + h * T, m = seg[0], sum = 0;
+            for (int64_t t = 1; t < T; t++) m = seg[t] > m ? seg[t] : m;
+            for (int64_t t = 0; t < T; t++) sum += (seg[t] = sam_expf((seg[t] - m) * scale));
+            float inv = 1.0f / sum;
+            for (int64_t t = 0; t < T; t++) seg[t] *= inv;
+        }
+    }
+}
+
+static void out_rows_task(void *p, int task, int thread)
+{
+    const out_ctx *c = p;
+    const out_dims d = c->d;
+    int64_t b = task / c->chunks, n0 = task % c->chunks * OUT_ROWS, rows = d.N - n0 < OUT_ROWS ? d.N - n0 : OUT_ROWS;
+    const float *prep = (const float *)c->a->workspace + (size_t)b * out_prep_floats(&d);
+    const float *vw = prep, *kexp = vw + d.HT * d.D, *kw = kexp + d.HT * d.C;
+    int64_t width = d.x ? d.x->shape[2] : d.C;
+    const float *cb = kw + d.HT * width;
+    float *s = (float *)c->a->workspace + (size_t)d.B * out_prep_floats(&d) + (size_t)thread * OUT_ROWS * (size_t)d.HT;
+    const sam_tensor *side = d.x ? d.x : d.q;
+    const float *src = sam_f32(side) + (bidx(side->shape[0], b) * d.N + n0) * width;
+    if (d.x) sam_gemm_nt_serial(rows, d.HT, width, src, width, kw, width, cb, s, d.HT);
+    else sam_gemm_nt_serial(rows, d.HT, d.C, src, d.C, kexp, d.C, NULL, s, d.HT);
+    softmax_segments(s, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
+    sam_gemm_nn_serial(rows, d.D, d.HT, s, d.HT, vw, d.D, sam_f32(c->a->out) + (b * d.N + n0) * d.D, d.D);
+    float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < d.D; j++) o[r * d.D + j] += sam_f32(d.bo)[j];
+}
+
+SAM_KERNEL static void out_fast(const sam_kernel_args *a)
+{
+    out_ctx c = {a, out_get(a->node, a->in), 0};
+    c.chunks = (c.d.N + OUT_ROWS - 1) / OUT_ROWS;
+    sam_pool_run(a->pool, (int)c.d.B, out_prep_task, &c);
+    sam_pool_run(a->pool, (int)(c.d.B * c.chunks), out_rows_task, &c);
+}
+
+static double out_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)out;
+    out_dims d = out_get(node, in);
+    int64_t width = d.x ? d.x->shape[2] : d.C;
+    return 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)(width + d.D);
+}
+
+const sam_op_def sam_op_attention_fold_out = {
+    .name = "attention_fold_out",
+    .min_inputs = 5,
+    .max_inputs = 7,
+    .n_attrs = 1,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}},
+    .infer = out_infer,
+    .workspace = out_workspace,
+    .flops = out_flops,
+    .reference = out_reference,
+    .fast = out_fast,
+};

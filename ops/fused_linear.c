@@ -1,0 +1,272 @@
+/* fused_linear: a linear layer with the work around it folded in, produced by the
+ * fusion pass (runtime/fusion.c) from plain ops:
+ *   prologue  rows gathered from a window partition of the input (in_window: the
+ *             [B, H, W, C] input is read as [B*windows, ws, ws, C], padding reads as
+ *             zeros), then LayerNorm over each row (prenorm; padding rows stay zero,
+ *             as the official code pads after the norm)
+ *   product   x W^T + b on OpenBLAS
+ *   epilogue  activation (gelu / relu), then + residual, then rows scattered back
+ *             through a window unpartition (out_window: [B*windows*ws*ws] rows to
+ *             [B, height, width], padding dropped)
+ * Inputs: x, W, [b], [ln_weight, ln_bias if prenorm], [residual if residual].
+ * The reference kernel is the composition of the unfused reference semantics. */
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "op_util.h"
+#include "vmath.h"
+
+enum { FL_ACTIVATION, FL_PRENORM, FL_EPS, FL_RESIDUAL, FL_IN_WINDOW, FL_OUT_WINDOW, FL_HEIGHT, FL_WIDTH };
+enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU = 2 };
+enum { FL_BLOCK = 2048 }; /* at most this many rows per task */
+
+typedef struct {
+    const sam_tensor *x, *w, *b, *ln_w, *ln_b, *res;
+    int64_t M, N, K;          /* rows of the product, out features, in features */
+    int act, prenorm, in_ws, out_ws;
+    float eps;
+    int64_t B, H, W, nh, nw; /* window geometry (image side) */
+} fl_setup;
+
+static int64_t cdiv(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static fl_setup fl_get(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    fl_setup s = {0};
+    int k = 0;
+    s.x = in[k++];
+    s.w = in[k++];
+    s.prenorm = node->attrs[FL_PRENORM].i != 0;
+    int residual = node->attrs[FL_RESIDUAL].i != 0;
+    int has_bias = node->n_in - 2 - 2 * s.prenorm - residual == 1;
+    if (has_bias) s.b = in[k++];
+    if (s.prenorm) {
+        s.ln_w = in[k++];
+        s.ln_b = in[k++];
+    }
+    if (residual) s.res = in[k++];
+    s.act = (int)node->attrs[FL_ACTIVATION].i;
+    s.eps = (float)node->attrs[FL_EPS].f;
+    s.in_ws = (int)node->attrs[FL_IN_WINDOW].i;
+    s.out_ws = (int)node->attrs[FL_OUT_WINDOW].i;
+    s.N = s.w->shape[0];
+    s.K = s.w->shape[1];
+    if (s.in_ws) {
+        s.B = s.x->shape[0];
+        s.H = s.x->shape[1];
+        s.W = s.x->shape[2];
+    } else if (s.out_ws && out) {
+        s.B = out->shape[0];
+        s.H = out->shape[1];
+        s.W = out->shape[2];
+    } else if (s.out_ws) {
+        s.H = node->attrs[FL_HEIGHT].i;
+        s.W = node->attrs[FL_WIDTH].i;
+    }
+    int ws = s.in_ws ? s.in_ws : s.out_ws;
+    if (ws) {
+        s.nh = cdiv(s.H, ws);
+        s.nw = cdiv(s.W, ws);
+        if (!s.in_ws && !out) s.B = sam_rows(s.x) / (s.nh * s.nw * ws * ws);
+        s.M = s.B * s.nh * s.nw * ws * ws;
+    } else {
+        s.M = sam_rows(s.x);
+    }
+    return s;
+}
+
+/* Image row of window row r, or -1 for padding. */
+static int64_t window_row(const fl_setup *s, int ws, int64_t r)
+{
+    int64_t per_win = (int64_t)ws * ws, win = r / per_win, i = r % per_win / ws, j = r % ws;
+    int64_t b = win / (s->nh * s->nw), wy = win / s->nw % s->nh, wx = win % s->nw;
+    int64_t y = wy * ws + i, x = wx * ws + j;
+    return y < s->H && x < s->W ? (b * s->H + y) * s->W + x : -1;
+}
+
+static sam_status fl_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    int prenorm = node->attrs[FL_PRENORM].i != 0, residual = node->attrs[FL_RESIDUAL].i != 0;
+    int extra = node->n_in - 2 - 2 * prenorm - residual;
+    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "fused_linear: inputs are x, W, [b], [ln_weight, ln_bias], [residual]");
+    fl_setup s = fl_get(node, in, NULL);
+    if (s.w->ndim != 2 || s.x->shape[s.x->ndim - 1] != s.K) return sam_shape_error(err, "fused_linear", "weight must be [out, in] matching the input", s.w);
+    if (s.b && sam_numel(s.b) != s.N) return sam_shape_error(err, "fused_linear", "bias must have out entries", s.b);
+    if (s.prenorm && (sam_numel(s.ln_w) != s.K || sam_numel(s.ln_b) != s.K)) return sam_shape_error(err, "fused_linear", "norm weights must have in entries", s.ln_w);
+    if (s.act < ACT_NONE || s.act > ACT_RELU) return sam_fail(err, SAM_ERR_GRAPH, "fused_linear: activation must be 0 (none), 1 (gelu) or 2 (relu)");
+    if (s.in_ws && s.out_ws) return sam_fail(err, SAM_ERR_GRAPH, "fused_linear: in_window and out_window cannot both be set");
+    if (s.in_ws && s.x->ndim != 4) return sam_shape_error(err, "fused_linear", "in_window needs a [B, H, W, C] input", s.x);
+    if (s.out_ws && (s.H < 1 || s.W < 1 || s.M != sam_rows(s.x)))
+        return sam_shape_error(err, "fused_linear", "out_window needs whole windows of the given height and width", s.x);
+    if (s.in_ws) {
+        out->ndim = 4;
+        out->shape[0] = s.B * s.nh * s.nw;
+        out->shape[1] = out->shape[2] = s.in_ws;
+        out->shape[3] = s.N;
+    } else if (s.out_ws) {
+        out->ndim = 4;
+        out->shape[0] = s.B;
+        out->shape[1] = s.H;
+        out->shape[2] = s.W;
+        out->shape[3] = s.N;
+    } else {
+        sam_copy_shape(out, s.x);
+        out->shape[out->ndim - 1] = s.N;
+    }
+    if (s.res && (sam_numel(s.res) != sam_numel(out))) return sam_shape_error(err, "fused_linear", "the residual must have the output's shape", s.res);
+    return SAM_OK;
+}
+
+/* Equal blocks, a whole number of them per thread, none over FL_BLOCK rows: large
+ * blocks keep OpenBLAS from repacking W often, bounded ones keep the scratch small. */
+static int fl_block_rows(const fl_setup *s, int n_threads)
+{
+    int64_t rounds = cdiv(s->M, (int64_t)n_threads * FL_BLOCK);
+    int64_t rows = cdiv(s->M, rounds * n_threads);
+    return (int)(rows < 1 ? 1 : rows);
+}
+
+static int fl_needs_a(const fl_setup *s)
+{
+    return s->in_ws || s->prenorm;
+}
+
+static size_t fl_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    fl_setup s = fl_get(node, in, out);
+    size_t rows = (size_t)fl_block_rows(&s, n_threads), per = 0;
+    if (fl_needs_a(&s)) per += rows * (size_t)s.K;
+    if (s.out_ws) per += rows * (size_t)s.N;
+    per = per < 1 ? 1 : per;
+    size_t ref = (size_t)s.K; /* the reference kernel's one normalized row */
+    return (size_t)n_threads * per * sizeof(float) + ref * sizeof(float);
+}
+
+static float activate(float v, int act)
+{
+    if (act == ACT_GELU) return 0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2));
+    if (act == ACT_RELU) return v > 0 ? v : 0.0f;
+    return v;
+}
+
+SAM_KERNEL static void fl_reference(const sam_kernel_args *a)
+{
+    fl_setup s = fl_get(a->node, a->in, a->out);
+    float *row = (float *)a->workspace;
+    for (int64_t r = 0; r < s.M; r++) {
+        int64_t src = s.in_ws ? window_row(&s, s.in_ws, r) : r;
+        int64_t dst = s.out_ws ? window_row(&s, s.out_ws, r) : r;
+        if (src < 0) memset(row, 0, sizeof(float) * (size_t)s.K);
+        else memcpy(row, sam_f32(s.x) + src * s.K, sizeof(float) * (size_t)s.K);
+        if (s.prenorm && src >= 0) {
+            double mean = 0, var = 0;
+            for (int64_t k = 0; k < s.K; k++) mean += row[k];
+            mean /= (double)s.K;
+            for (int64_t k = 0; k < s.K; k++) var += (row[k] - mean) * (row[k] - mean);
+            double rstd = 1.0 / sqrt(var / (double)s.K + s.eps);
+            for (int64_t k = 0; k < s.K; k++) row[k] = (float)((row[k] - mean) * rstd * sam_f32(s.ln_w)[k] + sam_f32(s.ln_b)[k]);
+        }
+        if (dst < 0) continue;
+        for (int64_t n = 0; n < s.N; n++) {
+            double acc = s.b ? sam_f32(s.b)[n] : 0;
+            for (int64_t k = 0; k < s.K; k++) acc += (double)row[k] * sam_f32(s.w)[n * s.K + k];
+            float v = activate((float)acc, s.act);
+            if (s.res) v += sam_f32(s.res)[dst * s.N + n];
+            sam_f32(a->out)[dst * s.N + n] = v;
+        }
+    }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    fl_setup s;
+    int block;
+} fl_ctx;
+
+SAM_MULTIVERSION static void fl_norm_row(float *restrict row, int64_t K, const float *restrict w, const float *restrict b, float eps)
+{
+    float sum = 0, var = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < K; k++) sum += row[k];
+    float mean = sum / (float)K;
+#pragma omp simd reduction(+ : var)
+    for (int64_t k = 0; k < K; k++) var += (row[k] - mean) * (row[k] - mean);
+    float rstd = 1.0f / sqrtf(var / (float)K + eps);
+    for (int64_t k = 0; k < K; k++) row[k] = (row[k] - mean) * rstd * w[k] + b[k];
+}
+
+SAM_MULTIVERSION static void fl_epilogue_row(float *restrict dst, const float *restrict src, const float *restrict res, int64_t N, int act)
+{
+    if (act == ACT_GELU)
+        for (int64_t n = 0; n < N; n++) dst[n] = 0.5f * src[n] * (1.0f + sam_erff(src[n] * (float)M_SQRT1_2));
+    else if (act == ACT_RELU)
+        for (int64_t n = 0; n < N; n++) dst[n] = src[n] > 0 ? src[n] : 0.0f;
+    else if (dst != src)
+        memcpy(dst, src, sizeof(float) * (size_t)N);
+    if (res)
+        for (int64_t n = 0; n < N; n++) dst[n] += res[n];
+}
+
+static void fl_task(void *p, int task, int thread)
+{
+    const fl_ctx *c = p;
+    const fl_setup *s = &c->s;
+    int64_t r0 = (int64_t)task * c->block, rows = s->M - r0 < c->block ? s->M - r0 : c->block;
+    float *scratch = (float *)c->a->workspace + (size_t)thread * ((fl_needs_a(s) ? (size_t)c->block * s->K : 0) + (s->out_ws ? (size_t)c->block * s->N : 0));
+    const float *A = sam_f32(s->x) + r0 * s->K;
+    if (fl_needs_a(s)) {
+        float *buf = scratch;
+        scratch += (size_t)c->block * s->K;
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t src = s->in_ws ? window_row(s, s->in_ws, r0 + r) : r0 + r;
+            float *row = buf + r * s->K;
+            if (src < 0) {
+                memset(row, 0, sizeof(float) * (size_t)s->K);
+                continue;
+            }
+            memcpy(row, sam_f32(s->x) + src * s->K, sizeof(float) * (size_t)s->K);
+            if (s->prenorm) fl_norm_row(row, s->K, sam_f32(s->ln_w), sam_f32(s->ln_b), s->eps);
+        }
+        A = buf;
+    }
+    float *C = s->out_ws ? scratch : sam_f32(c->a->out) + r0 * s->N;
+    sam_gemm_nt_serial(rows, s->N, s->K, A, s->K, sam_f32(s->w), s->K, s->b ? sam_f32(s->b) : NULL, C, s->N);
+    if (!s->act && !s->res && !s->out_ws) return;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t dst = s->out_ws ? window_row(s, s->out_ws, r0 + r) : r0 + r;
+        if (dst < 0) continue;
+        fl_epilogue_row(sam_f32(c->a->out) + dst * s->N, C + r * s->N, s->res ? sam_f32(s->res) + dst * s->N : NULL, s->N, s->act);
+    }
+}
+
+SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
+{
+    fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0};
+    c.block = fl_block_rows(&c.s, sam_pool_size(a->pool));
+    sam_pool_run(a->pool, (int)cdiv(c.s.M, c.block), fl_task, &c);
+}
+
+static double fl_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    fl_setup s = fl_get(node, in, out);
+    return 2.0 * (double)s.M * (double)s.N * (double)s.K;
+}
+
+const sam_op_def sam_op_fused_linear = {
+    .name = "fused_linear",
+    .min_inputs = 2,
+    .max_inputs = 6,
+    .n_attrs = 8,
+    .attrs = {{"activation", SAM_ATTR_INT, false, 0}, {"prenorm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5},
+              {"residual", SAM_ATTR_INT, false, 0}, {"in_window", SAM_ATTR_INT, false, 0}, {"out_window", SAM_ATTR_INT, false, 0},
+              {"height", SAM_ATTR_INT, false, 0}, {"width", SAM_ATTR_INT, false, 0}},
+    .infer = fl_infer,
+    .workspace = fl_workspace,
+    .flops = fl_flops,
+    .reference = fl_reference,
+    .fast = fl_fast,
+};

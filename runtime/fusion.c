@@ -1,0 +1,327 @@
+#include "fusion.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ops/op.h"
+
+typedef struct {
+    sam_graph *g;
+    int *uses;  /* consumers of each storage-owning tensor, views resolved */
+    bool *dead; /* nodes removed by a rewrite */
+} fuser;
+
+/* ---- attribute indices of the ops rewritten here (their op files define the order) ---- */
+enum { FL_ACTIVATION, FL_PRENORM, FL_EPS, FL_RESIDUAL, FL_IN_WINDOW, FL_OUT_WINDOW, FL_HEIGHT, FL_WIDTH };
+enum { LN_EPS, LN_AXIS };
+enum { WIN_SIZE, WIN_HEIGHT, WIN_WIDTH };
+
+static int base_of(const sam_graph *g, int t)
+{
+    return g->tensors[t].kind == SAM_TENSOR_VIEW ? g->tensors[t].view_of : t;
+}
+
+static void count_uses(fuser *f)
+{
+    sam_graph *g = f->g;
+    memset(f->uses, 0, sizeof(int) * (size_t)g->n_tensors);
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (f->dead[i]) continue;
+        for (int k = 0; k < g->nodes[i].n_in; k++) f->uses[base_of(g, g->nodes[i].in[k])]++;
+    }
+}
+
+static bool kept(const sam_graph *g, int t)
+{
+    return g->tensors[t].keep || g->tensors[base_of(g, t)].keep;
+}
+
+/* The node producing t's storage, if it is a live node of one of the given ops and t
+ * has no other consumer; views whose last dimension is unchanged are looked through. */
+static int sole_producer(const fuser *f, int t, int op_a, int op_b)
+{
+    const sam_graph *g = f->g;
+    int b = base_of(g, t);
+    if (g->tensors[t].shape[g->tensors[t].ndim - 1] != g->tensors[b].shape[g->tensors[b].ndim - 1]) return -1;
+    int p = g->tensors[b].producer;
+    if (p < 0 || f->dead[p] || f->uses[b] != 1 || kept(g, t)) return -1;
+    if (g->tensors[b].kind == SAM_TENSOR_VIEW) return -1;
+    return g->nodes[p].op == op_a || g->nodes[p].op == op_b ? p : -1;
+}
+
+static bool available_before(const sam_graph *g, int t, int node)
+{
+    int p = g->tensors[base_of(g, t)].producer;
+    return p < node;
+}
+
+/* A plain linear becomes a fused_linear with nothing fused yet. */
+static void as_fused_linear(sam_node *n)
+{
+    if (n->op == SAM_OP_fused_linear) return;
+    n->op = SAM_OP_fused_linear;
+    memset(n->attrs, 0, sizeof n->attrs);
+    n->attrs[FL_EPS].f = 1e-5;
+}
+
+/* The node `from` now writes `to_out` (the output of the absorbed node). */
+static void take_output(fuser *f, int node, int absorbed)
+{
+    sam_graph *g = f->g;
+    int out = g->nodes[absorbed].out;
+    g->nodes[node].out = out;
+    g->tensors[out].producer = node;
+    g->tensors[out].kind = SAM_TENSOR_ACTIVATION;
+    g->tensors[out].view_of = -1;
+    f->dead[absorbed] = true;
+}
+
+/* ---- the patterns ---- */
+
+/* attention(q, linear(xk), linear(xv)) with few queries over many image tokens ->
+ * attention_fold_kv. Left alone when xk and xv come from stable inputs only: their
+ * projections are then cached across runs and cost nothing per prompt. */
+static bool fuse_attention_kv(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_attention) return false;
+    const sam_tensor *q = &g->tensors[n->in[0]], *k = &g->tensors[n->in[1]];
+    if (q->shape[1] > 64 || k->shape[1] < 256) return false;
+    int jk = sole_producer(f, n->in[1], SAM_OP_linear, -1), jv = sole_producer(f, n->in[2], SAM_OP_linear, -1);
+    if (jk < 0 || jv < 0 || jk == jv || g->nodes[jk].n_in != 3 || g->nodes[jv].n_in != 3) return false;
+    int xk = g->nodes[jk].in[0], xv = g->nodes[jv].in[0];
+    if (g->tensors[xk].invariant && g->tensors[xv].invariant) return false;
+    sam_node fused = *n;
+    fused.op = SAM_OP_attention_fold_kv;
+    fused.n_in = 6;
+    int in[6] = {n->in[0], xk, g->nodes[jk].in[1], xv, g->nodes[jv].in[1], g->nodes[jv].in[2]};
+    memcpy(fused.in, in, sizeof in);
+    *n = fused;
+    f->dead[jk] = f->dead[jv] = true;
+    return true;
+}
+
+/* linear_out(attention(q, k, v)) with many queries over a few tokens -> attention_fold_out,
+ * taking q's own projection in too unless q comes from stable inputs only (then it is
+ * cached). */
+static bool fuse_attention_out(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_linear || n->n_in != 3) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_attention, -1);
+    if (j < 0) return false;
+    const sam_node *att = &g->nodes[j];
+    if (g->tensors[att->in[1]].shape[1] > 64 || g->tensors[att->in[0]].shape[1] < 256) return false;
+    sam_node fused = *n;
+    fused.op = SAM_OP_attention_fold_out;
+    fused.attrs[0] = att->attrs[0];
+    int jq = sole_producer(f, att->in[0], SAM_OP_linear, -1);
+    if (jq >= 0 && g->nodes[jq].n_in == 3 && !g->tensors[g->nodes[jq].in[0]].invariant) {
+        int in[7] = {g->nodes[jq].in[0], g->nodes[jq].in[1], g->nodes[jq].in[2], att->in[1], att->in[2], n->in[1], n->in[2]};
+        memcpy(fused.in, in, sizeof in);
+        fused.n_in = 7;
+        f->dead[jq] = true;
+    } else {
+        int in[5] = {att->in[0], att->in[1], att->in[2], n->in[1], n->in[2]};
+        memcpy(fused.in, in, sizeof in);
+        fused.n_in = 5;
+    }
+    *n = fused;
+    f->dead[j] = true;
+    return true;
+}
+
+/* linear(window_partition(x)) -> the linear gathers its rows from the windows of x */
+static bool fuse_window_gather(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_linear && !(n->op == SAM_OP_fused_linear && !n->attrs[FL_IN_WINDOW].i && !n->attrs[FL_PRENORM].i)) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_window_partition, -1);
+    if (j < 0 || g->nodes[j].attrs[WIN_SIZE].i <= 0) return false;
+    as_fused_linear(n);
+    n->attrs[FL_IN_WINDOW].i = g->nodes[j].attrs[WIN_SIZE].i;
+    n->in[0] = g->nodes[j].in[0];
+    f->dead[j] = true;
+    return true;
+}
+
+/* linear(layer_norm(x)) -> the linear normalizes its rows as it reads them */
+static bool fuse_prenorm(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_linear && !(n->op == SAM_OP_fused_linear && !n->attrs[FL_PRENORM].i && !n->attrs[FL_RESIDUAL].i)) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_layer_norm, -1);
+    if (j < 0) return false;
+    const sam_node *ln = &g->nodes[j];
+    const sam_tensor *x = &g->tensors[ln->in[0]];
+    int64_t axis = ln->attrs[LN_AXIS].i;
+    if (axis != -1 && axis != x->ndim - 1) return false;
+    if (n->n_in + 2 > SAM_MAX_INPUTS) return false;
+    as_fused_linear(n);
+    n->attrs[FL_PRENORM].i = 1;
+    n->attrs[FL_EPS].f = ln->attrs[LN_EPS].f;
+    n->in[0] = ln->in[0];
+    n->in[n->n_in++] = ln->in[1];
+    n->in[n->n_in++] = ln->in[2];
+    f->dead[j] = true;
+    return true;
+}
+
+/* window_unpartition(linear(x)) -> the linear scatters its rows back to the image */
+static bool fuse_window_scatter(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_window_unpartition || n->attrs[WIN_SIZE].i <= 0) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_linear, SAM_OP_fused_linear);
+    if (j < 0) return false;
+    sam_node *lin = &g->nodes[j];
+    if (lin->op == SAM_OP_fused_linear && (lin->attrs[FL_OUT_WINDOW].i || lin->attrs[FL_IN_WINDOW].i || lin->attrs[FL_RESIDUAL].i)) return false;
+    as_fused_linear(lin);
+    lin->attrs[FL_OUT_WINDOW].i = n->attrs[WIN_SIZE].i;
+    lin->attrs[FL_HEIGHT].i = n->attrs[WIN_HEIGHT].i;
+    lin->attrs[FL_WIDTH].i = n->attrs[WIN_WIDTH].i;
+    take_output(f, j, i);
+    return true;
+}
+
+/* gelu/relu(linear(x)) -> activation in the linear's epilogue */
+static bool fuse_activation(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_gelu && n->op != SAM_OP_relu) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_linear, SAM_OP_fused_linear);
+    if (j < 0) return false;
+    sam_node *lin = &g->nodes[j];
+    if (lin->op == SAM_OP_fused_linear && (lin->attrs[FL_ACTIVATION].i || lin->attrs[FL_RESIDUAL].i)) return false;
+    as_fused_linear(lin);
+    lin->attrs[FL_ACTIVATION].i = n->op == SAM_OP_gelu ? 1 : 2;
+    take_output(f, j, i);
+    return true;
+}
+
+/* add(linear(x), r) with r of the same shape -> + r in the linear's epilogue */
+static bool fuse_residual(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_add) return false;
+    int64_t size = sam_numel(&g->tensors[n->out]);
+    for (int side = 0; side < 2; side++) {
+        int t = n->in[side], r = n->in[1 - side];
+        if (sam_numel(&g->tensors[t]) != size || sam_numel(&g->tensors[r]) != size) return false;
+        int j = sole_producer(f, t, SAM_OP_linear, SAM_OP_fused_linear);
+        if (j < 0 || base_of(g, r) == base_of(g, t) || !available_before(g, r, j)) continue;
+        sam_node *lin = &g->nodes[j];
+        if (lin->op == SAM_OP_fused_linear && lin->attrs[FL_RESIDUAL].i) continue;
+        if (lin->n_in + 1 > SAM_MAX_INPUTS) continue;
+        as_fused_linear(lin);
+        lin->attrs[FL_RESIDUAL].i = 1;
+        lin->in[lin->n_in++] = r;
+        take_output(f, j, i);
+        return true;
+    }
+    return false;
+}
+
+typedef struct {
+    const char *name;
+    bool (*apply)(fuser *f, int node);
+} fusion_pattern;
+
+/* Order matters: the attention folds claim their projections first; prologue folds
+ * (window gather, norm) before the epilogue ones (scatter, activation, residual),
+ * because a residual must be added after the activation and in the scattered layout. */
+static const fusion_pattern patterns[] = {
+    {"attention_fold_kv (token->image attention without image projections)", fuse_attention_kv},
+    {"attention_fold_out (image->token attention without image projections)", fuse_attention_out},
+    {"window_partition -> linear", fuse_window_gather},
+    {"layer_norm -> linear", fuse_prenorm},
+    {"linear -> window_unpartition", fuse_window_scatter},
+    {"linear -> gelu/relu", fuse_activation},
+    {"linear -> residual add", fuse_residual},
+};
+enum { N_PATTERNS = sizeof patterns / sizeof *patterns };
+
+const char *sam_fusion_pattern_name(int i)
+{
+    return i >= 0 && i < N_PATTERNS ? patterns[i].name : NULL;
+}
+
+int sam_fusion_disabled_by_env(void)
+{
+    const char *v = getenv("SAMRT_NO_FUSE");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Drops dead nodes and nodes whose outputs nobody reads (views left behind). */
+static sam_status compact(fuser *f, sam_error *err)
+{
+    sam_graph *g = f->g;
+    for (bool changed = true; changed;) {
+        changed = false;
+        count_uses(f);
+        for (int i = 0; i < g->n_nodes; i++) {
+            int out = g->nodes[i].out;
+            if (!f->dead[i] && g->tensors[out].kind == SAM_TENSOR_VIEW && f->uses[out] == 0 && !kept(g, out)) {
+                /* a view node whose view nobody reads any more */
+                bool read = false;
+                for (int k = 0; k < g->n_nodes && !read; k++)
+                    for (int m = 0; !f->dead[k] && m < g->nodes[k].n_in; m++) read |= g->nodes[k].in[m] == out;
+                if (!read) f->dead[i] = changed = true;
+            }
+        }
+    }
+    int w = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (f->dead[i]) continue;
+        g->nodes[w] = g->nodes[i];
+        g->tensors[g->nodes[w].out].producer = w;
+        w++;
+    }
+    for (int t = 0; t < g->n_tensors; t++) {
+        int p = g->tensors[t].producer;
+        if (p >= 0 && (p >= w || g->nodes[p].out != t)) g->tensors[t].producer = -1; /* orphaned by a rewrite */
+    }
+    g->n_nodes = w;
+    /* outputs of rewritten nodes: invariant only if all their inputs are */
+    for (int i = 0; i < g->n_nodes; i++) {
+        sam_tensor *out = &g->tensors[g->nodes[i].out];
+        out->invariant = true;
+        for (int k = 0; k < g->nodes[i].n_in; k++) out->invariant &= g->tensors[g->nodes[i].in[k]].invariant;
+    }
+    (void)err;
+    return SAM_OK;
+}
+
+sam_status sam_fuse_graph(sam_graph *g, sam_fusion_stats *stats, sam_error *err)
+{
+    sam_fusion_stats local = {0};
+    if (!stats) stats = &local;
+    memset(stats, 0, sizeof *stats);
+    stats->nodes_before = g->n_nodes;
+    fuser f = {g, calloc((size_t)g->n_tensors + 1, sizeof(int)), calloc((size_t)g->n_nodes + 1, sizeof(bool))};
+    if (!f.uses || !f.dead) {
+        free(f.uses);
+        free(f.dead);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory fusing graph '%s'", g->name);
+    }
+    for (int p = 0; p < N_PATTERNS; p++) {
+        count_uses(&f);
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (f.dead[i] || !patterns[p].apply(&f, i)) continue;
+            stats->applied[p]++;
+            count_uses(&f);
+        }
+    }
+    sam_status st = compact(&f, err);
+    stats->nodes_after = g->n_nodes;
+    free(f.uses);
+    free(f.dead);
+    return st;
+}
