@@ -117,6 +117,7 @@ static double one_flop_per_element(const sam_node *node, const sam_tensor *const
 
 const sam_op_def sam_op_add = {
     .name = "add",
+    .inplace_inputs = 3u,
     .min_inputs = 2,
     .max_inputs = 2,
     .infer = add_infer,
@@ -165,6 +166,7 @@ static double gelu_flops(const sam_node *node, const sam_tensor *const *in, cons
 
 const sam_op_def sam_op_gelu = {
     .name = "gelu",
+    .inplace_inputs = 1u,
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = same_shape_infer,
@@ -198,6 +200,7 @@ SAM_KERNEL static void relu_fast(const sam_kernel_args *a)
 
 const sam_op_def sam_op_relu = {
     .name = "relu",
+    .inplace_inputs = 1u,
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = same_shape_infer,

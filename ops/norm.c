@@ -128,6 +128,7 @@ static double layer_norm_flops(const sam_node *node, const sam_tensor *const *in
 
 const sam_op_def sam_op_layer_norm = {
     .name = "layer_norm",
+    .inplace_inputs = 1u,
     .min_inputs = 3,
     .max_inputs = 3,
     .n_attrs = 2,
@@ -203,6 +204,7 @@ static double softmax_flops(const sam_node *node, const sam_tensor *const *in, c
 
 const sam_op_def sam_op_softmax = {
     .name = "softmax",
+    .inplace_inputs = 1u,
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = softmax_infer,

@@ -45,6 +45,9 @@ typedef struct sam_op_def {
     sam_status (*infer)(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err);
     /* True when the output is the input's storage reinterpreted (reshape, identity). */
     bool (*aliases_input)(const sam_node *node);
+    /* Bit k set: the kernel may write its output over input k (same size) when that
+     * input is not needed afterwards; the planner then gives both one buffer. */
+    unsigned inplace_inputs;
     size_t (*workspace)(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads);
     double (*flops)(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out);
     sam_kernel_fn reference;

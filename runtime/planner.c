@@ -104,13 +104,42 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
         nd->workspace = def->workspace ? align_up(def->workspace(nd, ins, out, n_threads)) : 0;
         n_ws += nd->workspace > 0;
     }
+    /* in place: an output takes over an input's buffer when the op allows it and the
+     * input dies at this node; the pair then has one lifetime and one block */
+    int *share = malloc(sizeof(int) * (size_t)(g->n_tensors ? g->n_tensors : 1));
+    if (!share) return sam_fail(err, SAM_ERR_NOMEM, "out of memory planning graph '%s'", g->name);
+    for (int t = 0; t < g->n_tensors; t++) share[t] = t;
+    plan->n_inplace = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const sam_node *nd = &g->nodes[i];
+        unsigned allowed = sam_op_get(nd->op)->inplace_inputs;
+        sam_tensor *out = &g->tensors[nd->out];
+        if (!allowed || out->kind != SAM_TENSOR_ACTIVATION || out->invariant || share[nd->out] != nd->out) continue;
+        for (int k = 0; k < nd->n_in; k++) {
+            if (!(allowed & (1u << k))) continue;
+            int t = nd->in[k];
+            while (share[t] != t) t = share[t];
+            sam_tensor *in = &g->tensors[t];
+            if (t == nd->out || in->kind != SAM_TENSOR_ACTIVATION || nd->in[k] != t || in->keep || in->invariant || in->last_use != i ||
+                sam_numel(in) != sam_numel(out))
+                continue;
+            share[nd->out] = t;
+            in->last_use = out->last_use > in->last_use ? out->last_use : in->last_use;
+            out->first_use = -2; /* no block of its own */
+            plan->n_inplace++;
+            break;
+        }
+    }
     int n = n_ws;
     for (int t = 0; t < g->n_tensors; t++) {
         sam_tensor *x = &g->tensors[t];
         if ((x->kind == SAM_TENSOR_ACTIVATION || x->kind == SAM_TENSOR_INPUT) && x->first_use >= 0) n++;
     }
     plan->blocks = calloc((size_t)(n ? n : 1), sizeof *plan->blocks);
-    if (!plan->blocks) return sam_fail(err, SAM_ERR_NOMEM, "out of memory planning graph '%s'", g->name);
+    if (!plan->blocks) {
+        free(share);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory planning graph '%s'", g->name);
+    }
     int k = 0;
     for (int t = 0; t < g->n_tensors; t++) {
         sam_tensor *x = &g->tensors[t];
@@ -128,6 +157,15 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
         if (b->tensor >= 0) g->tensors[b->tensor].offset = b->offset;
         else g->nodes[b->node].workspace_offset = b->offset;
     }
+    for (int t = 0; t < g->n_tensors; t++) {
+        if (share[t] == t) continue;
+        int root = t;
+        while (share[root] != root) root = share[root];
+        g->tensors[t].offset = g->tensors[root].offset;
+        g->tensors[t].first_use = g->tensors[root].first_use; /* placed: it lives in root's block */
+        g->tensors[t].last_use = g->tensors[root].last_use;
+    }
+    free(share);
     return SAM_OK;
 }
 

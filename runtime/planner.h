@@ -19,6 +19,7 @@ typedef struct sam_plan {
     int n_blocks;
     size_t arena_size;
     size_t naive_size; /* sum of all blocks: what no reuse would need */
+    int n_inplace;     /* outputs written over a dying input */
 } sam_plan;
 
 /* Computes workspaces (for n_threads), lifetimes and offsets; writes them into the

@@ -81,7 +81,7 @@ static int parse_io(const char *arg, const char *flag, io_arg *list, int *n)
 
 static void dump_plan(const sam_graph *g, const sam_plan *plan, FILE *f)
 {
-    fprintf(f, "memory plan of graph '%s': %d blocks, arena %.2f MiB (without reuse: %.2f MiB)\n", g->name, plan->n_blocks,
+    fprintf(f, "memory plan of graph '%s': %d blocks, %d outputs written in place, arena %.2f MiB (without reuse: %.2f MiB)\n", g->name, plan->n_blocks, plan->n_inplace,
             (double)plan->arena_size / (1 << 20), (double)plan->naive_size / (1 << 20));
     fprintf(f, "%12s %12s %6s %6s  %s\n", "offset", "bytes", "first", "last", "tensor");
     for (int i = 0; i < plan->n_blocks; i++) {
