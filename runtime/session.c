@@ -7,6 +7,11 @@
 #include "../ops/gemm.h"
 #include "../ops/op.h"
 
+typedef struct sam_trace_event {
+    int node, thread;
+    double begin, end;
+} sam_trace_event;
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -24,6 +29,7 @@ sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam
     s->graph = g;
     s->reference = o.reference;
     s->profile = o.profile;
+    s->tracing = o.trace;
     sam_status st = SAM_OK;
     if (o.pool) s->pool = o.pool;
     else if ((st = sam_pool_create(threads, &s->pool, err)) == SAM_OK) s->owns_pool = 1;
@@ -61,6 +67,7 @@ void sam_session_free(sam_session *s)
     free(s->arena);
     free(s->node_seconds);
     free(s->node_runs);
+    free(s->trace);
     free(s);
 }
 
@@ -89,11 +96,39 @@ sam_status sam_session_set_input(sam_session *s, const char *name, const float *
     return SAM_OK;
 }
 
+static void record_spans(sam_session *s, int node, const double *begin, const double *end, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (begin[k] < 0 || end[k] < 0) continue;
+        if (s->n_trace == s->cap_trace) {
+            int cap = s->cap_trace ? s->cap_trace * 2 : 1024;
+            sam_trace_event *e = realloc(s->trace, sizeof *e * (size_t)cap);
+            if (!e) return; /* the trace loses events, the run goes on */
+            s->trace = e;
+            s->cap_trace = cap;
+        }
+        s->trace[s->n_trace++] = (sam_trace_event){node, k, begin[k], end[k]};
+    }
+}
+
+void sam_session_write_trace(const sam_session *s, FILE *f)
+{
+    fprintf(f, "{\"traceEvents\": [\n");
+    for (int i = 0; i < s->n_trace; i++) {
+        const sam_trace_event *e = &s->trace[i];
+        const sam_node *nd = &s->graph->nodes[e->node];
+        fprintf(f, "%s{\"name\": \"%s\", \"cat\": \"%s\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.3f, \"dur\": %.3f}", i ? ",\n" : "",
+                s->graph->tensors[nd->out].name, sam_op_get(nd->op)->name, e->thread, (e->begin - s->t_origin) * 1e6, (e->end - e->begin) * 1e6);
+    }
+    fprintf(f, "\n], \"displayTimeUnit\": \"ms\"}\n");
+}
+
 sam_status sam_session_run(sam_session *s, sam_error *err)
 {
     (void)err;
     sam_graph *g = s->graph;
     double t_run = now_seconds();
+    if (!s->t_origin) s->t_origin = t_run;
     for (int i = 0; i < g->n_nodes; i++) {
         const sam_node *nd = &g->nodes[i];
         sam_tensor *out = &g->tensors[nd->out];
@@ -104,7 +139,17 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
                              .workspace = nd->workspace ? (char *)s->arena + nd->workspace_offset : NULL};
         for (int k = 0; k < nd->n_in; k++) a.in[k] = &g->tensors[nd->in[k]];
         double t0 = s->profile ? now_seconds() : 0;
+        double span_begin[64], span_end[64];
+        int nt = sam_pool_size(s->pool) < 64 ? sam_pool_size(s->pool) : 64;
+        if (s->tracing) {
+            for (int k = 0; k < nt; k++) span_begin[k] = span_end[k] = -1;
+            sam_pool_trace(s->pool, span_begin, span_end);
+        }
         (s->reference ? def->reference : def->fast)(&a);
+        if (s->tracing) {
+            sam_pool_trace(s->pool, NULL, NULL);
+            record_spans(s, i, span_begin, span_end, nt);
+        }
         if (s->profile) {
             s->node_seconds[i] += now_seconds() - t0;
             s->node_runs[i]++;
@@ -164,4 +209,22 @@ void sam_session_print_profile(const sam_session *s, FILE *f)
                 1e3 * secs[op] / calls[op], total > 0 ? 100 * secs[op] / total : 0, secs[op] > 0 ? flops[op] / secs[op] * 1e-9 : 0);
     }
     fprintf(f, "%-24s %6s %10.2f\n", "total", "", 1e3 * total);
+    /* the slowest nodes */
+    int order[12], n_order = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!s->node_runs[i]) continue;
+        int pos = n_order < 12 ? n_order++ : 12;
+        while (pos > 0 && s->node_seconds[order[pos - 1]] < s->node_seconds[i]) {
+            if (pos < 12) order[pos] = order[pos - 1];
+            pos--;
+        }
+        if (pos < 12) order[pos] = i;
+    }
+    fprintf(f, "slowest nodes:\n%-36s %-20s %10s %7s %9s\n", "node (its output)", "op", "mean ms", "share", "GFLOP/s");
+    for (int k = 0; k < n_order; k++) {
+        int i = order[k];
+        double mean = s->node_seconds[i] / s->node_runs[i];
+        fprintf(f, "%-36s %-20s %10.3f %6.1f%% %9.1f\n", g->tensors[g->nodes[i].out].name, sam_op_get(g->nodes[i].op)->name, 1e3 * mean,
+                total > 0 ? 100 * s->node_seconds[i] / total : 0, mean > 0 ? node_flops(g, &g->nodes[i]) / mean * 1e-9 : 0);
+    }
 }

@@ -15,6 +15,7 @@ typedef struct sam_session_options {
     int profile;         /* time every node */
     sam_pool *pool;      /* share this pool (not owned) instead of making one */
     int no_fuse;         /* keep the graph as written (also: SAMRT_NO_FUSE=1) */
+    int trace;           /* record per-node, per-thread spans for sam_session_write_trace */
 } sam_session_options;
 
 typedef struct sam_session {
@@ -31,6 +32,9 @@ typedef struct sam_session {
     int profiled_runs;
     int invariants_ready; /* tensors computed from weights and stable inputs are current */
     sam_fusion_stats fusion;
+    struct sam_trace_event *trace;
+    int n_trace, cap_trace, tracing;
+    double t_origin;
 } sam_session;
 
 sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam_session **out, sam_error *err);
@@ -44,6 +48,9 @@ sam_status sam_session_run(sam_session *s, sam_error *err);
 sam_status sam_session_tensor(const sam_session *s, const char *name, const sam_tensor **out, sam_error *err);
 /* Per node and per op type times of the runs so far (sam-run --profile). */
 void sam_session_print_profile(const sam_session *s, FILE *f);
+/* Chrome trace JSON (chrome://tracing, Perfetto) of the traced runs: one event per node
+ * and thread. */
+void sam_session_write_trace(const sam_session *s, FILE *f);
 /* Total FLOPs of one run, from each op's count. */
 double sam_graph_flops(const sam_graph *g);
 

@@ -16,6 +16,10 @@ int sam_pool_size(const sam_pool *pool);
 /* Runs fn for every task in [0, n_tasks) and returns when all are done.
  * A NULL pool runs everything on the calling thread. */
 void sam_pool_run(sam_pool *pool, int n_tasks, sam_task_fn fn, void *ctx);
+/* While set (non-NULL), each thread records in begin[thread] (if still < 0) when it
+ * started its first task of a run and in end[thread] when it finished its last: the
+ * per-thread spans of a Chrome trace. */
+void sam_pool_trace(sam_pool *pool, double *begin, double *end);
 /* Number of online CPUs (at least 1). */
 int sam_cpu_count(void);
 

@@ -35,7 +35,7 @@ struct sam_predictor {
     int img_size, low, orig_h, orig_w, in_h, in_w;
     decoder_slot slots[MAX_SLOTS];
     unsigned clock;
-    int profile;
+    int profile, no_fuse;
 };
 
 static int param_int(const sam_config *cfg, const char *name, int fallback)
@@ -106,7 +106,7 @@ sam_status sam_predictor_set_image(sam_predictor *p, const sam_image *img, sam_i
     if (st) return st;
     if (!p->enc) {
         if ((st = sam_graph_load(sam_config_graph(p->cfg, "image_encoder"), &p->cfg->params, p->model, &p->enc_graph, err))) return st;
-        sam_session_options so = {.pool = p->pool, .profile = p->profile};
+        sam_session_options so = {.pool = p->pool, .profile = p->profile, .no_fuse = p->no_fuse};
         if ((st = sam_session_create(p->enc_graph, &so, &p->enc, err))) return st;
     }
     int in_h, in_w;
@@ -218,7 +218,7 @@ static sam_status get_slot(sam_predictor *p, int batch, int tokens, int has_mask
     sam_status st = sam_params_set_int(params, "batch", batch, err);
     if (st == SAM_OK) st = sam_params_set_int(params, "num_tokens", tokens, err);
     if (st == SAM_OK) st = sam_params_set_int(params, "has_mask_input", has_mask, err);
-    sam_session_options so = {.pool = p->pool, .profile = p->profile};
+    sam_session_options so = {.pool = p->pool, .profile = p->profile, .no_fuse = p->no_fuse};
     if (st == SAM_OK) st = sam_graph_load(sam_config_graph(p->cfg, "prompt_encoder"), params, p->model, &victim->pe_graph, err);
     if (st == SAM_OK) st = sam_graph_load(sam_config_graph(p->cfg, "mask_decoder"), params, p->model, &victim->dec_graph, err);
     if (st == SAM_OK) st = sam_session_create(victim->pe_graph, &so, &victim->pe, err);
@@ -366,4 +366,9 @@ void sam_predictor_print_profile(const sam_predictor *p, FILE *f)
         fprintf(f, "mask decoder, batch %d, %d tokens%s (%d run(s)):\n", s->batch, s->tokens, s->has_mask ? ", mask input" : "", s->dec->profiled_runs);
         sam_session_print_profile(s->dec, f);
     }
+}
+
+void sam_predictor_set_fusion(sam_predictor *p, int on)
+{
+    p->no_fuse = !on;
 }

@@ -51,6 +51,8 @@ const sam_config *sam_predictor_config(const sam_predictor *p);
 /* Time every node of the sessions made from now on; print the tables per session. */
 void sam_predictor_set_profiling(sam_predictor *p, int on);
 void sam_predictor_print_profile(const sam_predictor *p, FILE *f);
+/* Fusion on (default) or off for the sessions made from now on. */
+void sam_predictor_set_fusion(sam_predictor *p, int on);
 uint64_t sam_predictor_model_fingerprint(const sam_predictor *p);
 /* Like sam_predictor_upscale, to any output size (masks of a shrunken image at the original size). */
 sam_status sam_predictor_upscale_to(const sam_predictor *p, const float *low_res, int out_h, int out_w, float *logits, uint8_t *mask,

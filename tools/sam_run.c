@@ -49,13 +49,17 @@ static void usage(FILE *f)
             "  -i, --input NAME=FILE    a graph input from a .npy file (repeatable)\n"
             "  -o, --output NAME=FILE   save any tensor after the run (repeatable)\n"
             "  -p, --param NAME=VALUE   set a graph parameter (e.g. batch=4 for the decoder graphs)\n"
-            "      --profile            print per-op-type times after the run\n"
             "      --dump-plan          print the memory plan (tensor offsets, sizes, lifetimes)\n"
             "      --reference          use the plain reference kernels (slow; for checking)\n"
+            "      --trace FILE.json    write a Chrome trace of the run (one event per node and thread;\n"
+            "                           open it in Perfetto or chrome://tracing)\n"
             "common:\n"
             "  -m, --model FILE         weight blob made by sam-convert (required)\n"
             "  -c, --config FILE        variant config (default: graphs/configs/<variant>.yaml)\n"
             "  -t, --threads N          worker threads (default: one per CPU)\n"
+            "      --profile            time per op type and the slowest nodes, after the run\n"
+            "      --no-fuse            run the graphs as written, without the fusion pass\n"
+            "                           (also: environment SAMRT_NO_FUSE=1)\n"
             "  -h, --help               this help\n"
             "      --version            print the version\n"
             "Exit status: 0 success, 1 failure, 2 bad command line or prompts (nothing is written).\n");
@@ -97,6 +101,7 @@ typedef struct {
     const char *model, *config, *graph;
     io_arg *inputs, *outputs, *params;
     int n_in, n_out, n_params, dump;
+    const char *trace;
     sam_session_options so;
 } graph_job;
 
@@ -154,7 +159,25 @@ static int run_graph(const graph_job *j)
     fprintf(stderr, "sam-run: graph '%s' (%s) ran in %.3f s, %.1f GFLOP/s, activation arena %.1f MiB, peak RSS %.1f MiB\n", graph->name, cfg->variant,
             sess->run_seconds, sam_graph_flops(graph) / sess->run_seconds * 1e-9, (double)sess->plan.arena_size / (1 << 20),
             (double)tool_peak_rss() / (1 << 20));
-    if (j->so.profile) sam_session_print_profile(sess, stderr);
+    if (j->so.profile) {
+        if (sess->fusion.nodes_before != sess->fusion.nodes_after) fprintf(stderr, "fusion: %d nodes -> %d\n", sess->fusion.nodes_before, sess->fusion.nodes_after);
+        for (int p = 0; sam_fusion_pattern_name(p); p++)
+            if (sess->fusion.applied[p]) fprintf(stderr, "  %3d x %s\n", sess->fusion.applied[p], sam_fusion_pattern_name(p));
+        sam_session_print_profile(sess, stderr);
+    }
+    if (j->trace) {
+        FILE *tf = fopen(j->trace, "w");
+        if (!tf) {
+            sam_fail(&err, SAM_ERR_IO, "cannot write --trace '%s'", j->trace);
+            goto fail;
+        }
+        sam_session_write_trace(sess, tf);
+        if (fclose(tf) != 0) {
+            sam_fail(&err, SAM_ERR_IO, "cannot write --trace '%s'", j->trace);
+            goto fail;
+        }
+        fprintf(stderr, "sam-run: wrote the trace to %s\n", j->trace);
+    }
     rc = 0;
     goto done;
 fail:
@@ -173,7 +196,7 @@ int main(int argc, char **argv)
 {
     enum {
         OPT_PROFILE = 256, OPT_REFERENCE, OPT_DUMP_PLAN, OPT_VERSION, OPT_IMAGE, OPT_POINT, OPT_BOX, OPT_MASK_INPUT, OPT_PROMPTS,
-        OPT_MULTIMASK, OPT_OUT, OPT_JSON, OPT_SAVE_LOGITS, OPT_SAVE_MASKS, OPT_EMBEDDING, OPT_PERCENT
+        OPT_MULTIMASK, OPT_OUT, OPT_JSON, OPT_SAVE_LOGITS, OPT_SAVE_MASKS, OPT_EMBEDDING, OPT_PERCENT, OPT_NO_FUSE, OPT_TRACE
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},        {"graph", required_argument, 0, 'g'},
@@ -188,6 +211,7 @@ int main(int argc, char **argv)
         {"out", required_argument, 0, OPT_OUT},      {"json", required_argument, 0, OPT_JSON},
         {"save-logits", required_argument, 0, OPT_SAVE_LOGITS}, {"save-masks", required_argument, 0, OPT_SAVE_MASKS},
         {"embedding", required_argument, 0, OPT_EMBEDDING}, {"input-size-percent", required_argument, 0, OPT_PERCENT},
+        {"no-fuse", no_argument, 0, OPT_NO_FUSE},    {"trace", required_argument, 0, OPT_TRACE},
         {0, 0, 0, 0}};
     io_arg inputs[MAX_IO], outputs[MAX_IO], params[MAX_IO];
     graph_job gj = {.inputs = inputs, .outputs = outputs, .params = params};
@@ -212,7 +236,9 @@ int main(int argc, char **argv)
             }
             so.threads = gj.so.n_threads = (int)threads;
             break;
-        case OPT_PROFILE: gj.so.profile = 1; break;
+        case OPT_PROFILE: gj.so.profile = so.profile = 1; break;
+        case OPT_NO_FUSE: gj.so.no_fuse = so.no_fuse = 1; break;
+        case OPT_TRACE: gj.trace = optarg; gj.so.trace = 1; break;
         case OPT_REFERENCE: gj.so.reference = 1; break;
         case OPT_DUMP_PLAN: gj.dump = 1; break;
         case 'h': usage(stdout); rc = 0; goto out;

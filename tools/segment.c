@@ -268,6 +268,8 @@ int segment_run(const segment_options *o)
         goto fail;
     }
     if (sam_predictor_open(o->model, o->config, o->threads, &pred, &err)) goto fail;
+    sam_predictor_set_profiling(pred, o->profile);
+    sam_predictor_set_fusion(pred, !o->no_fuse);
     /* --input-size-percent: segment a smaller copy, prompts scaled to it */
     double scale = o->input_percent / 100.0;
     if (scale < 1.0) {
@@ -345,6 +347,7 @@ int segment_run(const segment_options *o)
     }
     fprintf(stderr, "sam-run: encoder %.2f s, decoder %.1f ms for %d object(s), postprocess %.1f ms%s%s\n", seconds[0], 1e3 * seconds[1], ps->n,
             1e3 * seconds[2], o->out_dir ? "; wrote " : "", o->out_dir ? o->out_dir : "");
+    if (o->profile) sam_predictor_print_profile(pred, stderr);
     rc = 0;
     goto done;
 fail:

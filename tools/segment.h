@@ -10,7 +10,7 @@ typedef struct segment_options {
     int multimask;
     const char *out_dir, *json_path, *save_logits, *save_masks, *embedding;
     double input_percent; /* (0, 100] */
-    int threads;
+    int threads, profile, no_fuse;
 } segment_options;
 
 /* Runs the job, printing progress and errors to stderr; returns the exit status
