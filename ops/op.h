@@ -8,6 +8,7 @@
 #include "../runtime/graph.h"
 #include "../runtime/threadpool.h"
 #include "op_list.h"
+#include "simd.h"
 
 typedef enum {
 #define SAM_OP_ENUM(name) SAM_OP_##name,
@@ -66,18 +67,5 @@ static inline float *sam_f32(const sam_tensor *t) { return (float *)t->data; }
 
 /* Rows of the last dimension: a tensor [..., n] seen as rows x n. */
 static inline int64_t sam_rows(const sam_tensor *t) { return t->ndim ? sam_numel(t) / t->shape[t->ndim - 1] : 1; }
-
-/* Kernels are compiled for several CPU feature levels and picked when the library
- * loads, so one binary is fast on AVX-512 machines and still runs on any x86-64.
- * Feature levels, not CPU names: "arch=skylake-avx512" would dispatch on the CPU
- * model and leave an AVX-512 AMD machine on the baseline code. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SAM_NO_MULTIVERSION)
-#define SAM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SAM_MULTIVERSION
-#endif
-
-/* Kernels stay separate symbols so perf attributes time to ops. */
-#define SAM_KERNEL __attribute__((noinline))
 
 #endif

@@ -1,0 +1,270 @@
+/* Automatic mask generation: its building blocks on small hand-made cases, then the
+ * whole pipeline with the golden data's oracle predictor against the official
+ * generator's output (../shared/golden/sam_tiny/oracle_amg_*.json). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "amg.h"
+#include "amg_predictors.h"
+#include "json.h"
+#include "test_util.h"
+
+/* golden/README.md, "What parity means": AMG */
+#define COUNT_TOLERANCE 0.01
+#define MATCHED_FRACTION 0.99
+#define MATCH_MASK_IOU 0.98
+#define MATCH_BBOX_PX 1
+
+START_TEST(test_crop_boxes)
+{
+    int boxes[8][4], layers[8];
+    int n = amg_crop_boxes(534, 800, 1, 512.0 / 1500, boxes, layers, 8);
+    /* generate_crop_boxes((534, 800), 1, 512/1500) in the official code */
+    static const int want[5][4] = {{0, 0, 800, 534}, {0, 0, 491, 358}, {0, 176, 491, 534}, {309, 0, 800, 358}, {309, 176, 800, 534}};
+    ck_assert_int_eq(n, 5);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(layers[i], i ? 1 : 0);
+        for (int k = 0; k < 4; k++) ck_assert_int_eq(boxes[i][k], want[i][k]);
+    }
+}
+END_TEST
+
+START_TEST(test_nms)
+{
+    /* b overlaps a heavily (IoU 0.81), c does not: a (best) and c stay, b goes */
+    const int boxes[4][4] = {{0, 0, 10, 10}, {1, 1, 10, 10}, {20, 20, 30, 30}, {0, 0, 10, 10}};
+    const float scores[4] = {0.9f, 0.8f, 0.7f, 0.9f};
+    int keep[4];
+    int k = amg_nms(boxes, scores, 3, 0.7, keep);
+    ck_assert_int_eq(k, 3 - 1);
+    ck_assert_int_eq(keep[0], 0);
+    ck_assert_int_eq(keep[1], 2);
+    ck_assert_int_eq(amg_nms(boxes, scores, 3, 0.9, keep), 3); /* 0.81 < 0.9 keeps b */
+    /* equal scores: the earlier box wins (stable order), its twin is suppressed */
+    const float tie[4] = {0.5f, 0.1f, 0.1f, 0.5f};
+    k = amg_nms(boxes, tie, 4, 0.7, keep);
+    ck_assert_int_eq(keep[0], 0);
+    ck_assert_int_eq(k, 2);
+}
+END_TEST
+
+START_TEST(test_stability)
+{
+    const float logits[6] = {-2, -0.5f, 0.5f, 1.5f, 3, -1};
+    /* > 1: 2 values; > -1: 4 values */
+    ck_assert_float_eq(amg_stability(logits, 6, 1.0f), 0.5f);
+    ck_assert_float_eq(amg_stability(logits, 6, 0.25f), 1.0f); /* > 0.25 and > -0.25: the same 3 */
+}
+END_TEST
+
+START_TEST(test_rle)
+{
+    /* 3 x 4 mask, column-major runs */
+    const uint8_t rowmajor[12] = {0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1};
+    uint8_t cm[12], back[12];
+    for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 4; x++) cm[x * 3 + y] = rowmajor[y * 4 + x];
+    sam_rle r;
+    sam_error err = {0};
+    ck_assert_int_eq(rle_from_colmajor(cm, 3, 4, &r, &err), SAM_OK);
+    /* columns: (0,0,1) (1,1,1) (1,0,1) (0,0,1) -> 0 0 | 1 1 1 1 1 | 0 | 1 | 0 0 | 1 */
+    static const uint32_t want[6] = {2, 5, 1, 1, 2, 1};
+    ck_assert_int_eq(r.n, 6);
+    for (int i = 0; i < 6; i++) ck_assert_uint_eq(r.counts[i], want[i]);
+    ck_assert_int_eq(rle_area(&r), 7);
+    rle_to_mask(&r, back);
+    ck_assert_mem_eq(back, rowmajor, 12);
+    /* COCO string: encode then decode gives the counts back */
+    char *s = rle_to_coco_string(&r);
+    sam_rle d;
+    ck_assert_int_eq(rle_from_coco_string(s, 3, 4, &d, &err), SAM_OK);
+    ck_assert_int_eq(d.n, r.n);
+    for (int i = 0; i < r.n; i++) ck_assert_uint_eq(d.counts[i], r.counts[i]);
+    ck_assert_int_ne(rle_from_coco_string("\x7f\x7f", 3, 4, &d, &err), SAM_OK);
+    free(s);
+    rle_free(&r);
+    rle_free(&d);
+}
+END_TEST
+
+START_TEST(test_small_regions)
+{
+    /* a 6x8 blob with a 1-pixel hole, plus a 2-pixel island */
+    uint8_t m[8 * 10] = {0};
+    for (int y = 1; y < 7; y++)
+        for (int x = 1; x < 7; x++) m[y * 10 + x] = 1;
+    m[3 * 10 + 3] = 0;                  /* the hole */
+    m[0 * 10 + 9] = m[1 * 10 + 8] = 1; /* the island, diagonal: one 8-connected region */
+    uint8_t a[80];
+    memcpy(a, m, 80);
+    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 2, 1), 1); /* hole of 1 < 2: filled */
+    ck_assert_int_eq(a[3 * 10 + 3], 1);
+    ck_assert_int_eq(a[0 * 10 + 9], 1); /* islands untouched in holes mode */
+    memcpy(a, m, 80);
+    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 3, 0), 1); /* island of 2 < 3: removed */
+    ck_assert_int_eq(a[0 * 10 + 9] + a[1 * 10 + 8], 0);
+    ck_assert_int_eq(a[2 * 10 + 2], 1);
+    memcpy(a, m, 80);
+    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 2, 0), 0); /* nothing below 2: unchanged */
+    /* every island small: the largest stays */
+    memcpy(a, m, 80);
+    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 1000, 0), 1);
+    ck_assert_int_eq(a[2 * 10 + 2], 1);
+    ck_assert_int_eq(a[0 * 10 + 9], 0);
+}
+END_TEST
+
+/* ---- golden oracle runs ---- */
+
+static json_value *manifest;
+
+/* Area of the intersection of two RLEs of the same size. */
+static int64_t rle_intersection(const sam_rle *a, const sam_rle *b)
+{
+    int ia = 0, ib = 0;
+    int64_t ra = a->n ? a->counts[0] : 0, rb = b->n ? b->counts[0] : 0, inter = 0;
+    while (ia < a->n && ib < b->n) {
+        int64_t step = ra < rb ? ra : rb;
+        if ((ia & 1) && (ib & 1)) inter += step;
+        ra -= step;
+        rb -= step;
+        if (!ra && ++ia < a->n) ra = a->counts[ia];
+        if (!rb && ++ib < b->n) rb = b->counts[ib];
+    }
+    return inter;
+}
+
+static void rle_from_json(const json_value *seg, sam_rle *r)
+{
+    const json_value *size = json_get(seg, "size"), *counts = json_get(seg, "counts");
+    r->h = (int)size->items[0].number;
+    r->w = (int)size->items[1].number;
+    r->n = counts->n;
+    r->counts = malloc(sizeof(uint32_t) * (size_t)(counts->n + 1));
+    for (int i = 0; i < counts->n; i++) r->counts[i] = (uint32_t)counts->items[i].number;
+}
+
+typedef struct {
+    double iou;
+    int ref, got;
+} pair;
+
+static int by_iou_desc(const void *a, const void *b)
+{
+    double x = ((const pair *)a)->iou, y = ((const pair *)b)->iou;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+START_TEST(test_oracle_run)
+{
+    const json_value *run = &json_get(manifest, "amg_oracle")->items[_i];
+    const char *name = json_get(run, "name")->string;
+    amg_options o;
+    amg_default_options(&o);
+    const json_value *params = json_get(run, "params");
+    for (int k = 0; k < params->n; k++) {
+        const char *key = params->keys[k];
+        double v = params->items[k].number;
+        if (!strcmp(key, "points_per_side")) o.points_per_side = (int)v;
+        else if (!strcmp(key, "points_per_batch")) o.points_per_batch = (int)v;
+        else if (!strcmp(key, "pred_iou_thresh")) o.pred_iou_thresh = v;
+        else if (!strcmp(key, "stability_score_thresh")) o.stability_score_thresh = v;
+        else if (!strcmp(key, "stability_score_offset")) o.stability_score_offset = v;
+        else if (!strcmp(key, "box_nms_thresh")) o.box_nms_thresh = v;
+        else if (!strcmp(key, "crop_n_layers")) o.crop_n_layers = (int)v;
+        else if (!strcmp(key, "crop_nms_thresh")) o.crop_nms_thresh = v;
+        else if (!strcmp(key, "crop_overlap_ratio")) o.crop_overlap_ratio = v;
+        else if (!strcmp(key, "crop_n_points_downscale_factor")) o.crop_n_points_downscale_factor = (int)v;
+        else if (!strcmp(key, "min_mask_region_area")) o.min_mask_region_area = (int)v;
+        else ck_assert_msg(!strcmp(key, "output_mode"), "unknown parameter %s", key);
+    }
+    char rel[160];
+    snprintf(rel, sizeof rel, "images/%s", json_get(run, "image")->string);
+    sam_image img;
+    sam_error err = {0};
+    ck_assert_msg(sam_image_load(golden_path(rel), &img, &err) == SAM_OK, "%s", err.msg);
+    amg_predictor oracle;
+    ck_assert_int_eq(amg_oracle_predictor(&oracle, &err), SAM_OK);
+    amg_result res;
+    ck_assert_msg(amg_generate(&oracle, &img, &o, &res, &err) == SAM_OK, "%s", err.msg);
+
+    json_value *ref;
+    snprintf(rel, sizeof rel, "sam_tiny/%s", json_get(run, "output_file")->string);
+    ck_assert_msg(json_parse_file(golden_path(rel), &ref, &err) == SAM_OK, "%s", err.msg);
+    int n_ref = ref->n;
+    sam_rle *ref_rle = calloc((size_t)n_ref, sizeof *ref_rle);
+    pair *pairs = malloc(sizeof *pairs * (size_t)n_ref * (size_t)(res.n + 1));
+    int n_pairs = 0, coco_ok = 1;
+    for (int i = 0; i < n_ref; i++) {
+        const json_value *m = &ref->items[i];
+        rle_from_json(json_get(m, "segmentation"), &ref_rle[i]);
+        /* our COCO string codec on the official masks: same string, same counts back */
+        char *s = rle_to_coco_string(&ref_rle[i]);
+        sam_rle back;
+        coco_ok &= strcmp(s, json_get(m, "coco_rle_string")->string) == 0;
+        ck_assert_int_eq(rle_from_coco_string(json_get(m, "coco_rle_string")->string, ref_rle[i].h, ref_rle[i].w, &back, &err), SAM_OK);
+        coco_ok &= back.n == ref_rle[i].n && !memcmp(back.counts, ref_rle[i].counts, sizeof(uint32_t) * (size_t)back.n);
+        free(s);
+        rle_free(&back);
+        const json_value *bb = json_get(m, "bbox");
+        int64_t ra = rle_area(&ref_rle[i]);
+        for (int j = 0; j < res.n; j++) {
+            const amg_mask *g = &res.masks[j];
+            int gb[4] = {g->box[0], g->box[1], g->box[2] - g->box[0], g->box[3] - g->box[1]}, close = 1;
+            for (int k = 0; k < 4; k++) close &= abs(gb[k] - (int)bb->items[k].number) <= MATCH_BBOX_PX;
+            if (!close) continue;
+            int64_t inter = rle_intersection(&ref_rle[i], &g->rle), ga = rle_area(&g->rle);
+            double iou = (double)inter / (double)(ra + ga - inter);
+            if (iou >= MATCH_MASK_IOU) pairs[n_pairs++] = (pair){iou, i, j};
+        }
+    }
+    qsort(pairs, (size_t)n_pairs, sizeof *pairs, by_iou_desc);
+    char *ref_used = calloc((size_t)n_ref, 1), *got_used = calloc((size_t)res.n + 1, 1);
+    int matched = 0;
+    for (int k = 0; k < n_pairs; k++)
+        if (!ref_used[pairs[k].ref] && !got_used[pairs[k].got]) {
+            ref_used[pairs[k].ref] = got_used[pairs[k].got] = 1;
+            matched++;
+        }
+    fprintf(stderr, "  %-34s %d masks (official %d), %d matched (%.2f%%), predict %.2f s, postprocess %.2f s (official pipeline %.1f s)\n", name, res.n,
+            n_ref, matched, 100.0 * matched / n_ref, res.seconds_predict, res.seconds_postprocess, json_get(run, "seconds_reference")->number);
+    ck_assert_msg(coco_ok, "%s: COCO RLE strings do not round-trip", name);
+    ck_assert_msg(abs(res.n - n_ref) <= COUNT_TOLERANCE * n_ref, "%s: %d masks, official %d", name, res.n, n_ref);
+    ck_assert_msg(matched >= MATCHED_FRACTION * n_ref, "%s: only %d of %d official masks matched", name, matched, n_ref);
+    for (int i = 0; i < n_ref; i++) rle_free(&ref_rle[i]);
+    free(ref_rle);
+    free(pairs);
+    free(ref_used);
+    free(got_used);
+    json_free(ref);
+    amg_result_free(&res);
+    amg_oracle_free(&oracle);
+    sam_image_free(&img);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("amg");
+    TCase *unit = tcase_create("units");
+    tcase_add_test(unit, test_crop_boxes);
+    tcase_add_test(unit, test_nms);
+    tcase_add_test(unit, test_stability);
+    tcase_add_test(unit, test_rle);
+    tcase_add_test(unit, test_small_regions);
+    suite_add_tcase(s, unit);
+    sam_error err = {0};
+    if (golden_dir() && json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err) == SAM_OK) {
+        TCase *golden = tcase_create("oracle");
+        tcase_set_timeout(golden, 600);
+        tcase_add_loop_test(golden, test_oracle_run, 0, json_get(manifest, "amg_oracle")->n);
+        suite_add_tcase(s, golden);
+    } else {
+        fprintf(stderr, "SKIPPED: ../shared/golden is absent; AMG oracle parity NOT checked\n");
+    }
+    int rc = run_suite(s);
+    json_free(manifest);
+    return rc;
+}
