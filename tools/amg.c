@@ -204,7 +204,9 @@ static int label_components(const uint8_t *on, int h, int w, int *labels, int **
     return n;
 }
 
-int amg_remove_small_regions(uint8_t *mask, int h, int w, int area_thresh, int holes)
+/* border_extra: pixels outside this (window of the) mask that belong to every
+ * background component touching the window's border (holes mode). */
+static int remove_small(uint8_t *mask, int h, int w, int area_thresh, int holes, int64_t border_extra)
 {
     size_t total = (size_t)h * w;
     uint8_t *working = malloc(total);
@@ -214,6 +216,18 @@ int amg_remove_small_regions(uint8_t *mask, int h, int w, int area_thresh, int h
     for (size_t i = 0; i < total; i++) working[i] = holes ? !mask[i] : mask[i] != 0;
     int n = label_components(working, h, w, labels, &sizes);
     if (n < 0) goto done;
+    if (holes && border_extra) {
+        for (int x = 0; x < w; x++) {
+            if (labels[x] && sizes[labels[x]] < area_thresh) sizes[labels[x]] += (int)(border_extra < area_thresh ? border_extra : area_thresh);
+            size_t b = (size_t)(h - 1) * w + x;
+            if (labels[b] && sizes[labels[b]] < area_thresh) sizes[labels[b]] += (int)(border_extra < area_thresh ? border_extra : area_thresh);
+        }
+        for (int y = 0; y < h; y++) {
+            size_t a = (size_t)y * w, b = a + w - 1;
+            if (labels[a] && sizes[labels[a]] < area_thresh) sizes[labels[a]] += (int)(border_extra < area_thresh ? border_extra : area_thresh);
+            if (labels[b] && sizes[labels[b]] < area_thresh) sizes[labels[b]] += (int)(border_extra < area_thresh ? border_extra : area_thresh);
+        }
+    }
     int n_small = 0, largest = 1;
     for (int l = 1; l <= n; l++) {
         n_small += sizes[l] < area_thresh;
@@ -236,6 +250,11 @@ done:
     free(labels);
     free(sizes);
     return changed;
+}
+
+int amg_remove_small_regions(uint8_t *mask, int h, int w, int area_thresh, int holes)
+{
+    return remove_small(mask, h, w, area_thresh, holes, 0);
 }
 
 float amg_stability(const float *logits, int64_t n, float offset)
@@ -287,27 +306,33 @@ typedef struct {
     int h, w, low;
     lerp4 *rows, *cols;
     float offset;
-    int *row_idx[4];   /* rows as four index/weight arrays, for vectorized loops */
-    float *row_wt[4];
 } upscaler;
 
-/* ut[j][y] = output row y of column j of the low-res map (the row pass, stored
- * transposed so that the column pass reads contiguous memory); lt is low_res transposed. */
-SAM_MULTIVERSION static void upscale_rows(const upscaler *u, const float *restrict lt, float *restrict ut)
+/* ut[j][y] = output row y of column j of the low-res map: the row pass, computed as
+ * contiguous rows (rows, L wide) a block at a time and stored transposed, so that the
+ * column pass reads contiguous memory. */
+enum { ROW_BLOCK = 16 };
+SAM_MULTIVERSION static void upscale_rows(const upscaler *u, const float *restrict low_res, float *restrict rows, float *restrict ut)
 {
     int L = u->low, h = u->h;
-    const int *restrict i0 = u->row_idx[0], *restrict i1 = u->row_idx[1], *restrict i2 = u->row_idx[2], *restrict i3 = u->row_idx[3];
-    const float *restrict w0 = u->row_wt[0], *restrict w1 = u->row_wt[1], *restrict w2 = u->row_wt[2], *restrict w3 = u->row_wt[3];
-    for (int j = 0; j < L; j++) {
-        const float *restrict col = lt + (size_t)j * L;
-        float *restrict out = ut + (size_t)j * h;
-        for (int y = 0; y < h; y++) out[y] = w0[y] * col[i0[y]] + w1[y] * col[i1[y]] + w2[y] * col[i2[y]] + w3[y] * col[i3[y]];
+    for (int y0 = 0; y0 < h; y0 += ROW_BLOCK) {
+        int n = h - y0 < ROW_BLOCK ? h - y0 : ROW_BLOCK;
+        for (int r = 0; r < n; r++) {
+            const lerp4 *t = &u->rows[y0 + r];
+            const float *restrict a = low_res + (size_t)t->idx[0] * L, *restrict b = low_res + (size_t)t->idx[1] * L;
+            const float *restrict c = low_res + (size_t)t->idx[2] * L, *restrict d = low_res + (size_t)t->idx[3] * L;
+            float *restrict out = rows + (size_t)r * L;
+            for (int j = 0; j < L; j++) out[j] = t->wt[0] * a[j] + t->wt[1] * b[j] + t->wt[2] * c[j] + t->wt[3] * d[j];
+        }
+        for (int j = 0; j < L; j++)
+            for (int r = 0; r < n; r++) ut[(size_t)j * h + y0 + r] = rows[(size_t)r * L + j];
     }
 }
 
 /* Evaluates the mask column by column (column-major, as RLE wants): counts the pixels
  * above +offset and -offset (the stability score) and writes the 0/1 mask. */
-SAM_MULTIVERSION static void upscale_cols(const upscaler *u, const float *restrict ut, uint8_t *restrict mask_cm, int64_t *inter, int64_t *uni)
+SAM_MULTIVERSION static void upscale_cols(const upscaler *u, const float *restrict ut, uint8_t *restrict mask_cm, int *restrict on,
+                                          int64_t *inter, int64_t *uni)
 {
     int h = u->h;
     float off = u->offset;
@@ -318,14 +343,16 @@ SAM_MULTIVERSION static void upscale_cols(const upscaler *u, const float *restri
         const float *restrict p2 = ut + (size_t)c->idx[2] * h, *restrict p3 = ut + (size_t)c->idx[3] * h;
         float w0 = c->wt[0], w1 = c->wt[1], w2 = c->wt[2], w3 = c->wt[3];
         uint8_t *restrict m = mask_cm + (size_t)x * h;
-        int ia = 0, ib = 0;
-#pragma omp simd reduction(+ : ia, ib)
+        int ia = 0, ib = 0, ic = 0;
+#pragma omp simd reduction(+ : ia, ib, ic)
         for (int y = 0; y < h; y++) {
             float v = w0 * p0[y] + w1 * p1[y] + w2 * p2[y] + w3 * p3[y];
             ia += v > off;
             ib += v > -off;
+            ic += v > 0.0f;
             m[y] = (uint8_t)(v > 0.0f);
         }
+        on[x] = ic;
         a += ia;
         b += ib;
     }
@@ -333,13 +360,11 @@ SAM_MULTIVERSION static void upscale_cols(const upscaler *u, const float *restri
     *uni = b;
 }
 
-static void upscale_mask(const upscaler *u, const float *low_res, float *lt, float *ut, uint8_t *mask_cm, int64_t *inter, int64_t *uni)
+/* on[x]: how many pixels of column x are in the mask; scratch holds ROW_BLOCK rows */
+static void upscale_mask(const upscaler *u, const float *low_res, float *scratch, float *ut, uint8_t *mask_cm, int *on, int64_t *inter, int64_t *uni)
 {
-    int L = u->low;
-    for (int i = 0; i < L; i++)
-        for (int j = 0; j < L; j++) lt[(size_t)j * L + i] = low_res[(size_t)i * L + j];
-    upscale_rows(u, lt, ut);
-    upscale_cols(u, ut, mask_cm, inter, uni);
+    upscale_rows(u, low_res, scratch, ut);
+    upscale_cols(u, ut, mask_cm, on, inter, uni);
 }
 
 /* ---------------- RLE of an uncropped mask, built run by run ---------------- */
@@ -379,23 +404,31 @@ static void rb_add(rle_builder *b, uint8_t v, uint64_t count)
     b->len += count;
 }
 
+/* Runs of a 0/1 column, found with memchr (vectorized in libc). */
 static void rb_add_column(rle_builder *b, const uint8_t *m, int n)
 {
-    int start = 0;
-    for (int i = 1; i <= n; i++)
-        if (i == n || m[i] != m[start]) {
-            rb_add(b, m[start], (uint64_t)(i - start));
-            start = i;
-        }
+    const uint8_t *p = m, *end = m + n;
+    while (p < end) {
+        uint8_t v = *p;
+        const uint8_t *q = memchr(p, v ^ 1, (size_t)(end - p));
+        if (!q) q = end;
+        rb_add(b, v, (uint64_t)(q - p));
+        p = q;
+    }
 }
 
-/* The crop's column-major mask placed in the H x W image (zeros around it). */
-static sam_status rle_uncrop(const uint8_t *mask_cm, const int crop[4], int H, int W, sam_rle *out, sam_error *err)
+/* The crop's column-major mask placed in the H x W image (zeros around it); on[x]
+ * counts the mask pixels of crop column x, so empty columns are skipped whole. */
+static sam_status rle_uncrop(const uint8_t *mask_cm, const int *on, const int crop[4], int H, int W, sam_rle *out, sam_error *err)
 {
     rle_builder b = {0};
     int ch = crop[3] - crop[1];
     rb_add(&b, 0, (uint64_t)crop[0] * H);
     for (int x = crop[0]; x < crop[2]; x++) {
+        if (!on[x - crop[0]]) {
+            rb_add(&b, 0, (uint64_t)H);
+            continue;
+        }
         rb_add(&b, 0, (uint64_t)crop[1]);
         rb_add_column(&b, mask_cm + (size_t)(x - crop[0]) * ch, ch);
         rb_add(&b, 0, (uint64_t)(H - crop[3]));
@@ -427,6 +460,7 @@ typedef struct {
     char *keep;            /* per candidate */
     float **ut, **lt;      /* per thread scratch */
     uint8_t **mask;
+    int **on;
     sam_status st;
     sam_error *err;
 } crop_job;
@@ -438,21 +472,18 @@ static void process_candidate(void *p, int c, int thread)
     int idx = j->cand[c];
     int64_t inter, uni;
     uint8_t *m = j->mask[thread];
-    upscale_mask(u, j->low_res + (size_t)idx * u->low * u->low, j->lt[thread], j->ut[thread], m, &inter, &uni);
+    int *on = j->on[thread];
+    upscale_mask(u, j->low_res + (size_t)idx * u->low * u->low, j->lt[thread], j->ut[thread], m, on, &inter, &uni);
     float stab = (float)inter / (float)uni;
     j->keep[c] = 0;
     if (!(stab >= (float)j->o->stability_score_thresh)) return;
     /* box of the crop-size mask: x from the columns, y from the rows */
     int x0 = u->w, x1 = -1, y0 = u->h, y1 = -1;
     for (int x = 0; x < u->w; x++) {
+        if (!on[x]) continue;
         const uint8_t *col = m + (size_t)x * u->h;
-        int first = -1, last = -1;
-        for (int y = 0; y < u->h; y++)
-            if (col[y]) {
-                if (first < 0) first = y;
-                last = y;
-            }
-        if (first < 0) continue;
+        int first = (int)((const uint8_t *)memchr(col, 1, (size_t)u->h) - col), last = u->h - 1;
+        while (!col[last]) last--;
         if (x < x0) x0 = x;
         x1 = x;
         if (first < y0) y0 = first;
@@ -473,7 +504,7 @@ static void process_candidate(void *p, int c, int thread)
     r->predicted_iou = j->iou[idx];
     r->stability_score = stab;
     sam_error err = {0};
-    if (rle_uncrop(m, cb, j->H, j->W, &r->rle, &err)) {
+    if (rle_uncrop(m, on, cb, j->H, j->W, &r->rle, &err)) {
         j->st = err.code; /* reported once the batch is done */
         return;
     }
@@ -571,7 +602,7 @@ static sam_status process_crop(const amg_predictor *p, const sam_image *img, con
     int ch = sub.height, cw = sub.width, L = p->low_res, threads = sam_pool_size(pool);
     int in_h, in_w;
     sam_resized_shape(ch, cw, p->input_size, &in_h, &in_w);
-    upscaler up = {ch, cw, L, malloc(sizeof(lerp4) * (size_t)ch), malloc(sizeof(lerp4) * (size_t)cw), (float)o->stability_score_offset, {0}, {0}};
+    upscaler up = {ch, cw, L, malloc(sizeof(lerp4) * (size_t)ch), malloc(sizeof(lerp4) * (size_t)cw), (float)o->stability_score_offset};
     int batch = o->points_per_batch > 0 ? o->points_per_batch : 64;
     double *pts = malloc(sizeof(double) * 2 * (size_t)batch);
     float *low = malloc(sizeof(float) * (size_t)batch * 3 * L * L), *iou = malloc(sizeof(float) * (size_t)batch * 3);
@@ -580,13 +611,14 @@ static sam_status process_crop(const amg_predictor *p, const sam_image *img, con
     char *keep = calloc((size_t)batch * 3, 1);
     float **ut = calloc((size_t)threads, sizeof *ut), **lt = calloc((size_t)threads, sizeof *lt);
     uint8_t **mask = calloc((size_t)threads, sizeof *mask);
-    int ok = up.rows && up.cols && pts && low && iou && cand && res && keep && ut && lt && mask;
-    for (int k = 0; ok && k < 4; k++) ok = (up.row_idx[k] = malloc(sizeof(int) * (size_t)ch)) && (up.row_wt[k] = malloc(sizeof(float) * (size_t)ch));
+    int **on = calloc((size_t)threads, sizeof *on);
+    int ok = up.rows && up.cols && pts && low && iou && cand && res && keep && ut && lt && mask && on;
     for (int t = 0; ok && t < threads; t++) {
         ut[t] = malloc(sizeof(float) * (size_t)L * ch);
-        lt[t] = malloc(sizeof(float) * (size_t)L * L);
+        lt[t] = malloc(sizeof(float) * (size_t)L * ROW_BLOCK);
         mask[t] = malloc((size_t)ch * cw);
-        ok = ut[t] && lt[t] && mask[t];
+        on[t] = malloc(sizeof(int) * (size_t)cw);
+        ok = ut[t] && lt[t] && mask[t] && on[t];
     }
     if (!ok) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for a %dx%d crop", cw, ch);
@@ -594,11 +626,6 @@ static sam_status process_crop(const amg_predictor *p, const sam_image *img, con
     }
     compose_axis(L, p->input_size, in_h, ch, up.rows);
     compose_axis(L, p->input_size, in_w, cw, up.cols);
-    for (int y = 0; y < ch; y++)
-        for (int k = 0; k < 4; k++) {
-            up.row_idx[k][y] = up.rows[y].idx[k];
-            up.row_wt[k][y] = up.rows[y].wt[k];
-        }
     int first = out->n;
     for (int b0 = 0; b0 < n_points && st == SAM_OK; b0 += batch) {
         int n = n_points - b0 < batch ? n_points - b0 : batch;
@@ -613,7 +640,7 @@ static sam_status process_crop(const amg_predictor *p, const sam_image *img, con
         int n_cand = 0;
         for (int i = 0; i < 3 * n; i++)
             if (iou[i] > (float)o->pred_iou_thresh) cand[n_cand++] = i;
-        crop_job job = {&up, low, iou, o, crop, img->height, img->width, n_cand, cand, res, keep, ut, lt, mask, SAM_OK, err};
+        crop_job job = {&up, low, iou, o, crop, img->height, img->width, n_cand, cand, res, keep, ut, lt, mask, on, SAM_OK, err};
         memset(res, 0, sizeof *res * (size_t)n_cand);
         sam_pool_run(pool, n_cand, process_candidate, &job);
         for (int c = 0; c < n_cand; c++) {
@@ -648,14 +675,12 @@ done:
         if (ut) free(ut[t]);
         if (lt) free(lt[t]);
         if (mask) free(mask[t]);
-    }
-    for (int k = 0; k < 4; k++) {
-        free(up.row_idx[k]);
-        free(up.row_wt[k]);
+        if (on) free(on[t]);
     }
     free(ut);
     free(lt);
     free(mask);
+    free(on);
     free(up.rows);
     free(up.cols);
     free(pts);
@@ -702,11 +727,30 @@ static void small_task(void *p, int i, int thread)
     if (j->rewrite && !j->changed[i]) return;
     uint8_t *buf = j->buf[thread];
     rle_to_mask(&m->rle, buf);
-    int c = amg_remove_small_regions(buf, j->H, j->W, j->area, 1);
-    c |= amg_remove_small_regions(buf, j->H, j->W, j->area, 0);
+    /* Work in the mask's box plus a one-pixel frame when that frame lies inside the
+     * image: every island is in the box, and the frame joins all background touching it
+     * into one component with the (connected) rest of the image. Otherwise the image. */
+    const int *b = m->box;
+    int x0 = 0, y0 = 0, ww = j->W, wh = j->H;
+    int64_t outside = 0;
+    if (b[0] >= 1 && b[1] >= 1 && b[2] <= j->W - 2 && b[3] <= j->H - 2) {
+        x0 = b[0] - 1;
+        y0 = b[1] - 1;
+        ww = b[2] - b[0] + 3;
+        wh = b[3] - b[1] + 3;
+        outside = (int64_t)j->H * j->W - (int64_t)ww * wh;
+    }
+    uint8_t *win = buf + (size_t)2 * j->H * j->W;
+    for (int y = 0; y < wh; y++) memcpy(win + (size_t)y * ww, buf + (size_t)(y + y0) * j->W + x0, (size_t)ww);
+    int c = remove_small(win, wh, ww, j->area, 1, outside);
+    c |= remove_small(win, wh, ww, j->area, 0, 0);
+    for (int y = 0; y < wh; y++) memcpy(buf + (size_t)(y + y0) * j->W + x0, win + (size_t)y * ww, (size_t)ww);
     if (!j->rewrite) {
         j->changed[i] = (char)c;
-        mask_box_rowmajor(buf, j->H, j->W, j->boxes[i]);
+        int wb[4];
+        mask_box_rowmajor(win, wh, ww, wb);
+        int empty = wb[0] == 0 && wb[1] == 0 && wb[2] == 0 && wb[3] == 0 && !win[0];
+        for (int k = 0; k < 4; k++) j->boxes[i][k] = empty ? 0 : wb[k] + (k % 2 ? y0 : x0);
         return;
     }
     /* row-major to column-major, then encode */
@@ -733,7 +777,7 @@ static sam_status remove_small_regions_all(mask_list *l, const amg_options *o, i
     int *keep = malloc(sizeof(int) * (size_t)n);
     sam_status st = SAM_OK;
     int ok = j.changed && j.boxes && j.buf && scores && keep;
-    for (int t = 0; ok && t < threads; t++) ok = (j.buf[t] = malloc((size_t)H * W * 2)) != NULL;
+    for (int t = 0; ok && t < threads; t++) ok = (j.buf[t] = malloc((size_t)H * W * 3)) != NULL;
     if (!ok) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory removing small regions");
         goto done;
