@@ -47,7 +47,10 @@ static kv_dims kv_get(const sam_node *node, const sam_tensor *const *in, int n_t
     d.D = in[KV_XK]->shape[2];
     d.heads = node->attrs[FOLD_HEADS].i;
     d.hd = d.heads > 0 ? d.C / d.heads : 0;
-    d.groups = n_threads < d.heads ? n_threads : d.heads; /* heads split so one prompt still uses every thread */
+    /* heads split in groups only as far as needed to give every thread a task: fewer,
+     * taller products run faster */
+    d.groups = d.B >= n_threads ? 1 : (n_threads + d.B - 1) / d.B;
+    if (d.groups > d.heads) d.groups = d.heads;
     if (d.groups < 1) d.groups = 1;
     while (d.heads % d.groups) d.groups--;
     return d;

@@ -1,10 +1,12 @@
 /* conv2d on channels-last input [B, H, W, C] with the checkpoint's [O, C, KH, KW]
  * weights, giving [B, OH, OW, O]. The fast kernel gathers patches (im2col) a block of
  * output pixels at a time, so the workspace stays small even for the 3x3 neck conv. */
+#include <math.h>
 #include <string.h>
 
 #include "gemm.h"
 #include "op_util.h"
+#include "vmath.h"
 
 enum { CONV_STRIDE, CONV_PADDING };
 enum { CONV_BLOCK = 128 }; /* output pixels per im2col block */
@@ -137,92 +139,144 @@ const sam_op_def sam_op_conv2d = {
 
 /* ---- conv_transpose2d with kernel == stride (the mask decoder's 2x upscaling): every
  * input pixel writes its own KxK output patch, so it is one product per block of
- * pixels, [pixels, IC] x [IC, OC*K*K], then a scatter. Weights are torch's
- * [IC, OC, K, K]. ---- */
+ * pixels, [pixels, IC] x [IC, K*K*OC], then a scatter. Weights are torch's
+ * [IC, OC, K, K]; the fast kernel reorders them to [IC, K, K, OC] per call (small) so
+ * that each output pixel's channels are contiguous. The fusion pass can fold a
+ * following channel LayerNorm (norm) and GELU/ReLU (activation) into the scatter.
+ * Inputs: x, W, [b], [ln_weight, ln_bias if norm]. ---- */
+
+enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION };
+enum { CONVT_BLOCK = 1024 }; /* input pixels per product: wide enough for sgemm to run at speed */
 
 typedef struct {
     int64_t B, H, W, IC, OC, K;
+    const float *bias, *ln_w, *ln_b;
+    int norm, act;
+    float eps;
 } convt_dims;
 
-static convt_dims convt_get_dims(const sam_tensor *x, const sam_tensor *w)
+static convt_dims convt_get_dims(const sam_node *node, const sam_tensor *const *in)
 {
-    return (convt_dims){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[1], w->shape[2]};
+    const sam_tensor *x = in[0], *w = in[1];
+    convt_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[1], w->shape[2], NULL, NULL, NULL,
+                    node->attrs[CT_NORM].i != 0, (int)node->attrs[CT_ACTIVATION].i, (float)node->attrs[CT_EPS].f};
+    int k = 2;
+    if (node->n_in - 2 - 2 * d.norm == 1) d.bias = sam_f32(in[k++]);
+    if (d.norm) {
+        d.ln_w = sam_f32(in[k++]);
+        d.ln_b = sam_f32(in[k++]);
+    }
+    return d;
 }
 
 static sam_status convt_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
     const sam_tensor *x = in[0], *w = in[1];
+    int norm = node->attrs[CT_NORM].i != 0, extra = node->n_in - 2 - 2 * norm;
     if (x->ndim != 4) return sam_shape_error(err, "conv_transpose2d", "input must be channels-last [B, H, W, C]", x);
     if (w->ndim != 4 || w->shape[0] != x->shape[3] || w->shape[2] != w->shape[3])
         return sam_shape_error(err, "conv_transpose2d", "weight must be [IC, OC, K, K] with IC matching the input", w);
-    if (node->attrs[0].i != w->shape[2]) return sam_fail(err, SAM_ERR_UNSUPPORTED, "conv_transpose2d: only stride == kernel size is supported");
-    if (node->n_in == 3 && (in[2]->ndim != 1 || in[2]->shape[0] != w->shape[1])) return sam_shape_error(err, "conv_transpose2d", "bias must be [OC]", in[2]);
-    convt_dims d = convt_get_dims(x, w);
+    if (node->attrs[CT_STRIDE].i != w->shape[2]) return sam_fail(err, SAM_ERR_UNSUPPORTED, "conv_transpose2d: only stride == kernel size is supported");
+    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: inputs are x, W, [b], [ln_weight, ln_bias]");
+    for (int k = 2; k < node->n_in; k++)
+        if (sam_numel(in[k]) != w->shape[1]) return sam_shape_error(err, "conv_transpose2d", "bias and norm weights must have OC entries", in[k]);
+    if (node->attrs[CT_ACTIVATION].i < 0 || node->attrs[CT_ACTIVATION].i > 2) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: activation must be 0, 1 (gelu) or 2 (relu)");
     out->ndim = 4;
-    out->shape[0] = d.B;
-    out->shape[1] = d.H * d.K;
-    out->shape[2] = d.W * d.K;
-    out->shape[3] = d.OC;
+    out->shape[0] = x->shape[0];
+    out->shape[1] = x->shape[1] * w->shape[2];
+    out->shape[2] = x->shape[2] * w->shape[2];
+    out->shape[3] = w->shape[1];
     return SAM_OK;
 }
 
-enum { CONVT_BLOCK = 1024 }; /* input pixels per product: wide enough for sgemm to run at speed */
-
 static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
-    (void)node;
     (void)out;
-    convt_dims d = convt_get_dims(in[0], in[1]);
-    return (size_t)n_threads * CONVT_BLOCK * (size_t)(d.OC * d.K * d.K) * sizeof(float);
+    convt_dims d = convt_get_dims(node, in);
+    size_t cols = (size_t)(d.OC * d.K * d.K);
+    return ((size_t)n_threads * CONVT_BLOCK * cols + (size_t)d.IC * cols) * sizeof(float);
+}
+
+/* bias, channel LayerNorm and activation on n consecutive output pixels */
+SAM_MULTIVERSION static void convt_epilogue(const convt_dims *d, float *restrict v, int64_t n)
+{
+    const int64_t OC = d->OC;
+    const float *restrict bias = d->bias, *restrict lw = d->ln_w, *restrict lb = d->ln_b;
+    for (int64_t p = 0; p < n; p++, v += OC) {
+        if (bias)
+            for (int64_t c = 0; c < OC; c++) v[c] += bias[c];
+        if (d->norm) {
+            float mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
+            for (int64_t c = 0; c < OC; c++) mean += v[c];
+            mean /= (float)OC;
+#pragma omp simd reduction(+ : var)
+            for (int64_t c = 0; c < OC; c++) var += (v[c] - mean) * (v[c] - mean);
+            float rstd = 1.0f / sqrtf(var / (float)OC + d->eps);
+            for (int64_t c = 0; c < OC; c++) v[c] = (v[c] - mean) * rstd * lw[c] + lb[c];
+        }
+        if (d->act == 1)
+            for (int64_t c = 0; c < OC; c++) v[c] = 0.5f * v[c] * (1.0f + sam_erff(v[c] * (float)M_SQRT1_2));
+        else if (d->act == 2)
+            for (int64_t c = 0; c < OC; c++) v[c] = v[c] > 0 ? v[c] : 0.0f;
+    }
 }
 
 SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
 {
-    convt_dims d = convt_get_dims(a->in[0], a->in[1]);
-    const float *x = sam_f32(a->in[0]), *w = sam_f32(a->in[1]), *b = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    convt_dims d = convt_get_dims(a->node, a->in);
+    const float *x = sam_f32(a->in[0]), *w = sam_f32(a->in[1]);
     float *o = sam_f32(a->out);
     int64_t OH = d.H * d.K, OW = d.W * d.K;
     for (int64_t n = 0; n < d.B; n++)
         for (int64_t oy = 0; oy < OH; oy++)
-            for (int64_t ox = 0; ox < OW; ox++)
+            for (int64_t ox = 0; ox < OW; ox++) {
+                float *v = o + ((n * OH + oy) * OW + ox) * d.OC;
                 for (int64_t oc = 0; oc < d.OC; oc++) {
                     int64_t iy = oy / d.K, ix = ox / d.K, ky = oy % d.K, kx = ox % d.K;
-                    double s = b ? b[oc] : 0;
+                    double s = 0;
                     for (int64_t ic = 0; ic < d.IC; ic++)
                         s += (double)x[((n * d.H + iy) * d.W + ix) * d.IC + ic] * w[((ic * d.OC + oc) * d.K + ky) * d.K + kx];
-                    o[((n * OH + oy) * OW + ox) * d.OC + oc] = (float)s;
+                    v[oc] = (float)s;
                 }
+                convt_epilogue(&d, v, 1);
+            }
 }
 
 typedef struct {
     const sam_kernel_args *a;
     convt_dims d;
+    const float *wp; /* weights as [IC, K, K, OC] */
 } convt_ctx;
 
 static void convt_block_task(void *p, int task, int thread)
 {
     const convt_ctx *c = p;
-    const convt_dims d = c->d;
-    int64_t npix = d.B * d.H * d.W, p0 = (int64_t)task * CONVT_BLOCK, rows = npix - p0 < CONVT_BLOCK ? npix - p0 : CONVT_BLOCK;
-    int64_t cols = d.OC * d.K * d.K;
-    float *y = (float *)c->a->workspace + (size_t)thread * CONVT_BLOCK * (size_t)cols;
-    sam_gemm_nn_serial(rows, cols, d.IC, sam_f32(c->a->in[0]) + p0 * d.IC, d.IC, sam_f32(c->a->in[1]), cols, y, cols);
-    const float *bias = c->a->n_in == 3 ? sam_f32(c->a->in[2]) : NULL;
-    int64_t OW = d.W * d.K;
+    const convt_dims *d = &c->d;
+    int64_t npix = d->B * d->H * d->W, p0 = (int64_t)task * CONVT_BLOCK, rows = npix - p0 < CONVT_BLOCK ? npix - p0 : CONVT_BLOCK;
+    int64_t cols = d->OC * d->K * d->K, OW = d->W * d->K;
+    float *y = (float *)c->a->workspace + (size_t)d->IC * cols + (size_t)thread * CONVT_BLOCK * (size_t)cols;
+    sam_gemm_nn_serial(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, c->wp, cols, y, cols);
     for (int64_t r = 0; r < rows; r++) {
-        int64_t pix = p0 + r, n = pix / (d.H * d.W), iy = pix / d.W % d.H, ix = pix % d.W;
-        for (int64_t ky = 0; ky < d.K; ky++)
-            for (int64_t kx = 0; kx < d.K; kx++) {
-                float *dst = sam_f32(c->a->out) + ((n * d.H * d.K + iy * d.K + ky) * OW + ix * d.K + kx) * d.OC;
-                const float *src = y + r * cols + ky * d.K + kx;
-                for (int64_t oc = 0; oc < d.OC; oc++) dst[oc] = src[oc * d.K * d.K] + (bias ? bias[oc] : 0.0f);
-            }
+        int64_t pix = p0 + r, n = pix / (d->H * d->W), iy = pix / d->W % d->H, ix = pix % d->W;
+        for (int64_t ky = 0; ky < d->K; ky++) {
+            /* the K pixels (kx) of this output row are consecutive, and so are their sources */
+            float *dst = sam_f32(c->a->out) + ((n * d->H * d->K + iy * d->K + ky) * OW + ix * d->K) * d->OC;
+            memcpy(dst, y + r * cols + ky * d->K * d->OC, sizeof(float) * (size_t)(d->K * d->OC));
+            convt_epilogue(d, dst, d->K);
+        }
     }
 }
 
 SAM_KERNEL static void convt_fast(const sam_kernel_args *a)
 {
-    convt_ctx c = {a, convt_get_dims(a->in[0], a->in[1])};
+    convt_ctx c = {a, convt_get_dims(a->node, a->in), a->workspace};
+    const float *w = sam_f32(a->in[1]);
+    float *wp = a->workspace;
+    int64_t kk = c.d.K * c.d.K;
+    for (int64_t ic = 0; ic < c.d.IC; ic++)
+        for (int64_t oc = 0; oc < c.d.OC; oc++)
+            for (int64_t k = 0; k < kk; k++) wp[(ic * kk + k) * c.d.OC + oc] = w[(ic * c.d.OC + oc) * kk + k];
     int64_t npix = c.d.B * c.d.H * c.d.W;
     sam_pool_run(a->pool, (int)((npix + CONVT_BLOCK - 1) / CONVT_BLOCK), convt_block_task, &c);
 }
@@ -236,9 +290,10 @@ static double convt_flops(const sam_node *node, const sam_tensor *const *in, con
 const sam_op_def sam_op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .min_inputs = 2,
-    .max_inputs = 3,
-    .n_attrs = 1,
-    .attrs = {{"stride", SAM_ATTR_INT, true, 0}},
+    .max_inputs = 5,
+    .n_attrs = 4,
+    .attrs = {{"stride", SAM_ATTR_INT, true, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-6},
+              {"activation", SAM_ATTR_INT, false, 0}},
     .infer = convt_infer,
     .workspace = convt_workspace,
     .flops = convt_flops,

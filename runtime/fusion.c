@@ -189,12 +189,40 @@ static bool fuse_window_scatter(fuser *f, int i)
     return true;
 }
 
-/* gelu/relu(linear(x)) -> activation in the linear's epilogue */
+enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION };
+
+/* layer_norm(conv_transpose2d(x)) over channels -> normalized in the scatter */
+static bool fuse_convt_norm(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_layer_norm) return false;
+    int64_t axis = n->attrs[LN_AXIS].i;
+    if (axis != -1 && axis != g->tensors[n->in[0]].ndim - 1) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_conv_transpose2d, -1);
+    if (j < 0) return false;
+    sam_node *ct = &g->nodes[j];
+    if (ct->attrs[CT_NORM].i || ct->attrs[CT_ACTIVATION].i || ct->n_in + 2 > SAM_MAX_INPUTS) return false;
+    ct->attrs[CT_NORM].i = 1;
+    ct->attrs[CT_EPS].f = n->attrs[LN_EPS].f;
+    ct->in[ct->n_in++] = n->in[1];
+    ct->in[ct->n_in++] = n->in[2];
+    take_output(f, j, i);
+    return true;
+}
+
+/* gelu/relu(linear(x)) or gelu/relu(conv_transpose2d(x)) -> activation in the epilogue */
 static bool fuse_activation(fuser *f, int i)
 {
     sam_graph *g = f->g;
     sam_node *n = &g->nodes[i];
     if (n->op != SAM_OP_gelu && n->op != SAM_OP_relu) return false;
+    int ct = sole_producer(f, n->in[0], SAM_OP_conv_transpose2d, -1);
+    if (ct >= 0 && !g->nodes[ct].attrs[CT_ACTIVATION].i) {
+        g->nodes[ct].attrs[CT_ACTIVATION].i = n->op == SAM_OP_gelu ? 1 : 2;
+        take_output(f, ct, i);
+        return true;
+    }
     int j = sole_producer(f, n->in[0], SAM_OP_linear, SAM_OP_fused_linear);
     if (j < 0) return false;
     sam_node *lin = &g->nodes[j];
@@ -243,7 +271,8 @@ static const fusion_pattern patterns[] = {
     {"window_partition -> linear", fuse_window_gather},
     {"layer_norm -> linear", fuse_prenorm},
     {"linear -> window_unpartition", fuse_window_scatter},
-    {"linear -> gelu/relu", fuse_activation},
+    {"conv_transpose2d -> layer_norm", fuse_convt_norm},
+    {"linear or conv_transpose2d -> gelu/relu", fuse_activation},
     {"linear -> residual add", fuse_residual},
 };
 enum { N_PATTERNS = sizeof patterns / sizeof *patterns };

@@ -137,6 +137,8 @@ static const op_case cases[] = {
     {"conv_transpose2d", 3, {4, 4, 1}, {S(1, 5, 6, 8), S(8, 4, 2, 2), S(4)}, "stride=2"},
     {"conv_transpose2d", 2, {4, 4}, {S(2, 3, 3, 5), S(5, 3, 3, 3)}, "stride=3"},
     {"conv_transpose2d", 3, {4, 4, 1}, {S(1, 17, 13, 16), S(16, 8, 2, 2), S(8)}, "stride=2"},
+    {"conv_transpose2d", 5, {4, 4, 1, 1, 1}, {S(2, 9, 7, 16), S(16, 12, 2, 2), S(12), S(12), S(12)}, "stride=2 norm=1 eps=1e-6 activation=1"},
+    {"conv_transpose2d", 2, {4, 4}, {S(1, 5, 5, 8), S(8, 4, 2, 2)}, "stride=2 activation=2"},
     {"concat", 2, {3, 3}, {S(1, 5, 8), S(3, 2, 8)}, "axis=1"},
     {"concat", 2, {2, 2}, {S(2, 3), S(2, 4)}, "axis=-1"},
     {"concat", 4, {3, 3, 3, 3}, {S(2, 1, 4), S(2, 1, 4), S(2, 1, 4), S(2, 1, 4)}, "axis=1"},
