@@ -598,7 +598,7 @@ static sam_status process_crop(const amg_predictor *p, const sam_image *img, con
         sam_image_free(&sub);
         return st;
     }
-    timing->seconds_predict += now() - t0;
+    timing->seconds_encode += now() - t0;
     int ch = sub.height, cw = sub.width, L = p->low_res, threads = sam_pool_size(pool);
     int in_h, in_w;
     sam_resized_shape(ch, cw, p->input_size, &in_h, &in_w);

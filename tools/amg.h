@@ -50,7 +50,9 @@ typedef struct amg_mask {
 typedef struct amg_result {
     amg_mask *masks;
     int n;
-    double seconds_predict, seconds_postprocess;
+    double seconds_encode;      /* setting the image (and crops): the encoder */
+    double seconds_predict;     /* the predictions: prompt encoder and mask decoder */
+    double seconds_postprocess; /* everything else */
 } amg_result;
 
 sam_status amg_generate(const amg_predictor *p, const sam_image *img, const amg_options *o, amg_result *out, sam_error *err);

@@ -260,7 +260,8 @@ sam_status sam_png_write(const char *path, int width, int height, int channels, 
         st = sam_fail(err, SAM_ERR_IO, "writing '%s': %s", path, message);
     } else {
         png_init_io(png, f);
-        png_set_compression_level(png, 3);
+        png_set_compression_level(png, 1); /* masks and overlays: fast beats small */
+        if (channels == 1) png_set_filter(png, 0, PNG_FILTER_NONE); /* flat 0/255 masks gain nothing from filters */
         png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                      PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_write_info(png, info);

@@ -23,22 +23,23 @@ void overlay_color(int i, uint8_t rgb[3])
     rgb[2] = (uint8_t)(40 + 215 * b);
 }
 
+void overlay_add_mask(uint8_t *out, int w, int h, const uint8_t *mask, int color)
+{
+    uint8_t c[3];
+    overlay_color(color, c);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!mask[i]) continue;
+            int edge = x == 0 || y == 0 || x == w - 1 || y == h - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - (size_t)w] || !mask[i + (size_t)w];
+            for (int k = 0; k < 3; k++) out[i * 3 + k] = edge ? c[k] : (uint8_t)((out[i * 3 + k] + c[k]) / 2);
+        }
+}
+
 void overlay_masks(const sam_image *img, const uint8_t *const *masks, int n, uint8_t *out)
 {
-    int w = img->width, h = img->height;
-    memcpy(out, img->rgb, (size_t)w * h * 3);
-    for (int m = 0; m < n; m++) {
-        uint8_t c[3];
-        overlay_color(m, c);
-        const uint8_t *mask = masks[m];
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                size_t i = (size_t)y * w + x;
-                if (!mask[i]) continue;
-                int edge = x == 0 || y == 0 || x == w - 1 || y == h - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - (size_t)w] || !mask[i + (size_t)w];
-                for (int k = 0; k < 3; k++) out[i * 3 + k] = edge ? c[k] : (uint8_t)((out[i * 3 + k] + c[k]) / 2);
-            }
-    }
+    memcpy(out, img->rgb, (size_t)img->width * img->height * 3);
+    for (int m = 0; m < n; m++) overlay_add_mask(out, img->width, img->height, masks[m], m);
 }
 
 static void put(uint8_t *out, int w, int h, int x, int y, const uint8_t c[3])

@@ -8,6 +8,8 @@
 
 /* Distinct colours for mask i. */
 void overlay_color(int i, uint8_t rgb[3]);
+/* Tints one mask (w x h) into out in colour number `color`, outlined. */
+void overlay_add_mask(uint8_t *out, int w, int h, const uint8_t *mask, int color);
 /* Blends n masks (width x height each) into a copy of img's pixels (out: w*h*3). */
 void overlay_masks(const sam_image *img, const uint8_t *const *masks, int n, uint8_t *out);
 /* Draws prompts (in image pixels) on out. */

@@ -38,13 +38,21 @@ sam_status rle_from_colmajor(const uint8_t *m, int h, int w, sam_rle *out, sam_e
 
 void rle_to_mask(const sam_rle *r, uint8_t *mask)
 {
-    size_t idx = 0, total = (size_t)r->h * r->w;
-    for (int i = 0; i < r->n; i++) {
-        uint8_t v = (uint8_t)(i & 1);
-        for (uint32_t k = 0; k < r->counts[i] && idx < total; k++, idx++) {
+    size_t total = (size_t)r->h * r->w, idx = 0;
+    memset(mask, 0, total);
+    for (int i = 0; i < r->n && idx < total; i++) {
+        size_t count = r->counts[i] < total - idx ? r->counts[i] : total - idx;
+        if (i & 1) { /* a run of ones, walking down the columns */
             size_t x = idx / (size_t)r->h, y = idx % (size_t)r->h;
-            mask[y * r->w + x] = v;
+            for (size_t k = 0; k < count; k++) {
+                mask[y * r->w + x] = 1;
+                if (++y == (size_t)r->h) {
+                    y = 0;
+                    x++;
+                }
+            }
         }
+        idx += count;
     }
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auto.h"
 #include "segment.h"
 #include "tool_common.h"
 
@@ -22,11 +23,13 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sam-run --model MODEL --image IMG [prompts] [outputs] [options]\n"
+            "       sam-run --model MODEL --image IMG|DIR ... --auto [AMG options] (--out DIR | --json FILE)\n"
             "       sam-run --model MODEL [--graph FILE] --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
             "\n"
             "Segment Anything on the CPU. The first form segments IMG (JPEG or PNG) from point and\n"
-            "box prompts; the second runs a graph of the model on .npy tensors (default: the image\n"
-            "encoder, whose input is 'image' 1x3x1024x1024 and output 'image_embeddings').\n"
+            "box prompts; the second segments everything (automatic mask generation); the third runs\n"
+            "a graph of the model on .npy tensors (default: the image encoder, whose input is 'image'\n"
+            "1x3x1024x1024 and output 'image_embeddings').\n"
             "\n"
             "prompts (coordinates in image pixels):\n"
             "  --point X,Y[,LABEL]      a point, label 1 foreground (default) or 0 background (repeatable)\n"
@@ -44,6 +47,17 @@ static void usage(FILE *f)
             "  --embedding FILE         reuse the image embedding from FILE when it was made for this\n"
             "                           image and model, else compute it and save it there\n"
             "  --input-size-percent P   segment a copy shrunk to P%% (masks still at the original size)\n"
+            "automatic mask generation (--auto; options and defaults of SamAutomaticMaskGenerator):\n"
+            "  --points-per-side N (32)  --points-per-batch N (64)  --pred-iou-thresh F (0.88)\n"
+            "  --stability-score-thresh F (0.95)  --stability-score-offset F (1.0)\n"
+            "  --box-nms-thresh F (0.7)  --crop-n-layers N (0)  --crop-nms-thresh F (0.7)\n"
+            "  --crop-overlap-ratio F (0.3413)  --crop-n-points-downscale-factor N (1)\n"
+            "  --min-mask-region-area N (0)  --output-mode binary_mask|uncompressed_rle|coco_rle\n"
+            "  --point-grids FILE.json   your own normalized points, a list per crop layer\n"
+            "  --image may repeat or name a directory; --out DIR then gets a folder per image with\n"
+            "  N.png masks, metadata.csv, overlay.png and masks.json (RLE modes), as scripts/amg.py\n"
+            "  --oracle                  use the golden data's synthetic mask predictor instead of a\n"
+            "                            model (a test aid: checks the pipeline on any image)\n"
             "graph mode:\n"
             "  -g, --graph FILE         graph to run (default: the image encoder of the model's config)\n"
             "  -i, --input NAME=FILE    a graph input from a .npy file (repeatable)\n"
@@ -196,7 +210,9 @@ int main(int argc, char **argv)
 {
     enum {
         OPT_PROFILE = 256, OPT_REFERENCE, OPT_DUMP_PLAN, OPT_VERSION, OPT_IMAGE, OPT_POINT, OPT_BOX, OPT_MASK_INPUT, OPT_PROMPTS,
-        OPT_MULTIMASK, OPT_OUT, OPT_JSON, OPT_SAVE_LOGITS, OPT_SAVE_MASKS, OPT_EMBEDDING, OPT_PERCENT, OPT_NO_FUSE, OPT_TRACE
+        OPT_MULTIMASK, OPT_OUT, OPT_JSON, OPT_SAVE_LOGITS, OPT_SAVE_MASKS, OPT_EMBEDDING, OPT_PERCENT, OPT_NO_FUSE, OPT_TRACE,
+        OPT_AUTO, OPT_ORACLE, OPT_PPS, OPT_PPB, OPT_IOU, OPT_STAB, OPT_STAB_OFF, OPT_BOX_NMS, OPT_CROP_LAYERS, OPT_CROP_NMS, OPT_CROP_OVERLAP,
+        OPT_CROP_DOWN, OPT_MIN_AREA, OPT_OUTPUT_MODE, OPT_GRIDS
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},        {"graph", required_argument, 0, 'g'},
@@ -212,13 +228,25 @@ int main(int argc, char **argv)
         {"save-logits", required_argument, 0, OPT_SAVE_LOGITS}, {"save-masks", required_argument, 0, OPT_SAVE_MASKS},
         {"embedding", required_argument, 0, OPT_EMBEDDING}, {"input-size-percent", required_argument, 0, OPT_PERCENT},
         {"no-fuse", no_argument, 0, OPT_NO_FUSE},    {"trace", required_argument, 0, OPT_TRACE},
+        {"auto", no_argument, 0, OPT_AUTO},          {"oracle", no_argument, 0, OPT_ORACLE},
+        {"points-per-side", required_argument, 0, OPT_PPS}, {"points-per-batch", required_argument, 0, OPT_PPB},
+        {"pred-iou-thresh", required_argument, 0, OPT_IOU}, {"stability-score-thresh", required_argument, 0, OPT_STAB},
+        {"stability-score-offset", required_argument, 0, OPT_STAB_OFF}, {"box-nms-thresh", required_argument, 0, OPT_BOX_NMS},
+        {"crop-n-layers", required_argument, 0, OPT_CROP_LAYERS}, {"crop-nms-thresh", required_argument, 0, OPT_CROP_NMS},
+        {"crop-overlap-ratio", required_argument, 0, OPT_CROP_OVERLAP},
+        {"crop-n-points-downscale-factor", required_argument, 0, OPT_CROP_DOWN},
+        {"min-mask-region-area", required_argument, 0, OPT_MIN_AREA}, {"output-mode", required_argument, 0, OPT_OUTPUT_MODE},
+        {"point-grids", required_argument, 0, OPT_GRIDS},
         {0, 0, 0, 0}};
     io_arg inputs[MAX_IO], outputs[MAX_IO], params[MAX_IO];
     graph_job gj = {.inputs = inputs, .outputs = outputs, .params = params};
     prompt_set prompts = {0};
     segment_options so = {.prompts = &prompts, .input_percent = 100};
     const char *prompts_file = NULL, *mask_input = NULL;
-    int c, rc = EXIT_USAGE, cli_prompt = 0;
+    const char *images[MAX_IO];
+    int c, rc = EXIT_USAGE, cli_prompt = 0, n_images = 0, amg_flag = 0;
+    auto_options ao = {.output_mode = OUTPUT_BINARY_MASK};
+    amg_default_options(&ao.amg);
     long long threads = 0;
     sam_error err = {0};
     while ((c = getopt_long(argc, argv, "m:g:c:i:o:p:t:h", opts, NULL)) != -1) {
@@ -243,7 +271,52 @@ int main(int argc, char **argv)
         case OPT_DUMP_PLAN: gj.dump = 1; break;
         case 'h': usage(stdout); rc = 0; goto out;
         case OPT_VERSION: printf("sam-run %s\n", SAMRT_VERSION); rc = 0; goto out;
-        case OPT_IMAGE: so.image = optarg; break;
+        case OPT_IMAGE:
+            if (n_images >= MAX_IO) {
+                fprintf(stderr, "sam-run: too many --image arguments (max %d; give a directory)\n", MAX_IO);
+                goto out;
+            }
+            images[n_images++] = so.image = optarg;
+            break;
+        case OPT_AUTO: ao.images = images; amg_flag |= 1; break;
+        case OPT_ORACLE: ao.oracle = 1; break;
+        case OPT_PPS: case OPT_PPB: case OPT_CROP_LAYERS: case OPT_CROP_DOWN: case OPT_MIN_AREA: {
+            long long v;
+            long long hi = c == OPT_CROP_LAYERS ? 4 : c == OPT_MIN_AREA ? 1LL << 30 : 4096;
+            if (!tool_parse_int(optarg, c == OPT_CROP_LAYERS || c == OPT_MIN_AREA ? 0 : 1, hi, &v)) {
+                fprintf(stderr, "sam-run: %s needs an integer in %d..%lld, got '%s'\n", argv[optind - 1], c == OPT_CROP_LAYERS || c == OPT_MIN_AREA ? 0 : 1, hi, optarg);
+                goto out;
+            }
+            int *field = c == OPT_PPS ? &ao.amg.points_per_side : c == OPT_PPB ? &ao.amg.points_per_batch : c == OPT_CROP_LAYERS ? &ao.amg.crop_n_layers
+                       : c == OPT_CROP_DOWN ? &ao.amg.crop_n_points_downscale_factor : &ao.amg.min_mask_region_area;
+            *field = (int)v;
+            amg_flag |= 2;
+            break;
+        }
+        case OPT_IOU: case OPT_STAB: case OPT_STAB_OFF: case OPT_BOX_NMS: case OPT_CROP_NMS: case OPT_CROP_OVERLAP: {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || !(v >= 0 && v <= (c == OPT_STAB_OFF ? 1e6 : 1))) {
+                fprintf(stderr, "sam-run: %s needs a number in 0..%s, got '%s'\n", argv[optind - 1], c == OPT_STAB_OFF ? "1e6" : "1", optarg);
+                goto out;
+            }
+            double *field = c == OPT_IOU ? &ao.amg.pred_iou_thresh : c == OPT_STAB ? &ao.amg.stability_score_thresh : c == OPT_STAB_OFF ? &ao.amg.stability_score_offset
+                          : c == OPT_BOX_NMS ? &ao.amg.box_nms_thresh : c == OPT_CROP_NMS ? &ao.amg.crop_nms_thresh : &ao.amg.crop_overlap_ratio;
+            *field = v;
+            amg_flag |= 2;
+            break;
+        }
+        case OPT_OUTPUT_MODE:
+            if (!strcmp(optarg, "binary_mask")) ao.output_mode = OUTPUT_BINARY_MASK;
+            else if (!strcmp(optarg, "uncompressed_rle")) ao.output_mode = OUTPUT_UNCOMPRESSED_RLE;
+            else if (!strcmp(optarg, "coco_rle")) ao.output_mode = OUTPUT_COCO_RLE;
+            else {
+                fprintf(stderr, "sam-run: --output-mode must be binary_mask, uncompressed_rle or coco_rle, got '%s'\n", optarg);
+                goto out;
+            }
+            amg_flag |= 2;
+            break;
+        case OPT_GRIDS: ao.point_grids = optarg; amg_flag |= 2; break;
         case OPT_POINT: cli_prompt = 1; if (prompt_add_point(&prompts, optarg, &err)) goto bad_prompt; break;
         case OPT_BOX: cli_prompt = 1; if (prompt_set_box(&prompts, optarg, &err)) goto bad_prompt; break;
         case OPT_MASK_INPUT: cli_prompt = 1; mask_input = optarg; break;
@@ -270,8 +343,40 @@ int main(int argc, char **argv)
         fprintf(stderr, "sam-run: unexpected argument '%s' (see --help)\n", argv[optind]);
         goto out;
     }
-    if (!so.model) {
+    if (!so.model && !ao.oracle) {
         fprintf(stderr, "sam-run: --model is required (see --help)\n");
+        goto out;
+    }
+    if ((amg_flag & 2 || ao.oracle) && !(amg_flag & 1)) {
+        fprintf(stderr, "sam-run: automatic mask generation options need --auto\n");
+        goto out;
+    }
+    if (amg_flag & 1) {
+        if (!n_images) {
+            fprintf(stderr, "sam-run: --auto needs --image IMG (repeatable) or a directory\n");
+            goto out;
+        }
+        if (cli_prompt || prompts_file || so.multimask || so.save_logits || so.save_masks || so.embedding || gj.n_in || gj.n_out) {
+            fprintf(stderr, "sam-run: --auto segments everything: prompts, --save-logits/--save-masks/--embedding and graph options do not apply\n");
+            goto out;
+        }
+        if (!so.out_dir && !so.json_path) {
+            fprintf(stderr, "sam-run: no output: give --out DIR or --json FILE\n");
+            goto out;
+        }
+        ao.model = so.model;
+        ao.config = so.config;
+        ao.n_images = n_images;
+        ao.out_dir = so.out_dir;
+        ao.json_path = so.json_path;
+        ao.threads = so.threads;
+        ao.profile = so.profile;
+        ao.no_fuse = so.no_fuse;
+        rc = auto_run(&ao);
+        goto out;
+    }
+    if (n_images > 1) {
+        fprintf(stderr, "sam-run: several --image are for --auto; prompts segment one image\n");
         goto out;
     }
     if (so.image) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "output_files.h"
 #include "overlay.h"
 #include "preprocess.h"
 #include "tool_common.h"
@@ -52,53 +53,18 @@ static int embedding_load(const char *path, const emb_key *key, float *data)
     return ok;
 }
 
-static sam_status embedding_save(const char *path, const emb_key *key, const float *data, sam_error *err)
+static sam_status embedding_save(const char *path, const emb_key *key, const float *data, written_files *w, sam_error *err)
 {
-    size_t tlen = strlen(path) + 16;
-    char *tmp = malloc(tlen);
-    if (!tmp) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    int ok = f && fwrite(EMB_MAGIC, 1, 8, f) == 8 && fwrite(key, sizeof *key, 1, f) == 1 && fwrite(data, sizeof(float), (size_t)key->numel, f) == key->numel;
-    if (f) ok = fclose(f) == 0 && ok;
-    else if (fd >= 0) close(fd);
-    if (ok) {
-        chmod(tmp, 0644);
-        ok = rename(tmp, path) == 0;
-    }
-    sam_status st = ok ? SAM_OK : sam_fail(err, SAM_ERR_IO, "cannot write embedding '%s': %s", path, strerror(errno));
-    if (!ok) unlink(tmp);
-    free(tmp);
-    return st;
+    atomic_file a;
+    sam_status st = atomic_open(&a, path, err);
+    if (st) return st;
+    fwrite(EMB_MAGIC, 1, 8, a.f);
+    fwrite(key, sizeof *key, 1, a.f);
+    fwrite(data, sizeof(float), (size_t)key->numel, a.f);
+    return atomic_close(&a, w, err);
 }
 
 /* ---- outputs, written all or none ---- */
-
-typedef struct {
-    char **paths;
-    int n;
-} written_files;
-
-static void remember(written_files *w, const char *path)
-{
-    char **p = realloc(w->paths, sizeof *p * (size_t)(w->n + 1));
-    if (!p) return;
-    w->paths = p;
-    w->paths[w->n] = strdup(path);
-    if (w->paths[w->n]) w->n++;
-}
-
-static void rollback(written_files *w)
-{
-    for (int i = 0; i < w->n; i++) unlink(w->paths[i]);
-}
-
-static void forget(written_files *w)
-{
-    for (int i = 0; i < w->n; i++) free(w->paths[i]);
-    free(w->paths);
-}
 
 typedef struct {
     int n_objects, n_masks; /* masks per object */
@@ -132,19 +98,12 @@ static void mask_stats(const uint8_t *m, int w, int h, int64_t *area, int bbox[4
 }
 
 static sam_status write_json(const char *path, const segment_options *o, const prompt_set *ps, const results *r, const char *variant,
-                             const double seconds[3], sam_error *err)
+                             const double seconds[3], written_files *w, sam_error *err)
 {
-    size_t tlen = strlen(path) + 16;
-    char *tmp = malloc(tlen);
-    if (!tmp) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        if (fd >= 0) close(fd);
-        free(tmp);
-        return sam_fail(err, SAM_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
-    }
+    atomic_file af;
+    sam_status st = atomic_open(&af, path, err);
+    if (st) return st;
+    FILE *f = af.f;
     fprintf(f, "{\n  \"image\": ");
     json_write_string(f, o->image);
     fprintf(f, ",\n  \"width\": %d,\n  \"height\": %d,\n  \"model\": ", r->width, r->height);
@@ -177,15 +136,7 @@ static sam_status write_json(const char *path, const segment_options *o, const p
         fprintf(f, "]}");
     }
     fprintf(f, "\n  ],\n  \"seconds\": {\"encoder\": %.4f, \"decoder\": %.4f, \"postprocess\": %.4f}\n}\n", seconds[0], seconds[1], seconds[2]);
-    int ok = fclose(f) == 0;
-    if (ok) {
-        chmod(tmp, 0644);
-        ok = rename(tmp, path) == 0;
-    }
-    sam_status st = ok ? SAM_OK : sam_fail(err, SAM_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    if (!ok) unlink(tmp);
-    free(tmp);
-    return st;
+    return atomic_close(&af, w, err);
 }
 
 static sam_status write_outputs(const segment_options *o, const prompt_set *ps, const sam_image *img, results *r, const char *variant,
@@ -195,7 +146,7 @@ static sam_status write_outputs(const segment_options *o, const prompt_set *ps, 
     char path[8192];
     int total = r->n_objects * r->n_masks;
     if (o->out_dir) {
-        if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST) return sam_fail(err, SAM_ERR_IO, "cannot create --out directory '%s': %s", o->out_dir, strerror(errno));
+        if ((st = make_dir(o->out_dir, err))) return st;
         r->files = calloc((size_t)total, sizeof *r->files);
         if (!r->files) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
         uint8_t *gray = malloc((size_t)r->width * r->height);
@@ -206,7 +157,7 @@ static sam_status write_outputs(const segment_options *o, const prompt_set *ps, 
             r->files[idx] = strdup(name);
             snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
             for (size_t i = 0; i < (size_t)r->width * r->height; i++) gray[i] = r->masks[idx][i] ? 255 : 0;
-            if ((st = sam_png_write(path, r->width, r->height, 1, gray, err)) == SAM_OK) remember(w, path);
+            if ((st = sam_png_write(path, r->width, r->height, 1, gray, err)) == SAM_OK) written_add(w, path);
         }
         free(gray);
         if (st) return st;
@@ -218,14 +169,12 @@ static sam_status write_outputs(const segment_options *o, const prompt_set *ps, 
         st = sam_png_write(path, r->width, r->height, 3, over, err);
         free(over);
         if (st) return st;
-        remember(w, path);
+        written_add(w, path);
         snprintf(path, sizeof path, "%s/result.json", o->out_dir);
-        if ((st = write_json(path, o, ps, r, variant, seconds, err))) return st;
-        remember(w, path);
+        if ((st = write_json(path, o, ps, r, variant, seconds, w, err))) return st;
     }
     if (o->json_path) {
-        if ((st = write_json(o->json_path, o, ps, r, variant, seconds, err))) return st;
-        remember(w, o->json_path);
+        if ((st = write_json(o->json_path, o, ps, r, variant, seconds, w, err))) return st;
     }
     if (o->save_logits) {
         float *all = malloc(sizeof(float) * (size_t)total * low * low);
@@ -235,7 +184,7 @@ static sam_status write_outputs(const segment_options *o, const prompt_set *ps, 
         st = sam_npy_write(o->save_logits, SAM_F32, 4, shape, all, err);
         free(all);
         if (st) return st;
-        remember(w, o->save_logits);
+        written_add(w, o->save_logits);
     }
     if (o->save_masks) {
         size_t plane = (size_t)r->width * r->height;
@@ -246,7 +195,7 @@ static sam_status write_outputs(const segment_options *o, const prompt_set *ps, 
         st = sam_npy_write(o->save_masks, SAM_U8, 4, shape, all, err);
         free(all);
         if (st) return st;
-        remember(w, o->save_masks);
+        written_add(w, o->save_masks);
     }
     return SAM_OK;
 }
@@ -301,8 +250,7 @@ int segment_run(const segment_options *o)
         seconds[0] = sam_predictor_encoder_seconds(pred);
         if (o->embedding) {
             const float *emb = sam_predictor_embedding(pred, &numel);
-            if (embedding_save(o->embedding, &key, emb, &err)) goto fail;
-            remember(&w, o->embedding);
+            if (embedding_save(o->embedding, &key, emb, &w, &err)) goto fail;
             fprintf(stderr, "sam-run: saved the image embedding to %s\n", o->embedding);
         }
     }
@@ -352,9 +300,9 @@ int segment_run(const segment_options *o)
     goto done;
 fail:
     fprintf(stderr, "sam-run: %s\n", err.msg);
-    rollback(&w);
+    written_rollback(&w);
 done:
-    forget(&w);
+    written_free(&w);
     for (int i = 0; r.pred && i < r.n_objects; i++) sam_prediction_free(&r.pred[i]);
     for (int i = 0; r.masks && i < r.n_objects * r.n_masks; i++) free(r.masks[i]);
     for (int i = 0; r.files && i < r.n_objects * r.n_masks; i++) free(r.files[i]);
