@@ -9,8 +9,9 @@
  * N x D image tokens are multiplied by T-row matrices instead of being projected.
  *
  * attention_fold_out (the image attends to the tokens): inputs q [Bq, N, C] or
- * x [Bq, N, D], Wq [C, D], bq [C], then k [Bk, T, C], v [Bk, T, C], Wo [D, C], bo [D];
- * out [B, N, D] = sum_h softmax(q_h k_h^T) (v_h Wo_h^T) + bo, with q_h k_h^T computed
+ * x [Bq, N, D], Wq [C, D], bq [C], then k [Bk, T, C], v [Bk, T, C], Wo [D, C], bo [D],
+ * then [residual [B, N, D] if residual], [ln_weight, ln_bias [D] if norm];
+ * out [B, N, D] = norm(sum_h softmax(q_h k_h^T) (v_h Wo_h^T) + bo + residual), q_h k_h^T computed
  * as x (Wq_h^T k_h^T) + bq_h k_h^T when x is given: the output projection (and the
  * query projection) become products with T-column matrices. */
 #include <math.h>
@@ -20,7 +21,7 @@
 #include "op_util.h"
 #include "vmath.h"
 
-enum { FOLD_HEADS };
+enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS };
 
 static int64_t bidx(int64_t batch, int64_t b)
 {
@@ -195,17 +196,23 @@ const sam_op_def sam_op_attention_fold_kv = {
 /* ---------------- attention_fold_out ---------------- */
 
 typedef struct {
-    const sam_tensor *q, *x, *wq, *bq, *k, *v, *wo, *bo;
+    const sam_tensor *q, *x, *wq, *bq, *k, *v, *wo, *bo, *res, *ln_w, *ln_b;
     int64_t B, N, T, C, D, heads, hd, HT;
+    float eps;
 } out_dims;
 
 enum { OUT_ROWS = 256 }; /* image rows per task */
+
+static int out_base_inputs(const sam_node *node)
+{
+    return node->n_in - (node->attrs[FOLD_RESIDUAL].i != 0) - 2 * (node->attrs[FOLD_NORM].i != 0);
+}
 
 static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
 {
     out_dims d = {0};
     int i = 0;
-    if (node->n_in == 7) {
+    if (out_base_inputs(node) == 7) {
         d.x = in[i++];
         d.wq = in[i++];
         d.bq = in[i++];
@@ -216,6 +223,12 @@ static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
     d.v = in[i++];
     d.wo = in[i++];
     d.bo = in[i++];
+    if (node->attrs[FOLD_RESIDUAL].i) d.res = in[i++];
+    if (node->attrs[FOLD_NORM].i) {
+        d.ln_w = in[i++];
+        d.ln_b = in[i++];
+    }
+    d.eps = (float)node->attrs[FOLD_EPS].f;
     const sam_tensor *side = d.x ? d.x : d.q;
     d.B = side->shape[0] > d.k->shape[0] ? side->shape[0] : d.k->shape[0];
     d.N = side->shape[1];
@@ -230,7 +243,8 @@ static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
 
 static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
-    if (node->n_in != 5 && node->n_in != 7) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: inputs are q, k, v, Wo, bo or x, Wq, bq, k, v, Wo, bo");
+    int base = out_base_inputs(node);
+    if (base != 5 && base != 7) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: inputs are q, k, v, Wo, bo or x, Wq, bq, k, v, Wo, bo, then [residual], [ln_weight, ln_bias]");
     out_dims d = out_get(node, in);
     const sam_tensor *side = d.x ? d.x : d.q;
     if (side->ndim != 3 || d.k->ndim != 3 || d.v->ndim != 3) return sam_shape_error(err, "attention_fold_out", "q/x, k, v must be [batch, tokens, channels]", side);
@@ -242,6 +256,9 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
     if (d.v->shape[0] != d.k->shape[0] || d.v->shape[1] != d.T || d.v->shape[2] != d.C) return sam_shape_error(err, "attention_fold_out", "v must match k", d.v);
     sam_status st;
     if ((st = batch_ok(side, d.B, err)) || (st = batch_ok(d.k, d.B, err))) return st;
+    if (d.res && (d.res->ndim != 3 || d.res->shape[0] != d.B || d.res->shape[1] != d.N || d.res->shape[2] != d.D))
+        return sam_shape_error(err, "attention_fold_out", "the residual must have the output's shape", d.res);
+    if (d.ln_w && (sam_numel(d.ln_w) != d.D || sam_numel(d.ln_b) != d.D)) return sam_shape_error(err, "attention_fold_out", "norm weights must have D entries", d.ln_w);
     out->ndim = 3;
     out->shape[0] = d.B;
     out->shape[1] = d.N;
@@ -300,10 +317,20 @@ SAM_KERNEL static void out_reference(const sam_kernel_args *a)
                     o[h * d.hd + c] = (float)(acc / sum);
                 }
             }
+            float *dst = sam_f32(a->out) + (b * d.N + n) * d.D;
             for (int64_t j = 0; j < d.D; j++) {
                 double acc = sam_f32(d.bo)[j];
                 for (int64_t c = 0; c < d.C; c++) acc += (double)o[c] * sam_f32(d.wo)[j * d.C + c];
-                sam_f32(a->out)[(b * d.N + n) * d.D + j] = (float)acc;
+                if (d.res) acc += sam_f32(d.res)[(b * d.N + n) * d.D + j];
+                dst[j] = (float)acc;
+            }
+            if (d.ln_w) {
+                double mean = 0, var = 0;
+                for (int64_t j = 0; j < d.D; j++) mean += dst[j];
+                mean /= (double)d.D;
+                for (int64_t j = 0; j < d.D; j++) var += (dst[j] - mean) * (dst[j] - mean);
+                double rstd = 1.0 / sqrt(var / (double)d.D + d.eps);
+                for (int64_t j = 0; j < d.D; j++) dst[j] = (float)((dst[j] - mean) * rstd * sam_f32(d.ln_w)[j] + sam_f32(d.ln_b)[j]);
             }
         }
     }
@@ -358,6 +385,26 @@ SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t rows, i
     }
 }
 
+/* + bias, + residual, then LayerNorm, on rows of D */
+SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *restrict o, const float *restrict res, int64_t rows)
+{
+    const int64_t D = d->D;
+    const float *restrict bo = sam_f32(d->bo);
+    for (int64_t r = 0; r < rows; r++, o += D) {
+        for (int64_t j = 0; j < D; j++) o[j] += bo[j] + (res ? res[r * D + j] : 0.0f);
+        if (!d->ln_w) continue;
+        const float *restrict w = sam_f32(d->ln_w), *restrict b = sam_f32(d->ln_b);
+        float mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
+        for (int64_t j = 0; j < D; j++) mean += o[j];
+        mean /= (float)D;
+#pragma omp simd reduction(+ : var)
+        for (int64_t j = 0; j < D; j++) var += (o[j] - mean) * (o[j] - mean);
+        float rstd = 1.0f / sqrtf(var / (float)D + d->eps);
+        for (int64_t j = 0; j < D; j++) o[j] = (o[j] - mean) * rstd * w[j] + b[j];
+    }
+}
+
 static void out_rows_task(void *p, int task, int thread)
 {
     const out_ctx *c = p;
@@ -375,8 +422,7 @@ static void out_rows_task(void *p, int task, int thread)
     softmax_segments(s, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
     sam_gemm_nn_serial(rows, d.D, d.HT, s, d.HT, vw, d.D, sam_f32(c->a->out) + (b * d.N + n0) * d.D, d.D);
     float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < d.D; j++) o[r * d.D + j] += sam_f32(d.bo)[j];
+    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (b * d.N + n0) * d.D : NULL, rows);
 }
 
 SAM_KERNEL static void out_fast(const sam_kernel_args *a)
@@ -398,9 +444,9 @@ static double out_flops(const sam_node *node, const sam_tensor *const *in, const
 const sam_op_def sam_op_attention_fold_out = {
     .name = "attention_fold_out",
     .min_inputs = 5,
-    .max_inputs = 7,
-    .n_attrs = 1,
-    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}},
+    .max_inputs = 8,
+    .n_attrs = 4,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"residual", SAM_ATTR_INT, false, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5}},
     .infer = out_infer,
     .workspace = out_workspace,
     .flops = out_flops,

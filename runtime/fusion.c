@@ -211,6 +211,43 @@ static bool fuse_convt_norm(fuser *f, int i)
     return true;
 }
 
+enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS };
+
+/* add(attention_fold_out(...), r), then layer_norm -> the residual and the norm in its
+ * row epilogue (the decoder's keys update: keys = norm4(keys + attn_out)) */
+static bool fuse_fold_out_epilogue(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op == SAM_OP_layer_norm) {
+        int64_t axis = n->attrs[LN_AXIS].i;
+        int j = sole_producer(f, n->in[0], SAM_OP_attention_fold_out, -1);
+        if (j < 0 || (axis != -1 && axis != g->tensors[n->in[0]].ndim - 1)) return false;
+        sam_node *fo = &g->nodes[j];
+        if (fo->attrs[FOLD_NORM].i || fo->n_in + 2 > SAM_MAX_INPUTS) return false;
+        fo->attrs[FOLD_NORM].i = 1;
+        fo->attrs[FOLD_EPS].f = n->attrs[LN_EPS].f;
+        fo->in[fo->n_in++] = n->in[1];
+        fo->in[fo->n_in++] = n->in[2];
+        take_output(f, j, i);
+        return true;
+    }
+    if (n->op != SAM_OP_add) return false;
+    int64_t size = sam_numel(&g->tensors[n->out]);
+    for (int side = 0; side < 2; side++) {
+        int t = n->in[side], r = n->in[1 - side];
+        int j = sole_producer(f, t, SAM_OP_attention_fold_out, -1);
+        if (j < 0 || sam_numel(&g->tensors[r]) != size || sam_numel(&g->tensors[t]) != size || !available_before(g, r, j)) continue;
+        sam_node *fo = &g->nodes[j];
+        if (fo->attrs[FOLD_RESIDUAL].i || fo->attrs[FOLD_NORM].i || fo->n_in + 1 > SAM_MAX_INPUTS) continue;
+        fo->attrs[FOLD_RESIDUAL].i = 1;
+        fo->in[fo->n_in++] = r;
+        take_output(f, j, i);
+        return true;
+    }
+    return false;
+}
+
 /* gelu/relu(linear(x)) or gelu/relu(conv_transpose2d(x)) -> activation in the epilogue */
 static bool fuse_activation(fuser *f, int i)
 {
@@ -268,6 +305,7 @@ typedef struct {
 static const fusion_pattern patterns[] = {
     {"attention_fold_kv (token->image attention without image projections)", fuse_attention_kv},
     {"attention_fold_out (image->token attention without image projections)", fuse_attention_out},
+    {"attention_fold_out -> residual add -> layer_norm", fuse_fold_out_epilogue},
     {"window_partition -> linear", fuse_window_gather},
     {"layer_norm -> linear", fuse_prenorm},
     {"linear -> window_unpartition", fuse_window_scatter},

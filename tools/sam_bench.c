@@ -10,6 +10,7 @@
 
 #include "../converter/convert.h"
 #include "../ops/gemm.h"
+#include "amg_predictors.h"
 #include "predictor.h"
 #include "tool_common.h"
 
@@ -39,6 +40,8 @@ static void usage(FILE *f)
             "      --sgemm-size N   side of the reference sgemm (default 4096)\n"
             "      --profile        per-op-type breakdown of the timed runs\n"
             "      --no-encoder     only the decoder figures (on a synthetic embedding)\n"
+            "      --auto IMG       instead: automatic mask generation of IMG with default options,\n"
+            "                       timed as encoder, decoder and postprocessing\n"
             "  -h, --help           this help\n");
 }
 
@@ -198,17 +201,55 @@ done:
     return rc;
 }
 
+static int bench_auto(const char *model_path, const char *config_path, int n_threads, const char *image, int profile)
+{
+    sam_error err = {0};
+    sam_predictor *pred = NULL;
+    sam_image img = {0};
+    amg_result res = {0};
+    int rc = 1;
+    if (sam_image_load(image, &img, &err) || sam_predictor_open(model_path, config_path, n_threads, &pred, &err)) goto fail;
+    sam_predictor_set_profiling(pred, profile);
+    amg_predictor p;
+    amg_model_predictor(pred, &p);
+    amg_options o;
+    amg_default_options(&o);
+    o.threads = n_threads;
+    double t0 = now();
+    if (amg_generate(&p, &img, &o, &res, &err)) goto fail;
+    double total = now() - t0;
+    int prompts = o.points_per_side * o.points_per_side;
+    printf("model            %s (%s)\n", model_path, sam_predictor_config(pred)->variant);
+    printf("image            %s (%dx%d), default options: %d points, %d masks kept\n", image, img.width, img.height, prompts, res.n);
+    printf("AMG total        %.2f s\n", total);
+    printf("  encoder        %.2f s\n", res.seconds_encode);
+    printf("  decoder        %.2f s (%.1f ms per point prompt, 3 masks each)\n", res.seconds_predict, 1e3 * res.seconds_predict / prompts);
+    printf("  postprocess    %.2f s\n", res.seconds_postprocess);
+    if (profile) sam_predictor_print_profile(pred, stdout);
+    rc = 0;
+    goto done;
+fail:
+    tool_error("sam-bench", &err);
+done:
+    amg_result_free(&res);
+    sam_image_free(&img);
+    sam_predictor_close(pred);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_VARIANT = 256, OPT_SGEMM, OPT_PROFILE, OPT_NO_ENCODER };
+    enum { OPT_VARIANT = 256, OPT_SGEMM, OPT_PROFILE, OPT_NO_ENCODER, OPT_AUTO };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"variant", required_argument, 0, OPT_VARIANT}, {"config", required_argument, 0, 'c'},
         {"runs", required_argument, 0, 'r'},  {"threads", required_argument, 0, 't'},         {"sgemm-size", required_argument, 0, OPT_SGEMM},
         {"profile", no_argument, 0, OPT_PROFILE}, {"no-encoder", no_argument, 0, OPT_NO_ENCODER},
+        {"auto", required_argument, 0, OPT_AUTO},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *model_path = NULL, *variant = "vit_b", *config_path = NULL;
     long long runs = 2, threads = 0, sgemm_n = 4096;
     int profile = 0, encoder = 1, c;
+    const char *auto_image = NULL;
     while ((c = getopt_long(argc, argv, "m:c:r:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
@@ -225,6 +266,7 @@ int main(int argc, char **argv)
             break;
         case OPT_PROFILE: profile = 1; break;
         case OPT_NO_ENCODER: encoder = 0; break;
+        case OPT_AUTO: auto_image = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -254,6 +296,7 @@ int main(int argc, char **argv)
     }
 
     int n_threads = threads ? (int)threads : sam_cpu_count();
+    if (auto_image) return bench_auto(model_path, config_path, n_threads, auto_image, profile);
     int rc = encoder ? bench_encoder(model_path, config_path, n_threads, (int)runs, (int)sgemm_n, profile) : 0;
     if (rc == 0) rc = bench_decoder(model_path, config_path, n_threads, profile);
     return rc;
