@@ -142,10 +142,13 @@ const sam_op_def sam_op_conv2d = {
  * pixels, [pixels, IC] x [IC, K*K*OC], then a scatter. Weights are torch's
  * [IC, OC, K, K]; the fast kernel reorders them to [IC, K, K, OC] per call (small) so
  * that each output pixel's channels are contiguous. The fusion pass can fold a
- * following channel LayerNorm (norm) and GELU/ReLU (activation) into the scatter.
- * Inputs: x, W, [b], [ln_weight, ln_bias if norm]. ---- */
+ * following channel LayerNorm (norm) and GELU/ReLU (activation) into the scatter, and
+ * with project a product of every output pixel's channels with T vectors (the mask
+ * decoder's hypernetwork outputs): the output is then [B, T, OH, OW] and the upscaled
+ * embedding is never stored.
+ * Inputs: x, W, [b], [ln_weight, ln_bias if norm], [vectors [B or 1, T, OC] if project]. ---- */
 
-enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION };
+enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT };
 enum { CONVT_BLOCK = 1024 }; /* input pixels per product: wide enough for sgemm to run at speed */
 
 typedef struct {
@@ -153,33 +156,46 @@ typedef struct {
     const float *bias, *ln_w, *ln_b;
     int norm, act;
     float eps;
+    const sam_tensor *proj; /* [Bp, T, OC] when projecting */
 } convt_dims;
 
 static convt_dims convt_get_dims(const sam_node *node, const sam_tensor *const *in)
 {
     const sam_tensor *x = in[0], *w = in[1];
     convt_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[1], w->shape[2], NULL, NULL, NULL,
-                    node->attrs[CT_NORM].i != 0, (int)node->attrs[CT_ACTIVATION].i, (float)node->attrs[CT_EPS].f};
-    int k = 2;
-    if (node->n_in - 2 - 2 * d.norm == 1) d.bias = sam_f32(in[k++]);
+                    node->attrs[CT_NORM].i != 0, (int)node->attrs[CT_ACTIVATION].i, (float)node->attrs[CT_EPS].f, NULL};
+    int project = node->attrs[CT_PROJECT].i != 0, k = 2;
+    if (node->n_in - 2 - 2 * d.norm - project == 1) d.bias = sam_f32(in[k++]);
     if (d.norm) {
         d.ln_w = sam_f32(in[k++]);
         d.ln_b = sam_f32(in[k++]);
     }
+    if (project) d.proj = in[k++];
     return d;
 }
 
 static sam_status convt_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
     const sam_tensor *x = in[0], *w = in[1];
-    int norm = node->attrs[CT_NORM].i != 0, extra = node->n_in - 2 - 2 * norm;
+    int norm = node->attrs[CT_NORM].i != 0, project = node->attrs[CT_PROJECT].i != 0, extra = node->n_in - 2 - 2 * norm - project;
     if (x->ndim != 4) return sam_shape_error(err, "conv_transpose2d", "input must be channels-last [B, H, W, C]", x);
     if (w->ndim != 4 || w->shape[0] != x->shape[3] || w->shape[2] != w->shape[3])
         return sam_shape_error(err, "conv_transpose2d", "weight must be [IC, OC, K, K] with IC matching the input", w);
     if (node->attrs[CT_STRIDE].i != w->shape[2]) return sam_fail(err, SAM_ERR_UNSUPPORTED, "conv_transpose2d: only stride == kernel size is supported");
-    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: inputs are x, W, [b], [ln_weight, ln_bias]");
-    for (int k = 2; k < node->n_in; k++)
+    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: inputs are x, W, [b], [ln_weight, ln_bias], [vectors]");
+    for (int k = 2; k < node->n_in - project; k++)
         if (sam_numel(in[k]) != w->shape[1]) return sam_shape_error(err, "conv_transpose2d", "bias and norm weights must have OC entries", in[k]);
+    if (project) {
+        const sam_tensor *p = in[node->n_in - 1];
+        if (p->ndim != 3 || p->shape[2] != w->shape[1] || (p->shape[0] != 1 && p->shape[0] != x->shape[0]))
+            return sam_shape_error(err, "conv_transpose2d", "project vectors must be [B or 1, T, OC]", p);
+        out->ndim = 4;
+        out->shape[0] = x->shape[0];
+        out->shape[1] = p->shape[1];
+        out->shape[2] = x->shape[1] * w->shape[2];
+        out->shape[3] = x->shape[2] * w->shape[2];
+        return SAM_OK;
+    }
     if (node->attrs[CT_ACTIVATION].i < 0 || node->attrs[CT_ACTIVATION].i > 2) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: activation must be 0, 1 (gelu) or 2 (relu)");
     out->ndim = 4;
     out->shape[0] = x->shape[0];
@@ -194,7 +210,9 @@ static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in,
     (void)out;
     convt_dims d = convt_get_dims(node, in);
     size_t cols = (size_t)(d.OC * d.K * d.K);
-    return ((size_t)n_threads * CONVT_BLOCK * cols + (size_t)d.IC * cols) * sizeof(float);
+    size_t ref = d.proj ? (size_t)d.OC : 0;                                          /* the reference kernel's pixel */
+    size_t prod = d.proj ? (size_t)CONVT_BLOCK * d.K * d.K * (size_t)d.proj->shape[1] : 0; /* per thread products */
+    return ((size_t)n_threads * (CONVT_BLOCK * cols + prod) + (size_t)d.IC * cols + ref) * sizeof(float);
 }
 
 /* bias, channel LayerNorm and activation on n consecutive output pixels */
@@ -222,6 +240,18 @@ SAM_MULTIVERSION static void convt_epilogue(const convt_dims *d, float *restrict
     }
 }
 
+/* out[b, t, pixel] = <vectors[b, t], v> for the T vectors */
+static void convt_project(const convt_dims *d, const float *v, int64_t b, int64_t pixel, float *out, int64_t plane)
+{
+    int64_t T = d->proj->shape[1];
+    const float *vec = sam_f32(d->proj) + (d->proj->shape[0] == 1 ? 0 : b) * T * d->OC;
+    for (int64_t t = 0; t < T; t++) {
+        float s = 0;
+        for (int64_t c = 0; c < d->OC; c++) s += vec[t * d->OC + c] * v[c];
+        out[(b * T + t) * plane + pixel] = s;
+    }
+}
+
 SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
 {
     convt_dims d = convt_get_dims(a->node, a->in);
@@ -231,7 +261,7 @@ SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
     for (int64_t n = 0; n < d.B; n++)
         for (int64_t oy = 0; oy < OH; oy++)
             for (int64_t ox = 0; ox < OW; ox++) {
-                float *v = o + ((n * OH + oy) * OW + ox) * d.OC;
+                float *v = d.proj ? (float *)a->workspace + (size_t)(d.IC * d.OC * d.K * d.K) : o + ((n * OH + oy) * OW + ox) * d.OC;
                 for (int64_t oc = 0; oc < d.OC; oc++) {
                     int64_t iy = oy / d.K, ix = ox / d.K, ky = oy % d.K, kx = ox % d.K;
                     double s = 0;
@@ -240,6 +270,7 @@ SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
                     v[oc] = (float)s;
                 }
                 convt_epilogue(&d, v, 1);
+                if (d.proj) convt_project(&d, v, n, oy * OW + ox, o, OH * OW);
             }
 }
 
@@ -254,14 +285,38 @@ static void convt_block_task(void *p, int task, int thread)
     const convt_ctx *c = p;
     const convt_dims *d = &c->d;
     int64_t npix = d->B * d->H * d->W, p0 = (int64_t)task * CONVT_BLOCK, rows = npix - p0 < CONVT_BLOCK ? npix - p0 : CONVT_BLOCK;
-    int64_t cols = d->OC * d->K * d->K, OW = d->W * d->K;
-    float *y = (float *)c->a->workspace + (size_t)d->IC * cols + (size_t)thread * CONVT_BLOCK * (size_t)cols;
+    int64_t cols = d->OC * d->K * d->K, OW = d->W * d->K, kk = d->K * d->K;
+    int64_t T = d->proj ? d->proj->shape[1] : 0;
+    float *y = (float *)c->a->workspace + (size_t)d->IC * cols + (size_t)thread * (CONVT_BLOCK * (size_t)cols + (size_t)CONVT_BLOCK * kk * T);
     sam_gemm_nn_serial(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, c->wp, cols, y, cols);
+    if (d->proj) {
+        /* finish every pixel in the scratch, take all products in one product per batch
+         * segment ([pixels, OC] x [T, OC]^T), and scatter them to the T planes */
+        float *prod = y + CONVT_BLOCK * (size_t)cols;
+        convt_epilogue(d, y, rows * kk);
+        int64_t plane = d->H * d->K * OW;
+        for (int64_t r0 = 0; r0 < rows;) {
+            int64_t b = (p0 + r0) / (d->H * d->W), seg = (b + 1) * d->H * d->W - (p0 + r0);
+            if (seg > rows - r0) seg = rows - r0;
+            const float *vec = sam_f32(d->proj) + (d->proj->shape[0] == 1 ? 0 : b) * T * d->OC;
+            sam_gemm_nt_serial(seg * kk, T, d->OC, y + r0 * cols, d->OC, vec, d->OC, NULL, prod, T);
+            for (int64_t r = 0; r < seg; r++) {
+                int64_t pix = p0 + r0 + r, iy = pix / d->W % d->H, ix = pix % d->W;
+                for (int64_t k = 0; k < kk; k++) {
+                    int64_t oy = iy * d->K + k / d->K, ox = ix * d->K + k % d->K;
+                    for (int64_t t = 0; t < T; t++) sam_f32(c->a->out)[(b * T + t) * plane + oy * OW + ox] = prod[(r * kk + k) * T + t];
+                }
+            }
+            r0 += seg;
+        }
+        return;
+    }
     for (int64_t r = 0; r < rows; r++) {
         int64_t pix = p0 + r, n = pix / (d->H * d->W), iy = pix / d->W % d->H, ix = pix % d->W;
         for (int64_t ky = 0; ky < d->K; ky++) {
             /* the K pixels (kx) of this output row are consecutive, and so are their sources */
-            float *dst = sam_f32(c->a->out) + ((n * d->H * d->K + iy * d->K + ky) * OW + ix * d->K) * d->OC;
+            int64_t oy = iy * d->K + ky;
+            float *dst = sam_f32(c->a->out) + ((n * d->H * d->K + oy) * OW + ix * d->K) * d->OC;
             memcpy(dst, y + r * cols + ky * d->K * d->OC, sizeof(float) * (size_t)(d->K * d->OC));
             convt_epilogue(d, dst, d->K);
         }
@@ -283,17 +338,19 @@ SAM_KERNEL static void convt_fast(const sam_kernel_args *a)
 
 static double convt_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
 {
-    (void)node;
-    return 2.0 * (double)sam_numel(out) * (double)in[1]->shape[0];
+    (void)out;
+    convt_dims d = convt_get_dims(node, in);
+    double pixels = (double)(d.B * d.H * d.W * d.K * d.K);
+    return 2.0 * pixels * (double)(d.OC * d.IC + (d.proj ? d.proj->shape[1] * d.OC : 0));
 }
 
 const sam_op_def sam_op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .min_inputs = 2,
-    .max_inputs = 5,
-    .n_attrs = 4,
+    .max_inputs = 6,
+    .n_attrs = 5,
     .attrs = {{"stride", SAM_ATTR_INT, true, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-6},
-              {"activation", SAM_ATTR_INT, false, 0}},
+              {"activation", SAM_ATTR_INT, false, 0}, {"project", SAM_ATTR_INT, false, 0}},
     .infer = convt_infer,
     .workspace = convt_workspace,
     .flops = convt_flops,

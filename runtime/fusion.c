@@ -26,7 +26,8 @@ static void count_uses(fuser *f)
     sam_graph *g = f->g;
     memset(f->uses, 0, sizeof(int) * (size_t)g->n_tensors);
     for (int i = 0; i < g->n_nodes; i++) {
-        if (f->dead[i]) continue;
+        /* view nodes only rename storage: the readers of the view are the consumers */
+        if (f->dead[i] || g->tensors[g->nodes[i].out].kind == SAM_TENSOR_VIEW) continue;
         for (int k = 0; k < g->nodes[i].n_in; k++) f->uses[base_of(g, g->nodes[i].in[k])]++;
     }
 }
@@ -189,7 +190,28 @@ static bool fuse_window_scatter(fuser *f, int i)
     return true;
 }
 
-enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION };
+enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT };
+
+/* matmul(vectors, conv_transpose2d(x) seen as [B, pixels, C]) -> the products are
+ * taken pixel by pixel as the conv writes them (the decoder's masks: hypernetwork
+ * outputs times the upscaled embedding, which then never exists in memory) */
+static bool fuse_convt_project(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_matmul || !n->attrs[0].i) return false; /* A x B^T only */
+    int j = sole_producer(f, n->in[1], SAM_OP_conv_transpose2d, -1);
+    if (j < 0) return false;
+    sam_node *ct = &g->nodes[j];
+    const sam_tensor *vec = &g->tensors[n->in[0]], *up = &g->tensors[n->in[1]];
+    if (ct->attrs[CT_PROJECT].i || ct->n_in + 1 > SAM_MAX_INPUTS || up->ndim != 3 || up->shape[0] != vec->shape[0] ||
+        !available_before(g, n->in[0], j))
+        return false;
+    ct->attrs[CT_PROJECT].i = 1;
+    ct->in[ct->n_in++] = n->in[0];
+    take_output(f, j, i);
+    return true;
+}
 
 /* layer_norm(conv_transpose2d(x)) over channels -> normalized in the scatter */
 static bool fuse_convt_norm(fuser *f, int i)
@@ -311,6 +333,7 @@ static const fusion_pattern patterns[] = {
     {"linear -> window_unpartition", fuse_window_scatter},
     {"conv_transpose2d -> layer_norm", fuse_convt_norm},
     {"linear or conv_transpose2d -> gelu/relu", fuse_activation},
+    {"conv_transpose2d -> matmul with a few vectors", fuse_convt_project},
     {"linear -> residual add", fuse_residual},
 };
 enum { N_PATTERNS = sizeof patterns / sizeof *patterns };

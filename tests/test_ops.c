@@ -139,6 +139,8 @@ static const op_case cases[] = {
     {"conv_transpose2d", 3, {4, 4, 1}, {S(1, 17, 13, 16), S(16, 8, 2, 2), S(8)}, "stride=2"},
     {"conv_transpose2d", 5, {4, 4, 1, 1, 1}, {S(2, 9, 7, 16), S(16, 12, 2, 2), S(12), S(12), S(12)}, "stride=2 norm=1 eps=1e-6 activation=1"},
     {"conv_transpose2d", 2, {4, 4}, {S(1, 5, 5, 8), S(8, 4, 2, 2)}, "stride=2 activation=2"},
+    {"conv_transpose2d", 4, {4, 4, 1, 3}, {S(2, 5, 4, 16), S(16, 8, 2, 2), S(8), S(2, 3, 8)}, "stride=2 activation=1 project=1"},
+    {"conv_transpose2d", 3, {4, 4, 3}, {S(3, 6, 7, 8), S(8, 4, 2, 2), S(1, 2, 4)}, "stride=2 project=1"},
     {"concat", 2, {3, 3}, {S(1, 5, 8), S(3, 2, 8)}, "axis=1"},
     {"concat", 2, {2, 2}, {S(2, 3), S(2, 4)}, "axis=-1"},
     {"concat", 4, {3, 3, 3, 3}, {S(2, 1, 4), S(2, 1, 4), S(2, 1, 4), S(2, 1, 4)}, "axis=1"},
