@@ -15,32 +15,22 @@ static sam_status model_set_image(void *ctx, const sam_image *img, sam_error *er
 
 static sam_status model_predict(void *ctx, const double *points, int n, float *low_res, float *iou, sam_error *err)
 {
-    sam_predictor *pred = ctx;
     sam_prompt *q = calloc((size_t)n, sizeof *q);
     float *pts = malloc(sizeof(float) * 2 * (size_t)n);
-    sam_prediction *out = calloc((size_t)n, sizeof *out);
     static const int foreground = 1;
-    sam_status st = SAM_OK;
-    if (!q || !pts || !out) {
+    sam_status st;
+    if (!q || !pts) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-        goto done;
+    } else {
+        for (int i = 0; i < n; i++) {
+            pts[2 * i] = (float)points[2 * i];
+            pts[2 * i + 1] = (float)points[2 * i + 1];
+            q[i] = (sam_prompt){.n_points = 1, .points = pts + 2 * i, .labels = &foreground};
+        }
+        st = sam_predictor_predict_into(ctx, q, n, 1, low_res, iou, err);
     }
-    for (int i = 0; i < n; i++) {
-        pts[2 * i] = (float)points[2 * i];
-        pts[2 * i + 1] = (float)points[2 * i + 1];
-        q[i] = (sam_prompt){.n_points = 1, .points = pts + 2 * i, .labels = &foreground};
-    }
-    if ((st = sam_predictor_predict(pred, q, n, 1, out, err))) goto done;
-    size_t plane = (size_t)sam_predictor_low_res(pred) * sam_predictor_low_res(pred);
-    for (int i = 0; i < n; i++) {
-        memcpy(low_res + (size_t)i * 3 * plane, out[i].low_res, sizeof(float) * 3 * plane);
-        memcpy(iou + (size_t)i * 3, out[i].iou, sizeof(float) * 3);
-        sam_prediction_free(&out[i]);
-    }
-done:
     free(q);
     free(pts);
-    free(out);
     return st;
 }
 

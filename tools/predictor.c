@@ -236,8 +236,9 @@ static sam_status get_slot(sam_predictor *p, int batch, int tokens, int has_mask
     return SAM_OK;
 }
 
-/* Decodes prompts [0, n) of one shape as one batch. */
-static sam_status decode_batch(sam_predictor *p, const sam_prompt *q, int n, int multimask, sam_prediction *out, sam_error *err)
+/* Decodes prompts [0, n) of one shape as one batch, prompt b's logits and IoU going to
+ * low_out[b] and iou_out[b]. */
+static sam_status decode_batch(sam_predictor *p, const sam_prompt *q, int n, int multimask, float **low_out, float **iou_out, sam_error *err)
 {
     int tokens = prompt_tokens(&q[0]), has_mask = q[0].mask_input != NULL, low = p->low;
     decoder_slot *slot = NULL;
@@ -288,16 +289,8 @@ static sam_status decode_batch(sam_predictor *p, const sam_prompt *q, int n, int
     /* multimask: tokens 1..3; otherwise token 0 */
     int first = multimask ? 1 : 0, count = multimask ? 3 : 1;
     for (int b = 0; b < n; b++) {
-        sam_prediction *o = &out[b];
-        o->n_masks = count;
-        o->low_res = malloc(sizeof(float) * (size_t)count * low * low);
-        o->iou = malloc(sizeof(float) * (size_t)count);
-        if (!o->low_res || !o->iou) {
-            st = sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        memcpy(o->low_res, (const float *)masks->data + ((size_t)b * 4 + first) * low * low, sizeof(float) * (size_t)count * low * low);
-        memcpy(o->iou, (const float *)iou->data + (size_t)b * 4 + first, sizeof(float) * (size_t)count);
+        memcpy(low_out[b], (const float *)masks->data + ((size_t)b * 4 + first) * low * low, sizeof(float) * (size_t)count * low * low);
+        memcpy(iou_out[b], (const float *)iou->data + (size_t)b * 4 + first, sizeof(float) * (size_t)count);
     }
 done:
     free(coords);
@@ -306,25 +299,58 @@ done:
     return st;
 }
 
-sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, int n, int multimask, sam_prediction *out, sam_error *err)
+/* Runs of prompts of the same shape, at most MAX_BATCH at a time, each one batch. */
+static sam_status decode_all(sam_predictor *p, const sam_prompt *prompts, int n, int multimask, float **low, float **iou, sam_error *err)
 {
-    memset(out, 0, sizeof *out * (size_t)(n > 0 ? n : 0));
     if (!p->embedding) return sam_fail(err, SAM_ERR_INVALID_ARG, "no image set: call sam_predictor_set_image first");
     for (int i = 0; i < n; i++)
         if (prompts[i].n_points < 1 && !prompts[i].has_box)
             return sam_fail(err, SAM_ERR_INVALID_ARG, "prompt %d has neither points nor a box", i + 1);
     sam_status st = SAM_OK;
     for (int i = 0; i < n && st == SAM_OK;) {
-        /* a run of prompts of the same shape, at most MAX_BATCH at a time */
         int j = i + 1;
         while (j < n && j - i < MAX_BATCH && prompt_tokens(&prompts[j]) == prompt_tokens(&prompts[i]) &&
                (prompts[j].mask_input != NULL) == (prompts[i].mask_input != NULL))
             j++;
-        st = decode_batch(p, prompts + i, j - i, multimask, out + i, err);
+        st = decode_batch(p, prompts + i, j - i, multimask, low + i, iou + i, err);
         i = j;
     }
+    return st;
+}
+
+sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, int n, int multimask, sam_prediction *out, sam_error *err)
+{
+    memset(out, 0, sizeof *out * (size_t)(n > 0 ? n : 0));
+    int count = multimask ? 3 : 1;
+    float **low = calloc((size_t)(n > 0 ? n : 1), sizeof *low), **iou = calloc((size_t)(n > 0 ? n : 1), sizeof *iou);
+    sam_status st = low && iou ? SAM_OK : sam_fail(err, SAM_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && st == SAM_OK; i++) {
+        out[i].n_masks = count;
+        out[i].low_res = low[i] = malloc(sizeof(float) * (size_t)count * p->low * p->low);
+        out[i].iou = iou[i] = malloc(sizeof(float) * (size_t)count);
+        if (!low[i] || !iou[i]) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory");
+    }
+    if (st == SAM_OK) st = decode_all(p, prompts, n, multimask, low, iou, err);
     if (st)
         for (int i = 0; i < n; i++) sam_prediction_free(&out[i]);
+    free(low);
+    free(iou);
+    return st;
+}
+
+sam_status sam_predictor_predict_into(sam_predictor *p, const sam_prompt *prompts, int n, int multimask, float *low_res, float *iou_out,
+                                      sam_error *err)
+{
+    int count = multimask ? 3 : 1;
+    float **low = calloc((size_t)(n > 0 ? n : 1), sizeof *low), **iou = calloc((size_t)(n > 0 ? n : 1), sizeof *iou);
+    sam_status st = low && iou ? SAM_OK : sam_fail(err, SAM_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && st == SAM_OK; i++) {
+        low[i] = low_res + (size_t)i * count * p->low * p->low;
+        iou[i] = iou_out + (size_t)i * count;
+    }
+    if (st == SAM_OK) st = decode_all(p, prompts, n, multimask, low, iou, err);
+    free(low);
+    free(iou);
     return st;
 }
 

@@ -39,6 +39,9 @@ const float *sam_predictor_embedding(const sam_predictor *p, int64_t *numel);
 double sam_predictor_encoder_seconds(const sam_predictor *p);
 
 sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, int n, int multimask, sam_prediction *out, sam_error *err);
+/* The same into caller buffers: low_res gets n x masks x low_res x low_res, iou n x masks. */
+sam_status sam_predictor_predict_into(sam_predictor *p, const sam_prompt *prompts, int n, int multimask, float *low_res, float *iou,
+                                      sam_error *err);
 void sam_prediction_free(sam_prediction *pred);
 
 /* The side of the low-res logits (256) and the image geometry of the current image. */
