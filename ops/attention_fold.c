@@ -256,8 +256,8 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
     if (d.v->shape[0] != d.k->shape[0] || d.v->shape[1] != d.T || d.v->shape[2] != d.C) return sam_shape_error(err, "attention_fold_out", "v must match k", d.v);
     sam_status st;
     if ((st = batch_ok(side, d.B, err)) || (st = batch_ok(d.k, d.B, err))) return st;
-    if (d.res && (d.res->ndim != 3 || d.res->shape[0] != d.B || d.res->shape[1] != d.N || d.res->shape[2] != d.D))
-        return sam_shape_error(err, "attention_fold_out", "the residual must have the output's shape", d.res);
+    if (d.res && (d.res->ndim != 3 || (d.res->shape[0] != d.B && d.res->shape[0] != 1) || d.res->shape[1] != d.N || d.res->shape[2] != d.D))
+        return sam_shape_error(err, "attention_fold_out", "the residual must have the output's shape (or a batch of 1)", d.res);
     if (d.ln_w && (sam_numel(d.ln_w) != d.D || sam_numel(d.ln_b) != d.D)) return sam_shape_error(err, "attention_fold_out", "norm weights must have D entries", d.ln_w);
     out->ndim = 3;
     out->shape[0] = d.B;
@@ -321,7 +321,7 @@ SAM_KERNEL static void out_reference(const sam_kernel_args *a)
             for (int64_t j = 0; j < d.D; j++) {
                 double acc = sam_f32(d.bo)[j];
                 for (int64_t c = 0; c < d.C; c++) acc += (double)o[c] * sam_f32(d.wo)[j * d.C + c];
-                if (d.res) acc += sam_f32(d.res)[(b * d.N + n) * d.D + j];
+                if (d.res) acc += sam_f32(d.res)[(bidx(d.res->shape[0], b) * d.N + n) * d.D + j];
                 dst[j] = (float)acc;
             }
             if (d.ln_w) {
@@ -422,7 +422,7 @@ static void out_rows_task(void *p, int task, int thread)
     softmax_segments(s, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
     sam_gemm_nn_serial(rows, d.D, d.HT, s, d.HT, vw, d.D, sam_f32(c->a->out) + (b * d.N + n0) * d.D, d.D);
     float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D;
-    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (b * d.N + n0) * d.D : NULL, rows);
+    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows);
 }
 
 SAM_KERNEL static void out_fast(const sam_kernel_args *a)

@@ -259,7 +259,10 @@ static bool fuse_fold_out_epilogue(fuser *f, int i)
     for (int side = 0; side < 2; side++) {
         int t = n->in[side], r = n->in[1 - side];
         int j = sole_producer(f, t, SAM_OP_attention_fold_out, -1);
-        if (j < 0 || sam_numel(&g->tensors[r]) != size || sam_numel(&g->tensors[t]) != size || !available_before(g, r, j)) continue;
+        const sam_tensor *rt = &g->tensors[r];
+        /* the residual may be shared by the batch (the image side: [1, N, D]) */
+        bool shared = rt->ndim == 3 && rt->shape[0] == 1 && sam_numel(rt) * g->tensors[t].shape[0] == size;
+        if (j < 0 || (sam_numel(rt) != size && !shared) || sam_numel(&g->tensors[t]) != size || !available_before(g, r, j)) continue;
         sam_node *fo = &g->nodes[j];
         if (fo->attrs[FOLD_RESIDUAL].i || fo->attrs[FOLD_NORM].i || fo->n_in + 1 > SAM_MAX_INPUTS) continue;
         fo->attrs[FOLD_RESIDUAL].i = 1;
