@@ -83,7 +83,7 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     check "prompts syntax" 2 "syntax.json:1:22" -- seg --prompts "$T/syntax.json"
     check "no prompt" 2 "nothing to segment" -- seg
     check "no output" 2 "no output" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$IMG" --point 10,10
-    check "not an image" 1 "not a JPEG or PNG image" -- seg --point 10,10 --image "$T/text.pth"
+    check "not an image" 1 "not a JPEG or PNG image" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$T/text.pth" --point 10,10 --out "$T/seg"
     head -c 20000 "$IMG" >"$T/cut.jpg"
     check "truncated jpeg" 1 "truncated JPEG" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$T/cut.jpg" --point 10,10 --out "$T/seg"
     absent "bad prompts write nothing" "$T/seg"
@@ -98,6 +98,30 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     check "embedding reused" 0 "reused the image embedding" -- seg --point 500,375 --embedding "$T/truck.emb"
     check "input size percent" 0 "IoU" -- seg --point 500,375 --input-size-percent 50
     check "demo image" 0 "IoU" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$SRC/tools/demo/house.png" --box 110,125,370,445 --json "$T/h.json"
+    # automatic mask generation: the oracle on a golden image, the tiny model end to end
+    DOG=$GOLDEN/images/dog.jpg
+    check "auto oracle" 0 "masks;" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --points-per-side 16 --out "$T/amg" --output-mode coco_rle
+    n_png=$(ls "$T/amg" 2>/dev/null | grep -c '^[0-9]*\.png$')
+    [ "$n_png" -eq 221 ] && pass=$((pass + 1)) || { echo "FAIL auto oracle: $n_png mask PNGs, the official run has 221"; fail=$((fail + 1)); }
+    [ "$(wc -l <"$T/amg/metadata.csv")" -eq 222 ] && grep -q '"counts": "' "$T/amg/masks.json" && [ -s "$T/amg/overlay.png" ] &&
+        pass=$((pass + 1)) || { echo "FAIL auto oracle outputs"; fail=$((fail + 1)); }
+    check "auto tiny model" 0 "masks;" -- "$BIN/sam-run" --auto --model "$T/tiny.samrt" --image "$DOG" --points-per-side 4 \
+        --pred-iou-thresh 0 --stability-score-thresh 0 --json "$T/amg.json" --output-mode uncompressed_rle
+    grep -q '"stability_score"' "$T/amg.json" && pass=$((pass + 1)) || { echo "FAIL auto json"; fail=$((fail + 1)); }
+    mkdir -p "$T/imgs" && cp "$DOG" "$T/imgs/a.jpg" && cp "$SRC/tools/demo/house.png" "$T/imgs/b.png"
+    check "auto directory" 0 "b.png:" -- "$BIN/sam-run" --auto --oracle --image "$T/imgs" --points-per-side 4 --out "$T/multi"
+    [ -f "$T/multi/a/metadata.csv" ] && [ -f "$T/multi/b/metadata.csv" ] && pass=$((pass + 1)) || { echo "FAIL a folder per image"; fail=$((fail + 1)); }
+    printf '[[[0.5, 0.5], [0.25, 0.75]]]' >"$T/grid.json"
+    check "point grids" 0 "masks;" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point-grids "$T/grid.json" --json "$T/g.json"
+    check "auto no image" 2 "--auto needs --image" -- "$BIN/sam-run" --auto --oracle --out "$T/x"
+    check "auto bad mode" 2 "--output-mode must be" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --output-mode png --out "$T/x"
+    check "auto bad number" 2 "--pred-iou-thresh needs a number" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --pred-iou-thresh 2 --out "$T/x"
+    check "auto json many" 2 "--json writes one image" -- "$BIN/sam-run" --auto --oracle --image "$T/imgs" --json "$T/x.json"
+    check "auto prompts" 2 "segments everything" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point 1,1 --out "$T/x"
+    check "amg option without auto" 2 "need --auto" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$DOG" --point 1,1 --points-per-side 8 --out "$T/x"
+    printf '[[[1.5, 0.5]]]' >"$T/badgrid.json"
+    check "bad point grids" 2 "in [0, 1]" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point-grids "$T/badgrid.json" --out "$T/x"
+    absent "auto errors write nothing" "$T/x"
     head -c 5000000 "$G/sam_tiny_seed0.pth" >"$T/cut.pth"
     check "truncated checkpoint" 1 "sam-convert:" -- "$BIN/sam-convert" -q "$T/cut.pth" -o "$T/cut.samrt"
     absent "truncated checkpoint" "$T/cut.samrt"

@@ -97,6 +97,13 @@ static int parse_io(const char *arg, const char *flag, io_arg *list, int *n)
     return 1;
 }
 
+static const char *option_name(const struct option *opts, int c)
+{
+    for (; opts->name; opts++)
+        if (opts->val == c) return opts->name;
+    return "?";
+}
+
 static void dump_plan(const sam_graph *g, const sam_plan *plan, FILE *f)
 {
     fprintf(f, "memory plan of graph '%s': %d blocks, %d outputs written in place, arena %.2f MiB (without reuse: %.2f MiB)\n", g->name, plan->n_blocks, plan->n_inplace,
@@ -284,7 +291,7 @@ int main(int argc, char **argv)
             long long v;
             long long hi = c == OPT_CROP_LAYERS ? 4 : c == OPT_MIN_AREA ? 1LL << 30 : 4096;
             if (!tool_parse_int(optarg, c == OPT_CROP_LAYERS || c == OPT_MIN_AREA ? 0 : 1, hi, &v)) {
-                fprintf(stderr, "sam-run: %s needs an integer in %d..%lld, got '%s'\n", argv[optind - 1], c == OPT_CROP_LAYERS || c == OPT_MIN_AREA ? 0 : 1, hi, optarg);
+                fprintf(stderr, "sam-run: --%s needs an integer in %d..%lld, got '%s'\n", option_name(opts, c), c == OPT_CROP_LAYERS || c == OPT_MIN_AREA ? 0 : 1, hi, optarg);
                 goto out;
             }
             int *field = c == OPT_PPS ? &ao.amg.points_per_side : c == OPT_PPB ? &ao.amg.points_per_batch : c == OPT_CROP_LAYERS ? &ao.amg.crop_n_layers
@@ -297,7 +304,7 @@ int main(int argc, char **argv)
             char *end;
             double v = strtod(optarg, &end);
             if (*end || !(v >= 0 && v <= (c == OPT_STAB_OFF ? 1e6 : 1))) {
-                fprintf(stderr, "sam-run: %s needs a number in 0..%s, got '%s'\n", argv[optind - 1], c == OPT_STAB_OFF ? "1e6" : "1", optarg);
+                fprintf(stderr, "sam-run: --%s needs a number in 0..%s, got '%s'\n", option_name(opts, c), c == OPT_STAB_OFF ? "1e6" : "1", optarg);
                 goto out;
             }
             double *field = c == OPT_IOU ? &ao.amg.pred_iou_thresh : c == OPT_STAB ? &ao.amg.stability_score_thresh : c == OPT_STAB_OFF ? &ao.amg.stability_score_offset
