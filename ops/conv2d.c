@@ -1,6 +1,8 @@
-/* conv2d on channels-last input [B, H, W, C] with the checkpoint's [O, C, KH, KW]
- * weights, giving [B, OH, OW, O]. The fast kernel gathers patches (im2col) a block of
- * output pixels at a time, so the workspace stays small even for the 3x3 neck conv. */
+/* conv2d on channels-last input [B, H, W, C] (or, with channels_first, [B, C, H, W]:
+ * the fusion pass folds a preceding NCHW->NHWC permute into the patch reads) with the
+ * checkpoint's [O, C, KH, KW] weights, giving [B, OH, OW, O]. The fast kernel gathers
+ * patches (im2col) a block of output pixels at a time, so the workspace stays small even
+ * for the 3x3 neck conv. */
 #include <math.h>
 #include <string.h>
 
@@ -8,32 +10,39 @@
 #include "op_util.h"
 #include "vmath.h"
 
-enum { CONV_STRIDE, CONV_PADDING };
+enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
 enum { CONV_BLOCK = 128 }; /* output pixels per im2col block */
 
 typedef struct {
     int64_t B, H, W, C, O, KH, KW, OH, OW, stride, pad;
+    int64_t sn, sh, sw, sc; /* element strides of the input */
+    int channels_first;
 } conv_dims;
 
 static conv_dims conv_get_dims(const sam_node *node, const sam_tensor *x, const sam_tensor *w)
 {
-    conv_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3], 0, 0,
-                   node->attrs[CONV_STRIDE].i, node->attrs[CONV_PADDING].i};
+    int cf = node->attrs[CONV_CHANNELS_FIRST].i != 0;
+    conv_dims d = {x->shape[0], x->shape[cf ? 2 : 1], x->shape[cf ? 3 : 2], x->shape[cf ? 1 : 3], w->shape[0], w->shape[2], w->shape[3], 0, 0,
+                   node->attrs[CONV_STRIDE].i, node->attrs[CONV_PADDING].i, 0, 0, 0, 0, cf};
     d.OH = (d.H + 2 * d.pad - d.KH) / d.stride + 1;
     d.OW = (d.W + 2 * d.pad - d.KW) / d.stride + 1;
+    d.sn = d.C * d.H * d.W;
+    if (cf) d.sc = d.H * d.W, d.sh = d.W, d.sw = 1;
+    else d.sc = 1, d.sw = d.C, d.sh = d.W * d.C;
     return d;
 }
 
 static sam_status conv2d_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
     const sam_tensor *x = in[0], *w = in[1];
-    if (x->ndim != 4) return sam_shape_error(err, "conv2d", "input must be channels-last [B, H, W, C]", x);
-    if (w->ndim != 4 || w->shape[1] != x->shape[3]) return sam_shape_error(err, "conv2d", "weight must be [O, C, KH, KW] with C matching the input", w);
+    int cf = node->attrs[CONV_CHANNELS_FIRST].i != 0;
+    if (x->ndim != 4) return sam_shape_error(err, "conv2d", "input must be [B, H, W, C] (or [B, C, H, W] with channels_first)", x);
+    if (w->ndim != 4 || w->shape[1] != x->shape[cf ? 1 : 3]) return sam_shape_error(err, "conv2d", "weight must be [O, C, KH, KW] with C matching the input", w);
     if (node->n_in == 3 && (in[2]->ndim != 1 || in[2]->shape[0] != w->shape[0])) return sam_shape_error(err, "conv2d", "bias must be [O]", in[2]);
     if (node->attrs[CONV_STRIDE].i < 1 || node->attrs[CONV_PADDING].i < 0 || node->attrs[CONV_PADDING].i > 64)
         return sam_fail(err, SAM_ERR_GRAPH, "conv2d: stride must be >= 1 and padding in 0..64");
     conv_dims d = conv_get_dims(node, x, w);
-    if (x->shape[1] + 2 * d.pad < d.KH || x->shape[2] + 2 * d.pad < d.KW) return sam_shape_error(err, "conv2d", "kernel is larger than the padded input", x);
+    if (d.H + 2 * d.pad < d.KH || d.W + 2 * d.pad < d.KW) return sam_shape_error(err, "conv2d", "kernel is larger than the padded input", x);
     out->ndim = 4;
     out->shape[0] = d.B;
     out->shape[1] = d.OH;
@@ -44,7 +53,7 @@ static sam_status conv2d_infer(const sam_node *node, const sam_tensor *const *in
 
 static int is_pointwise(const conv_dims *d)
 {
-    return d->KH == 1 && d->KW == 1 && d->stride == 1 && d->pad == 0;
+    return d->KH == 1 && d->KW == 1 && d->stride == 1 && d->pad == 0 && !d->channels_first;
 }
 
 static size_t conv2d_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
@@ -70,7 +79,7 @@ SAM_KERNEL static void conv2d_reference(const sam_kernel_args *a)
                             for (int64_t kw = 0; kw < d.KW; kw++) {
                                 int64_t ih = oh * d.stride - d.pad + kh, iw = ow * d.stride - d.pad + kw;
                                 if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) continue;
-                                s += (double)x[((n * d.H + ih) * d.W + iw) * d.C + c] * w[((oc * d.C + c) * d.KH + kh) * d.KW + kw];
+                                s += (double)x[n * d.sn + ih * d.sh + iw * d.sw + c * d.sc] * w[((oc * d.C + c) * d.KH + kh) * d.KW + kw];
                             }
                     o[((n * d.OH + oh) * d.OW + ow) * d.O + oc] = (float)s;
                 }
@@ -97,8 +106,8 @@ static void conv_block_task(void *p, int task, int thread)
             for (int64_t kw = 0; kw < d.KW; kw++) {
                 int64_t iw = ow * d.stride - d.pad + kw;
                 int inside = ih >= 0 && ih < d.H && iw >= 0 && iw < d.W;
-                const float *src = inside ? x + ((n * d.H + ih) * d.W + iw) * d.C : NULL;
-                for (int64_t ch = 0; ch < d.C; ch++) dst[(ch * d.KH + kh) * d.KW + kw] = inside ? src[ch] : 0.0f;
+                const float *src = inside ? x + n * d.sn + ih * d.sh + iw * d.sw : NULL;
+                for (int64_t ch = 0; ch < d.C; ch++) dst[(ch * d.KH + kh) * d.KW + kw] = inside ? src[ch * d.sc] : 0.0f;
             }
         }
     }
@@ -128,8 +137,8 @@ const sam_op_def sam_op_conv2d = {
     .name = "conv2d",
     .min_inputs = 2,
     .max_inputs = 3,
-    .n_attrs = 2,
-    .attrs = {{"stride", SAM_ATTR_INT, false, 1}, {"padding", SAM_ATTR_INT, false, 0}},
+    .n_attrs = 3,
+    .attrs = {{"stride", SAM_ATTR_INT, false, 1}, {"padding", SAM_ATTR_INT, false, 0}, {"channels_first", SAM_ATTR_INT, false, 0}},
     .infer = conv2d_infer,
     .workspace = conv2d_workspace,
     .flops = conv2d_flops,

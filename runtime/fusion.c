@@ -191,6 +191,23 @@ static bool fuse_window_scatter(fuser *f, int i)
 }
 
 enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT };
+enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
+
+/* conv2d(permute(x, [0, 2, 3, 1])) -> the conv reads x's NCHW layout directly */
+static bool fuse_permute_conv(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_conv2d || n->attrs[CONV_CHANNELS_FIRST].i) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_permute, -1);
+    if (j < 0) return false;
+    const sam_attr *perm = &g->nodes[j].attrs[0];
+    if (perm->n != 4 || perm->list[0] != 0 || perm->list[1] != 2 || perm->list[2] != 3 || perm->list[3] != 1) return false;
+    n->attrs[CONV_CHANNELS_FIRST].i = 1;
+    n->in[0] = g->nodes[j].in[0];
+    f->dead[j] = true;
+    return true;
+}
 
 /* matmul(vectors, conv_transpose2d(x) seen as [B, pixels, C]) -> the products are
  * taken pixel by pixel as the conv writes them (the decoder's masks: hypernetwork
@@ -332,6 +349,7 @@ static const fusion_pattern patterns[] = {
     {"attention_fold_out (image->token attention without image projections)", fuse_attention_out},
     {"attention_fold_out -> residual add -> layer_norm", fuse_fold_out_epilogue},
     {"window_partition -> linear", fuse_window_gather},
+    {"permute NCHW->NHWC -> conv2d", fuse_permute_conv},
     {"layer_norm -> linear", fuse_prenorm},
     {"linear -> window_unpartition", fuse_window_scatter},
     {"conv_transpose2d -> layer_norm", fuse_convt_norm},

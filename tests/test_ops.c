@@ -117,6 +117,8 @@ static const op_case cases[] = {
     {"conv2d", 2, {4, 4}, {S(1, 10, 10, 4), S(3, 4, 2, 2)}, "stride=2"},
     {"conv2d", 3, {4, 4, 1}, {S(1, 13, 13, 5), S(6, 5, 3, 3), S(6)}, "stride=2 padding=1"},
     {"conv2d", 2, {4, 4}, {S(1, 24, 20, 7), S(9, 7, 3, 3)}, "padding=1"},
+    {"conv2d", 3, {4, 4, 1}, {S(2, 3, 32, 48), S(8, 3, 16, 16), S(8)}, "stride=16 channels_first=1"},
+    {"conv2d", 2, {4, 4}, {S(1, 5, 9, 7), S(4, 5, 1, 1)}, "channels_first=1"},
     {"permute", 1, {4}, {S(2, 3, 4, 5)}, "perm=0,2,3,1"},
     {"permute", 1, {2}, {S(3, 7)}, "perm=1,0"},
     {"permute", 1, {4}, {S(1, 4, 6, 8)}, "perm=0,3,1,2"},
