@@ -187,7 +187,7 @@ static sam_status load_png(const char *path, FILE *f, sam_image *img, sam_error 
         return sam_fail(err, SAM_ERR_FORMAT, "%s: corrupt or truncated PNG: %s", path, message);
     }
     png_init_io(png, f);
-    png_set_user_limits(png, SAM_IMAGE_MAX_SIDE, SAM_IMAGE_MAX_SIDE);
+    png_set_user_limits(png, 1u << 30, 1u << 30); /* our own check below gives the clearer message */
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     sam_status st = check_size(path, w, h, err);
