@@ -42,8 +42,10 @@ void tool_progress(void *label, uint64_t done, uint64_t total)
         fprintf(stderr, "\r%s [%.*s%*s] %3d%% (%llu/%llu MiB)", (const char *)label, filled, "##############################", 30 - filled, "", pct,
                 (unsigned long long)(done >> 20), (unsigned long long)(total >> 20));
         if (done >= total) fputc('\n', stderr);
-    } else if (pct % 10 == 0) {
-        fprintf(stderr, "%s %d%%\n", (const char *)label, pct);
+    } else {
+        static int last_decile = -1; /* not a terminal: a line every 10% */
+        if (pct / 10 != last_decile) fprintf(stderr, "%s %d%%\n", (const char *)label, pct / 10 * 10);
+        last_decile = done >= total ? -1 : pct / 10;
     }
     if (done >= total) last = -1;
 }
