@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../ops/op.h"
 #include "auto.h"
 #include "segment.h"
 #include "tool_common.h"
@@ -108,7 +109,13 @@ static void dump_plan(const sam_graph *g, const sam_plan *plan, FILE *f)
 {
     fprintf(f, "memory plan of graph '%s': %d blocks, %d outputs written in place, arena %.2f MiB (without reuse: %.2f MiB)\n", g->name, plan->n_blocks, plan->n_inplace,
             (double)plan->arena_size / (1 << 20), (double)plan->naive_size / (1 << 20));
-    fprintf(f, "%12s %12s %6s %6s  %s\n", "offset", "bytes", "first", "last", "tensor");
+    fprintf(f, "nodes in execution order:\n");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const sam_node *nd = &g->nodes[i];
+        fprintf(f, "%5d  %-20s -> %s%s\n", i, sam_op_get(nd->op)->name, g->tensors[nd->out].name,
+                g->tensors[nd->out].kind == SAM_TENSOR_VIEW ? " (view)" : g->tensors[nd->out].invariant ? " (cached across runs)" : "");
+    }
+    fprintf(f, "blocks (lifetimes in node indices):\n%12s %12s %6s %6s  %s\n", "offset", "bytes", "first", "last", "tensor");
     for (int i = 0; i < plan->n_blocks; i++) {
         const sam_plan_block *b = &plan->blocks[i];
         char name[160];
