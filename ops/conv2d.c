@@ -320,6 +320,7 @@ static void convt_block_task(void *p, int task, int thread)
         }
         return;
     }
+    convt_epilogue(d, y, rows * kk); /* while the block is in cache; then a plain copy out */
     for (int64_t r = 0; r < rows; r++) {
         int64_t pix = p0 + r, n = pix / (d->H * d->W), iy = pix / d->W % d->H, ix = pix % d->W;
         for (int64_t ky = 0; ky < d->K; ky++) {
@@ -327,7 +328,6 @@ static void convt_block_task(void *p, int task, int thread)
             int64_t oy = iy * d->K + ky;
             float *dst = sam_f32(c->a->out) + ((n * d->H * d->K + oy) * OW + ix * d->K) * d->OC;
             memcpy(dst, y + r * cols + ky * d->K * d->OC, sizeof(float) * (size_t)(d->K * d->OC));
-            convt_epilogue(d, dst, d->K);
         }
     }
 }
