@@ -386,22 +386,13 @@ SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t rows, i
 }
 
 /* + bias, + residual, then LayerNorm, on rows of D */
-SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *restrict o, const float *restrict res, int64_t rows)
+SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *o, const float *restrict res, int64_t rows)
 {
     const int64_t D = d->D;
     const float *restrict bo = sam_f32(d->bo);
     for (int64_t r = 0; r < rows; r++, o += D) {
         for (int64_t j = 0; j < D; j++) o[j] += bo[j] + (res ? res[r * D + j] : 0.0f);
-        if (!d->ln_w) continue;
-        const float *restrict w = sam_f32(d->ln_w), *restrict b = sam_f32(d->ln_b);
-        float mean = 0, var = 0;
-#pragma omp simd reduction(+ : mean)
-        for (int64_t j = 0; j < D; j++) mean += o[j];
-        mean /= (float)D;
-#pragma omp simd reduction(+ : var)
-        for (int64_t j = 0; j < D; j++) var += (o[j] - mean) * (o[j] - mean);
-        float rstd = 1.0f / sqrtf(var / (float)D + d->eps);
-        for (int64_t j = 0; j < D; j++) o[j] = (o[j] - mean) * rstd * w[j] + b[j];
+        if (d->ln_w) sam_layer_norm_row(o, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps);
     }
 }
 

@@ -8,7 +8,6 @@
 
 #include "gemm.h"
 #include "op_util.h"
-#include "vmath.h"
 
 enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
 enum { CONV_BLOCK = 128 }; /* output pixels per im2col block */
@@ -225,25 +224,15 @@ static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in,
 }
 
 /* bias, channel LayerNorm and activation on n consecutive output pixels */
-SAM_MULTIVERSION static void convt_epilogue(const convt_dims *d, float *restrict v, int64_t n)
+SAM_MULTIVERSION static void convt_epilogue(const convt_dims *d, float *v, int64_t n)
 {
     const int64_t OC = d->OC;
-    const float *restrict bias = d->bias, *restrict lw = d->ln_w, *restrict lb = d->ln_b;
+    const float *restrict bias = d->bias, *lw = d->ln_w, *lb = d->ln_b;
     for (int64_t p = 0; p < n; p++, v += OC) {
         if (bias)
             for (int64_t c = 0; c < OC; c++) v[c] += bias[c];
-        if (d->norm) {
-            float mean = 0, var = 0;
-#pragma omp simd reduction(+ : mean)
-            for (int64_t c = 0; c < OC; c++) mean += v[c];
-            mean /= (float)OC;
-#pragma omp simd reduction(+ : var)
-            for (int64_t c = 0; c < OC; c++) var += (v[c] - mean) * (v[c] - mean);
-            float rstd = 1.0f / sqrtf(var / (float)OC + d->eps);
-            for (int64_t c = 0; c < OC; c++) v[c] = (v[c] - mean) * rstd * lw[c] + lb[c];
-        }
-        if (d->act == 1)
-            for (int64_t c = 0; c < OC; c++) v[c] = 0.5f * v[c] * (1.0f + sam_erff(v[c] * (float)M_SQRT1_2));
+        if (d->norm) sam_layer_norm_row(v, v, OC, lw, lb, d->eps);
+        if (d->act == 1) sam_gelu_row(v, v, OC);
         else if (d->act == 2)
             for (int64_t c = 0; c < OC; c++) v[c] = v[c] > 0 ? v[c] : 0.0f;
     }

@@ -144,12 +144,15 @@ SAM_KERNEL static void gelu_reference(const sam_kernel_args *a)
     for (int64_t i = 0; i < n; i++) o[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
-SAM_MULTIVERSION static void gelu_range(void *p, int64_t b, int64_t e)
+SAM_MULTIVERSION void sam_gelu_row(const float *x, float *o, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) o[i] = 0.5f * x[i] * (1.0f + sam_erff(x[i] * (float)M_SQRT1_2));
+}
+
+static void gelu_range(void *p, int64_t b, int64_t e)
 {
     const sam_kernel_args *a = p;
-    const float *restrict x = sam_f32(a->in[0]);
-    float *restrict o = sam_f32(a->out);
-    for (int64_t i = b; i < e; i++) o[i] = 0.5f * x[i] * (1.0f + sam_erff(x[i] * (float)M_SQRT1_2));
+    sam_gelu_row(sam_f32(a->in[0]) + b, sam_f32(a->out) + b, e - b);
 }
 
 SAM_KERNEL static void gelu_fast(const sam_kernel_args *a)

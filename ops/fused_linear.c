@@ -15,7 +15,6 @@
 
 #include "gemm.h"
 #include "op_util.h"
-#include "vmath.h"
 
 enum { FL_ACTIVATION, FL_PRENORM, FL_EPS, FL_RESIDUAL, FL_IN_WINDOW, FL_OUT_WINDOW, FL_HEIGHT, FL_WIDTH };
 enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU = 2 };
@@ -187,22 +186,10 @@ typedef struct {
     int block;
 } fl_ctx;
 
-SAM_MULTIVERSION static void fl_norm_row(float *restrict row, int64_t K, const float *restrict w, const float *restrict b, float eps)
-{
-    float sum = 0, var = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t k = 0; k < K; k++) sum += row[k];
-    float mean = sum / (float)K;
-#pragma omp simd reduction(+ : var)
-    for (int64_t k = 0; k < K; k++) var += (row[k] - mean) * (row[k] - mean);
-    float rstd = 1.0f / sqrtf(var / (float)K + eps);
-    for (int64_t k = 0; k < K; k++) row[k] = (row[k] - mean) * rstd * w[k] + b[k];
-}
-
-SAM_MULTIVERSION static void fl_epilogue_row(float *restrict dst, const float *restrict src, const float *restrict res, int64_t N, int act)
+SAM_MULTIVERSION static void fl_epilogue_row(float *dst, const float *src, const float *restrict res, int64_t N, int act)
 {
     if (act == ACT_GELU)
-        for (int64_t n = 0; n < N; n++) dst[n] = 0.5f * src[n] * (1.0f + sam_erff(src[n] * (float)M_SQRT1_2));
+        sam_gelu_row(src, dst, N);
     else if (act == ACT_RELU)
         for (int64_t n = 0; n < N; n++) dst[n] = src[n] > 0 ? src[n] : 0.0f;
     else if (dst != src)
@@ -229,7 +216,7 @@ static void fl_task(void *p, int task, int thread)
                 continue;
             }
             memcpy(row, sam_f32(s->x) + src * s->K, sizeof(float) * (size_t)s->K);
-            if (s->prenorm) fl_norm_row(row, s->K, sam_f32(s->ln_w), sam_f32(s->ln_b), s->eps);
+            if (s->prenorm) sam_layer_norm_row(row, row, s->K, sam_f32(s->ln_w), sam_f32(s->ln_b), s->eps);
         }
         A = buf;
     }

@@ -62,24 +62,27 @@ typedef struct {
     float eps;
 } ln_ctx;
 
-/* Rows along the last axis: two passes (mean, then centred variance) as torch does. */
-SAM_MULTIVERSION static void layer_norm_rows(void *p, int64_t begin, int64_t end)
+/* Two passes (mean, then centred variance) as torch does. Each value is read before it
+ * is written, so o may be x. */
+SAM_MULTIVERSION void sam_layer_norm_row(const float *x, float *o, int64_t n, const float *w, const float *b, float eps)
+{
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < n; k++) sum += x[k];
+    float mean = sum / (float)n, var = 0;
+#pragma omp simd reduction(+ : var)
+    for (int64_t k = 0; k < n; k++) var += (x[k] - mean) * (x[k] - mean);
+    float rstd = 1.0f / sqrtf(var / (float)n + eps);
+    for (int64_t k = 0; k < n; k++) o[k] = (x[k] - mean) * rstd * w[k] + b[k];
+}
+
+/* Rows along the last axis. */
+static void layer_norm_rows(void *p, int64_t begin, int64_t end)
 {
     const ln_ctx *c = p;
     int64_t n = c->d.n;
-    const float *restrict w = sam_f32(c->a->in[1]), *restrict b = sam_f32(c->a->in[2]);
-    for (int64_t r = begin; r < end; r++) {
-        const float *restrict x = sam_f32(c->a->in[0]) + r * n;
-        float *restrict o = sam_f32(c->a->out) + r * n;
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t k = 0; k < n; k++) sum += x[k];
-        float mean = sum / (float)n, var = 0;
-#pragma omp simd reduction(+ : var)
-        for (int64_t k = 0; k < n; k++) var += (x[k] - mean) * (x[k] - mean);
-        float rstd = 1.0f / sqrtf(var / (float)n + c->eps);
-        for (int64_t k = 0; k < n; k++) o[k] = (x[k] - mean) * rstd * w[k] + b[k];
-    }
+    for (int64_t r = begin; r < end; r++)
+        sam_layer_norm_row(sam_f32(c->a->in[0]) + r * n, sam_f32(c->a->out) + r * n, n, sam_f32(c->a->in[1]), sam_f32(c->a->in[2]), c->eps);
 }
 
 /* Normalized axis strided (NCHW channels): vectorize across the contiguous inner axis. */

@@ -33,6 +33,11 @@ void sam_parallel_range(sam_pool *pool, int64_t n, int64_t min_chunk, sam_range_
 
 
 
-/* In-place softmax of one row; shared by the softmax op and attention. */
+/* Row kernels shared by ops and by the epilogues of fused ops, one copy each. */
+/* In-place softmax of one row. */
 void sam_softmax_row(float *x, int64_t n);
+/* o = LayerNorm(x) over n values (o may be x). */
+void sam_layer_norm_row(const float *x, float *o, int64_t n, const float *w, const float *b, float eps);
+/* o = GELU(x), exact (erf) form (o may be x). */
+void sam_gelu_row(const float *x, float *o, int64_t n);
 #endif
