@@ -153,10 +153,12 @@ const sam_op_def sam_op_conv2d = {
  * following channel LayerNorm (norm) and GELU/ReLU (activation) into the scatter, and
  * with project a product of every output pixel's channels with T vectors (the mask
  * decoder's hypernetwork outputs): the output is then [B, T, OH, OW] and the upscaled
- * embedding is never stored.
+ * embedding is never stored. Between two such convs the fusion pass sets blocked_out on
+ * the first (its output stays in product order: each input pixel's K x K patch together,
+ * so no scatter) and blocked_in = K on the second (which maps rows back to positions).
  * Inputs: x, W, [b], [ln_weight, ln_bias if norm], [vectors [B or 1, T, OC] if project]. ---- */
 
-enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT };
+enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT, CT_BLOCKED_OUT, CT_BLOCKED_IN };
 enum { CONVT_BLOCK = 1024 }; /* input pixels per product: wide enough for sgemm to run at speed */
 
 typedef struct {
@@ -165,13 +167,40 @@ typedef struct {
     int norm, act;
     float eps;
     const sam_tensor *proj; /* [Bp, T, OC] when projecting */
+    int blocked_out;
+    int64_t blocked_in; /* kernel of the conv that wrote the input in block order, or 0 */
 } convt_dims;
+
+/* Storage index of pixel (n, y, x) of an H x W grid written in block order by a
+ * stride-kb transposed conv (kb 0: ordinary row-major order). */
+static int64_t grid_pixel(int64_t n, int64_t y, int64_t x, int64_t H, int64_t W, int64_t kb)
+{
+    if (!kb) return (n * H + y) * W + x;
+    int64_t h1 = H / kb, w1 = W / kb;
+    return ((n * h1 + y / kb) * w1 + x / kb) * kb * kb + (y % kb) * kb + x % kb;
+}
+
+/* The position (n, y, x) of stored pixel `pix`: the inverse of grid_pixel. */
+static void pixel_position(int64_t pix, int64_t H, int64_t W, int64_t kb, int64_t *n, int64_t *y, int64_t *x)
+{
+    *n = pix / (H * W);
+    int64_t rem = pix % (H * W);
+    if (!kb) {
+        *y = rem / W;
+        *x = rem % W;
+        return;
+    }
+    int64_t w1 = W / kb, cell = rem / (kb * kb), k = rem % (kb * kb);
+    *y = cell / w1 * kb + k / kb;
+    *x = cell % w1 * kb + k % kb;
+}
 
 static convt_dims convt_get_dims(const sam_node *node, const sam_tensor *const *in)
 {
     const sam_tensor *x = in[0], *w = in[1];
     convt_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[1], w->shape[2], NULL, NULL, NULL,
-                    node->attrs[CT_NORM].i != 0, (int)node->attrs[CT_ACTIVATION].i, (float)node->attrs[CT_EPS].f, NULL};
+                    node->attrs[CT_NORM].i != 0, (int)node->attrs[CT_ACTIVATION].i, (float)node->attrs[CT_EPS].f, NULL,
+                    node->attrs[CT_BLOCKED_OUT].i != 0, node->attrs[CT_BLOCKED_IN].i};
     int project = node->attrs[CT_PROJECT].i != 0, k = 2;
     if (node->n_in - 2 - 2 * d.norm - project == 1) d.bias = sam_f32(in[k++]);
     if (d.norm) {
@@ -205,6 +234,9 @@ static sam_status convt_infer(const sam_node *node, const sam_tensor *const *in,
         return SAM_OK;
     }
     if (node->attrs[CT_ACTIVATION].i < 0 || node->attrs[CT_ACTIVATION].i > 2) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: activation must be 0, 1 (gelu) or 2 (relu)");
+    int64_t kb = node->attrs[CT_BLOCKED_IN].i;
+    if (kb < 0 || (kb && (x->shape[1] % kb || x->shape[2] % kb))) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: blocked_in must divide the input's height and width");
+    if (node->attrs[CT_BLOCKED_OUT].i && project) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: blocked_out and project exclude each other");
     out->ndim = 4;
     out->shape[0] = x->shape[0];
     out->shape[1] = x->shape[1] * w->shape[2];
@@ -259,12 +291,13 @@ SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
     for (int64_t n = 0; n < d.B; n++)
         for (int64_t oy = 0; oy < OH; oy++)
             for (int64_t ox = 0; ox < OW; ox++) {
-                float *v = d.proj ? (float *)a->workspace + (size_t)(d.IC * d.OC * d.K * d.K) : o + ((n * OH + oy) * OW + ox) * d.OC;
+                float *v = d.proj ? (float *)a->workspace + (size_t)(d.IC * d.OC * d.K * d.K)
+                                  : o + grid_pixel(n, oy, ox, OH, OW, d.blocked_out ? d.K : 0) * d.OC;
                 for (int64_t oc = 0; oc < d.OC; oc++) {
                     int64_t iy = oy / d.K, ix = ox / d.K, ky = oy % d.K, kx = ox % d.K;
+                    const float *xp = x + grid_pixel(n, iy, ix, d.H, d.W, d.blocked_in) * d.IC;
                     double s = 0;
-                    for (int64_t ic = 0; ic < d.IC; ic++)
-                        s += (double)x[((n * d.H + iy) * d.W + ix) * d.IC + ic] * w[((ic * d.OC + oc) * d.K + ky) * d.K + kx];
+                    for (int64_t ic = 0; ic < d.IC; ic++) s += (double)xp[ic] * w[((ic * d.OC + oc) * d.K + ky) * d.K + kx];
                     v[oc] = (float)s;
                 }
                 convt_epilogue(&d, v, 1);
@@ -286,6 +319,12 @@ static void convt_block_task(void *p, int task, int thread)
     int64_t cols = d->OC * d->K * d->K, OW = d->W * d->K, kk = d->K * d->K;
     int64_t T = d->proj ? d->proj->shape[1] : 0;
     float *y = (float *)c->a->workspace + (size_t)d->IC * cols + (size_t)thread * (CONVT_BLOCK * (size_t)cols + (size_t)CONVT_BLOCK * kk * T);
+    if (d->blocked_out) { /* the products are the output, in block order */
+        float *o = sam_f32(c->a->out) + p0 * cols;
+        sam_gemm_nn_serial(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, c->wp, cols, o, cols);
+        convt_epilogue(d, o, rows * kk);
+        return;
+    }
     sam_gemm_nn_serial(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, c->wp, cols, y, cols);
     if (d->proj) {
         /* finish every pixel in the scratch, take all products in one product per batch
@@ -299,7 +338,8 @@ static void convt_block_task(void *p, int task, int thread)
             const float *vec = sam_f32(d->proj) + (d->proj->shape[0] == 1 ? 0 : b) * T * d->OC;
             sam_gemm_nt_serial(seg * kk, T, d->OC, y + r0 * cols, d->OC, vec, d->OC, NULL, prod, T);
             for (int64_t r = 0; r < seg; r++) {
-                int64_t pix = p0 + r0 + r, iy = pix / d->W % d->H, ix = pix % d->W;
+                int64_t n, iy, ix;
+                pixel_position(p0 + r0 + r, d->H, d->W, d->blocked_in, &n, &iy, &ix);
                 for (int64_t k = 0; k < kk; k++) {
                     int64_t oy = iy * d->K + k / d->K, ox = ix * d->K + k % d->K;
                     for (int64_t t = 0; t < T; t++) sam_f32(c->a->out)[(b * T + t) * plane + oy * OW + ox] = prod[(r * kk + k) * T + t];
@@ -311,7 +351,8 @@ static void convt_block_task(void *p, int task, int thread)
     }
     convt_epilogue(d, y, rows * kk); /* while the block is in cache; then a plain copy out */
     for (int64_t r = 0; r < rows; r++) {
-        int64_t pix = p0 + r, n = pix / (d->H * d->W), iy = pix / d->W % d->H, ix = pix % d->W;
+        int64_t n, iy, ix;
+        pixel_position(p0 + r, d->H, d->W, d->blocked_in, &n, &iy, &ix);
         for (int64_t ky = 0; ky < d->K; ky++) {
             /* the K pixels (kx) of this output row are consecutive, and so are their sources */
             int64_t oy = iy * d->K + ky;
@@ -346,9 +387,10 @@ const sam_op_def sam_op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .min_inputs = 2,
     .max_inputs = 6,
-    .n_attrs = 5,
+    .n_attrs = 7,
     .attrs = {{"stride", SAM_ATTR_INT, true, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-6},
-              {"activation", SAM_ATTR_INT, false, 0}, {"project", SAM_ATTR_INT, false, 0}},
+              {"activation", SAM_ATTR_INT, false, 0}, {"project", SAM_ATTR_INT, false, 0}, {"blocked_out", SAM_ATTR_INT, false, 0},
+              {"blocked_in", SAM_ATTR_INT, false, 0}},
     .infer = convt_infer,
     .workspace = convt_workspace,
     .flops = convt_flops,

@@ -190,7 +190,23 @@ static bool fuse_window_scatter(fuser *f, int i)
     return true;
 }
 
-enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT };
+enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT, CT_BLOCKED_OUT, CT_BLOCKED_IN };
+
+/* conv_transpose2d(conv_transpose2d(x)) -> the first keeps its output in block order
+ * (no scatter) and the second reads it so (its rows are pixels in any order anyway) */
+static bool fuse_convt_blocked(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_conv_transpose2d || n->attrs[CT_BLOCKED_IN].i) return false;
+    int j = sole_producer(f, n->in[0], SAM_OP_conv_transpose2d, -1);
+    if (j < 0 || g->tensors[n->in[0]].kind == SAM_TENSOR_VIEW) return false;
+    sam_node *first = &g->nodes[j];
+    if (first->attrs[CT_PROJECT].i || first->attrs[CT_BLOCKED_OUT].i || first->attrs[CT_BLOCKED_IN].i) return false;
+    first->attrs[CT_BLOCKED_OUT].i = 1;
+    n->attrs[CT_BLOCKED_IN].i = first->attrs[CT_STRIDE].i;
+    return true;
+}
 enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
 
 /* conv2d(permute(x, [0, 2, 3, 1])) -> the conv reads x's NCHW layout directly */
@@ -355,6 +371,7 @@ static const fusion_pattern patterns[] = {
     {"conv_transpose2d -> layer_norm", fuse_convt_norm},
     {"linear or conv_transpose2d -> gelu/relu", fuse_activation},
     {"conv_transpose2d -> matmul with a few vectors", fuse_convt_project},
+    {"conv_transpose2d -> conv_transpose2d in block order", fuse_convt_blocked},
     {"linear -> residual add", fuse_residual},
 };
 enum { N_PATTERNS = sizeof patterns / sizeof *patterns };
