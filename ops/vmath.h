@@ -35,18 +35,24 @@ static inline __attribute__((always_inline)) float sam_expf(float x)
     return p * sam_bits_to_float(e);
 }
 
-/* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7). */
+/* erf(x) as x P(x^2) / Q(x^2) on [-4, 4] (erf is +-1 in float beyond): the rational
+ * approximation Eigen uses for float, a few ulps, with no exp. */
 static inline __attribute__((always_inline)) float sam_erff(float x)
 {
-    float ax = x < 0 ? -x : x;
-    float t = 1.0f / (1.0f + 0.3275911f * ax);
-    float y = 1.061405429f;
-    y = y * t - 1.453152027f;
-    y = y * t + 1.421413741f;
-    y = y * t - 0.284496736f;
-    y = y * t + 0.254829592f;
-    y = 1.0f - y * t * sam_expf(-ax * ax);
-    return x < 0 ? -y : y;
+    x = x > 4.0f ? 4.0f : x;
+    x = x < -4.0f ? -4.0f : x;
+    float x2 = x * x;
+    float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+    p = p * x2 - 2.10102402082508e-06f;
+    p = p * x2 - 5.69250639462346e-05f;
+    p = p * x2 - 7.34990630326855e-04f;
+    p = p * x2 - 2.95459980854025e-03f;
+    p = p * x2 - 1.60960333262415e-02f;
+    float q = x2 * -1.45660718464996e-05f - 2.13374055278905e-04f;
+    q = q * x2 - 1.68282697438203e-03f;
+    q = q * x2 - 7.37332916720468e-03f;
+    q = q * x2 - 1.42647390514189e-02f;
+    return x * p / q;
 }
 
 #endif
