@@ -369,19 +369,23 @@ static void out_prep_task(void *p, int b, int thread)
     }
 }
 
-/* Softmax of every T-long segment (one per head) of rows of heads*T scores: one call
- * per block, as a call per segment of a handful of tokens would cost more than the math. */
+/* Softmax of every T-long segment (one per head) of rows of heads*T scores. The exps
+ * run in one pass over the whole block, as loops over a handful of tokens per segment
+ * would not vectorize; only the max and the sum stay per segment. */
 SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t rows, int64_t heads, int64_t T, float scale)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = s + r * heads * T;
-        for (int64_t h = 0; h < heads; h++) {
-            float *seg = row + h * T, m = seg[0], sum = 0;
-            for (int64_t t = 1; t < T; t++) m = seg[t] > m ? seg[t] : m;
-            for (int64_t t = 0; t < T; t++) sum += (seg[t] = sam_expf((seg[t] - m) * scale));
-            float inv = 1.0f / sum;
-            for (int64_t t = 0; t < T; t++) seg[t] *= inv;
-        }
+    const int64_t segments = rows * heads, n = segments * T;
+    for (int64_t g = 0; g < segments; g++) {
+        float *seg = s + g * T, m = seg[0];
+        for (int64_t t = 1; t < T; t++) m = seg[t] > m ? seg[t] : m;
+        for (int64_t t = 0; t < T; t++) seg[t] = (seg[t] - m) * scale;
+    }
+    for (int64_t i = 0; i < n; i++) s[i] = sam_expf(s[i]);
+    for (int64_t g = 0; g < segments; g++) {
+        float *seg = s + g * T, sum = 0;
+        for (int64_t t = 0; t < T; t++) sum += seg[t];
+        float inv = 1.0f / sum;
+        for (int64_t t = 0; t < T; t++) seg[t] *= inv;
     }
 }
 
