@@ -266,18 +266,50 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
     return SAM_OK;
 }
 
-/* Per batch: the T-column matrices the image rows are multiplied with. */
-static size_t out_prep_floats(const out_dims *d)
+/* Workspace of the fast path, per batch: V' = [v_h Wo_h^T] (HT x D) and Kexp (HT x C,
+ * head h's k in its columns); then the matrices the image rows are multiplied with, for
+ * all batches one after the other so that a shared x meets them in one product: KW
+ * (B*HT x width; Kexp Wq with x, else Kexp itself) and c (B*HT; Kexp bq, or 0); then
+ * the score blocks of each thread. */
+static int64_t out_width(const out_dims *d)
 {
-    int64_t width = d->x ? d->x->shape[2] : d->C;
-    return (size_t)(d->HT * d->D + d->HT * d->C + d->HT * width + d->HT);
+    return d->x ? d->x->shape[2] : d->C;
+}
+
+/* One image shared by every batch entry (the first layer's keys): one product of its
+ * rows with all batches' KW runs much faster than B products with HT columns each. */
+static bool out_shared_x(const out_dims *d)
+{
+    const sam_tensor *side = d->x ? d->x : d->q;
+    return side->shape[0] == 1 && d->B > 1;
+}
+
+/* Offsets in floats into the workspace. */
+typedef struct {
+    size_t kw, cb, scores, score_floats; /* score_floats: per thread */
+} out_space;
+
+static size_t out_per_batch_floats(const out_dims *d)
+{
+    return (size_t)(d->HT * d->D + d->HT * d->C);
+}
+
+static out_space out_layout(const out_dims *d)
+{
+    out_space s;
+    s.kw = (size_t)d->B * out_per_batch_floats(d);
+    s.cb = s.kw + (size_t)(d->B * d->HT * out_width(d));
+    s.scores = s.cb + (size_t)(d->B * d->HT);
+    s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_x(d) ? d->B : 1));
+    return s;
 }
 
 static size_t out_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     (void)out;
     out_dims d = out_get(node, in);
-    size_t fast = (size_t)d.B * out_prep_floats(&d) + (size_t)n_threads * OUT_ROWS * (size_t)d.HT;
+    out_space s = out_layout(&d);
+    size_t fast = s.scores + (size_t)n_threads * s.score_floats;
     size_t ref = (size_t)(d.N * d.C + d.C + d.T); /* projected q, one output row, one score row */
     return (ref > fast ? ref : fast) * sizeof(float);
 }
@@ -339,20 +371,19 @@ SAM_KERNEL static void out_reference(const sam_kernel_args *a)
 typedef struct {
     const sam_kernel_args *a;
     out_dims d;
+    out_space space;
     int64_t chunks;
 } out_ctx;
 
-/* prep of batch b: V' = [v_h Wo_h^T] (HT x D); Kexp (HT x C, head h's k in its columns);
- * with x: KW = Kexp Wq (HT x D) and c = Kexp bq (HT) */
+/* prep of batch b: V', Kexp, and its rows of KW and c (see out_space) */
 static void out_prep_task(void *p, int b, int thread)
 {
     (void)thread;
     const out_ctx *c = p;
     const out_dims d = c->d;
-    float *prep = (float *)c->a->workspace + (size_t)b * out_prep_floats(&d);
-    float *vw = prep, *kexp = vw + d.HT * d.D, *kw = kexp + d.HT * d.C;
-    int64_t width = d.x ? d.x->shape[2] : d.C;
-    float *cb = kw + d.HT * width;
+    const int64_t width = out_width(&d);
+    float *ws = c->a->workspace, *vw = ws + (size_t)b * out_per_batch_floats(&d), *kw = ws + c->space.kw + (size_t)(b * d.HT * width);
+    float *kexp = d.x ? vw + d.HT * d.D : kw, *cb = ws + c->space.cb + b * d.HT;
     const float *k = sam_f32(d.k) + bidx(d.k->shape[0], b) * d.T * d.C, *v = sam_f32(d.v) + bidx(d.v->shape[0], b) * d.T * d.C;
     memset(kexp, 0, sizeof(float) * (size_t)(d.HT * d.C));
     for (int64_t h = 0; h < d.heads; h++) {
@@ -372,21 +403,26 @@ static void out_prep_task(void *p, int b, int thread)
 /* Softmax of every T-long segment (one per head) of rows of heads*T scores. The exps
  * run in one pass over the whole block, as loops over a handful of tokens per segment
  * would not vectorize; only the max and the sum stay per segment. */
-SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t rows, int64_t heads, int64_t T, float scale)
+SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t ld, int64_t rows, int64_t heads, int64_t T, float scale)
 {
-    const int64_t segments = rows * heads, n = segments * T;
-    for (int64_t g = 0; g < segments; g++) {
-        float *seg = s + g * T, m = seg[0];
-        for (int64_t t = 1; t < T; t++) m = seg[t] > m ? seg[t] : m;
-        for (int64_t t = 0; t < T; t++) seg[t] = (seg[t] - m) * scale;
+    const int64_t HT = heads * T;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t g = 0; g < heads; g++) {
+            float *seg = s + r * ld + g * T, m = seg[0];
+            for (int64_t t = 1; t < T; t++) m = seg[t] > m ? seg[t] : m;
+            for (int64_t t = 0; t < T; t++) seg[t] = (seg[t] - m) * scale;
+        }
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = s + r * ld;
+        for (int64_t i = 0; i < HT; i++) row[i] = sam_expf(row[i]);
     }
-    for (int64_t i = 0; i < n; i++) s[i] = sam_expf(s[i]);
-    for (int64_t g = 0; g < segments; g++) {
-        float *seg = s + g * T, sum = 0;
-        for (int64_t t = 0; t < T; t++) sum += seg[t];
-        float inv = 1.0f / sum;
-        for (int64_t t = 0; t < T; t++) seg[t] *= inv;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t g = 0; g < heads; g++) {
+            float *seg = s + r * ld + g * T, sum = 0;
+            for (int64_t t = 0; t < T; t++) sum += seg[t];
+            float inv = 1.0f / sum;
+            for (int64_t t = 0; t < T; t++) seg[t] *= inv;
+        }
 }
 
 /* + bias, + residual, then LayerNorm, on rows of D */
@@ -400,39 +436,47 @@ SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *o, const flo
     }
 }
 
+/* Softmax of batch b's scores of `rows` image rows, then their product with V' and the
+ * epilogue into the output. */
+static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t rows, float *scores, int64_t ld)
+{
+    const out_dims d = c->d;
+    const float *vw = (const float *)c->a->workspace + (size_t)b * out_per_batch_floats(&d);
+    float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D;
+    softmax_segments(scores, ld, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
+    sam_gemm_nn_serial(rows, d.D, d.HT, scores, ld, vw, d.D, o, d.D);
+    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows);
+}
+
 static void out_rows_task(void *p, int task, int thread)
 {
     const out_ctx *c = p;
     const out_dims d = c->d;
-    int64_t b = task / c->chunks, n0 = task % c->chunks * OUT_ROWS, rows = d.N - n0 < OUT_ROWS ? d.N - n0 : OUT_ROWS;
-    const float *prep = (const float *)c->a->workspace + (size_t)b * out_prep_floats(&d);
-    const float *vw = prep, *kexp = vw + d.HT * d.D, *kw = kexp + d.HT * d.C;
-    int64_t width = d.x ? d.x->shape[2] : d.C;
-    const float *cb = kw + d.HT * width;
-    float *s = (float *)c->a->workspace + (size_t)d.B * out_prep_floats(&d) + (size_t)thread * OUT_ROWS * (size_t)d.HT;
+    const int64_t width = out_width(&d), batches = out_shared_x(&d) ? d.B : 1;
+    int64_t b0 = batches > 1 ? 0 : task / c->chunks, chunk = batches > 1 ? task : task % c->chunks;
+    int64_t n0 = chunk * OUT_ROWS, rows = d.N - n0 < OUT_ROWS ? d.N - n0 : OUT_ROWS, ld = batches * d.HT;
+    const float *ws = c->a->workspace;
+    float *scores = (float *)c->a->workspace + c->space.scores + (size_t)thread * c->space.score_floats;
     const sam_tensor *side = d.x ? d.x : d.q;
-    const float *src = sam_f32(side) + (bidx(side->shape[0], b) * d.N + n0) * width;
-    if (d.x) sam_gemm_nt_serial(rows, d.HT, width, src, width, kw, width, cb, s, d.HT);
-    else sam_gemm_nt_serial(rows, d.HT, d.C, src, d.C, kexp, d.C, NULL, s, d.HT);
-    softmax_segments(s, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
-    sam_gemm_nn_serial(rows, d.D, d.HT, s, d.HT, vw, d.D, sam_f32(c->a->out) + (b * d.N + n0) * d.D, d.D);
-    float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D;
-    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows);
+    const float *src = sam_f32(side) + (bidx(side->shape[0], b0) * d.N + n0) * width;
+    sam_gemm_nt_serial(rows, ld, width, src, width, ws + c->space.kw + (size_t)(b0 * d.HT * width), width, d.x ? ws + c->space.cb + b0 * d.HT : NULL, scores, ld);
+    for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld);
 }
 
 SAM_KERNEL static void out_fast(const sam_kernel_args *a)
 {
-    out_ctx c = {a, out_get(a->node, a->in), 0};
+    out_ctx c = {a, out_get(a->node, a->in), {0}, 0};
+    c.space = out_layout(&c.d);
     c.chunks = (c.d.N + OUT_ROWS - 1) / OUT_ROWS;
     sam_pool_run(a->pool, (int)c.d.B, out_prep_task, &c);
-    sam_pool_run(a->pool, (int)(c.d.B * c.chunks), out_rows_task, &c);
+    sam_pool_run(a->pool, (int)((out_shared_x(&c.d) ? 1 : c.d.B) * c.chunks), out_rows_task, &c);
 }
 
 static double out_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
 {
     (void)out;
     out_dims d = out_get(node, in);
-    int64_t width = d.x ? d.x->shape[2] : d.C;
+    int64_t width = out_width(&d);
     return 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)(width + d.D);
 }
 
