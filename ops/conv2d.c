@@ -255,19 +255,23 @@ static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in,
     return ((size_t)n_threads * (CONVT_BLOCK * cols + prod) + (size_t)d.IC * cols + ref) * sizeof(float);
 }
 
-/* bias, channel LayerNorm and activation on n consecutive output pixels */
+/* bias, channel LayerNorm and activation on n consecutive output pixels; the activation
+ * runs once over all of them, as a call per pixel of a few dozen channels costs more
+ * than its math */
 SAM_MULTIVERSION static void convt_epilogue(const convt_dims *d, float *v, int64_t n)
 {
     const int64_t OC = d->OC;
     const float *restrict bias = d->bias, *lw = d->ln_w, *lb = d->ln_b;
-    for (int64_t p = 0; p < n; p++, v += OC) {
-        if (bias)
-            for (int64_t c = 0; c < OC; c++) v[c] += bias[c];
-        if (d->norm) sam_layer_norm_row(v, v, OC, lw, lb, d->eps);
-        if (d->act == 1) sam_gelu_row(v, v, OC);
-        else if (d->act == 2)
-            for (int64_t c = 0; c < OC; c++) v[c] = v[c] > 0 ? v[c] : 0.0f;
-    }
+    if (bias || d->norm)
+        for (int64_t p = 0; p < n; p++) {
+            float *px = v + p * OC;
+            if (bias)
+                for (int64_t c = 0; c < OC; c++) px[c] += bias[c];
+            if (d->norm) sam_layer_norm_row(px, px, OC, lw, lb, d->eps);
+        }
+    if (d->act == 1) sam_gelu_row(v, v, n * OC);
+    else if (d->act == 2)
+        for (int64_t i = 0; i < n * OC; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
 }
 
 /* out[b, t, pixel] = <vectors[b, t], v> for the T vectors */
