@@ -483,7 +483,7 @@ static double out_flops(const sam_node *node, const sam_tensor *const *in, const
 const sam_op_def sam_op_attention_fold_out = {
     .name = "attention_fold_out",
     .min_inputs = 5,
-    .max_inputs = 8,
+    .max_inputs = 10,
     .n_attrs = 4,
     .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"residual", SAM_ATTR_INT, false, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5}},
     .infer = out_infer,
