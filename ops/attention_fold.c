@@ -197,7 +197,8 @@ const sam_op_def sam_op_attention_fold_kv = {
 
 typedef struct {
     const sam_tensor *q, *x, *wq, *bq, *k, *v, *wo, *bo, *res, *ln_w, *ln_b;
-    int64_t B, N, T, C, D, heads, hd, HT;
+    const sam_tensor *image; /* the N image tokens: x, or q when there is no x */
+    int64_t B, N, T, C, D, heads, hd, HT, width; /* width: the image tokens' channels */
     float eps;
 } out_dims;
 
@@ -229,9 +230,10 @@ static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
         d.ln_b = in[i++];
     }
     d.eps = (float)node->attrs[FOLD_EPS].f;
-    const sam_tensor *side = d.x ? d.x : d.q;
-    d.B = side->shape[0] > d.k->shape[0] ? side->shape[0] : d.k->shape[0];
-    d.N = side->shape[1];
+    d.image = d.x ? d.x : d.q;
+    d.B = d.image->shape[0] > d.k->shape[0] ? d.image->shape[0] : d.k->shape[0];
+    d.N = d.image->shape[1];
+    d.width = d.image->shape[2];
     d.T = d.k->shape[1];
     d.C = d.k->shape[2];
     d.D = d.wo->shape[0];
@@ -246,16 +248,15 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
     int base = out_base_inputs(node);
     if (base != 5 && base != 7) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: inputs are q, k, v, Wo, bo or x, Wq, bq, k, v, Wo, bo, then [residual], [ln_weight, ln_bias]");
     out_dims d = out_get(node, in);
-    const sam_tensor *side = d.x ? d.x : d.q;
-    if (side->ndim != 3 || d.k->ndim != 3 || d.v->ndim != 3) return sam_shape_error(err, "attention_fold_out", "q/x, k, v must be [batch, tokens, channels]", side);
+    if (d.image->ndim != 3 || d.k->ndim != 3 || d.v->ndim != 3) return sam_shape_error(err, "attention_fold_out", "q/x, k, v must be [batch, tokens, channels]", d.image);
     if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: num_heads must divide the channels");
     if (d.wo->ndim != 2 || d.wo->shape[1] != d.C || sam_numel(d.bo) != d.D) return sam_shape_error(err, "attention_fold_out", "Wo must be [D, C] with bias [D]", d.wo);
-    if (d.x && (d.wq->ndim != 2 || d.wq->shape[0] != d.C || d.wq->shape[1] != side->shape[2] || sam_numel(d.bq) != d.C))
+    if (d.x && (d.wq->ndim != 2 || d.wq->shape[0] != d.C || d.wq->shape[1] != d.width || sam_numel(d.bq) != d.C))
         return sam_shape_error(err, "attention_fold_out", "Wq must be [C, D] with bias [C]", d.wq);
-    if (!d.x && side->shape[2] != d.C) return sam_shape_error(err, "attention_fold_out", "q must have k's channels", side);
+    if (!d.x && d.width != d.C) return sam_shape_error(err, "attention_fold_out", "q must have k's channels", d.image);
     if (d.v->shape[0] != d.k->shape[0] || d.v->shape[1] != d.T || d.v->shape[2] != d.C) return sam_shape_error(err, "attention_fold_out", "v must match k", d.v);
     sam_status st;
-    if ((st = batch_ok(side, d.B, err)) || (st = batch_ok(d.k, d.B, err))) return st;
+    if ((st = batch_ok(d.image, d.B, err)) || (st = batch_ok(d.k, d.B, err))) return st;
     if (d.res && (d.res->ndim != 3 || (d.res->shape[0] != d.B && d.res->shape[0] != 1) || d.res->shape[1] != d.N || d.res->shape[2] != d.D))
         return sam_shape_error(err, "attention_fold_out", "the residual must have the output's shape (or a batch of 1)", d.res);
     if (d.ln_w && (sam_numel(d.ln_w) != d.D || sam_numel(d.ln_b) != d.D)) return sam_shape_error(err, "attention_fold_out", "norm weights must have D entries", d.ln_w);
@@ -266,25 +267,18 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
     return SAM_OK;
 }
 
-/* Workspace of the fast path, per batch: V' = [v_h Wo_h^T] (HT x D) and Kexp (HT x C,
- * head h's k in its columns); then the matrices the image rows are multiplied with, for
- * all batches one after the other so that a shared x meets them in one product: KW
- * (B*HT x width; Kexp Wq with x, else Kexp itself) and c (B*HT; Kexp bq, or 0); then
- * the score blocks of each thread. */
-static int64_t out_width(const out_dims *d)
-{
-    return d->x ? d->x->shape[2] : d->C;
-}
-
 /* One image shared by every batch entry (the first layer's keys): one product of its
  * rows with all batches' KW runs much faster than B products with HT columns each. */
-static bool out_shared_x(const out_dims *d)
+static bool out_shared_image(const out_dims *d)
 {
-    const sam_tensor *side = d->x ? d->x : d->q;
-    return side->shape[0] == 1 && d->B > 1;
+    return d->image->shape[0] == 1 && d->B > 1;
 }
 
-/* Offsets in floats into the workspace. */
+/* Workspace of the fast path, as offsets in floats: per batch, V' = [v_h Wo_h^T]
+ * (HT x D) and Kexp (HT x C, head h's k in its columns); then the matrices the image
+ * rows are multiplied with, for all batches one after the other so that a shared image
+ * meets them in one product: KW (B*HT x width; Kexp Wq with x, else Kexp itself) and
+ * c (B*HT; Kexp bq, with x only); then the score blocks of each thread. */
 typedef struct {
     size_t kw, cb, scores, score_floats; /* score_floats: per thread */
 } out_space;
@@ -298,9 +292,9 @@ static out_space out_layout(const out_dims *d)
 {
     out_space s;
     s.kw = (size_t)d->B * out_per_batch_floats(d);
-    s.cb = s.kw + (size_t)(d->B * d->HT * out_width(d));
+    s.cb = s.kw + (size_t)(d->B * d->HT * d->width);
     s.scores = s.cb + (size_t)(d->B * d->HT);
-    s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_x(d) ? d->B : 1));
+    s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1));
     return s;
 }
 
@@ -320,14 +314,12 @@ SAM_KERNEL static void out_reference(const sam_kernel_args *a)
     float *q = a->workspace, *o = q + d.N * d.C, *s = o + d.C;
     double scale = 1.0 / sqrt((double)d.hd);
     for (int64_t b = 0; b < d.B; b++) {
-        const sam_tensor *side = d.x ? d.x : d.q;
-        const float *src = sam_f32(side) + bidx(side->shape[0], b) * d.N * side->shape[2];
+        const float *src = sam_f32(d.image) + bidx(d.image->shape[0], b) * d.N * d.width;
         if (d.x) {
-            int64_t Din = d.x->shape[2];
             for (int64_t n = 0; n < d.N; n++)
                 for (int64_t c = 0; c < d.C; c++) {
                     double acc = sam_f32(d.bq)[c];
-                    for (int64_t j = 0; j < Din; j++) acc += (double)src[n * Din + j] * sam_f32(d.wq)[c * Din + j];
+                    for (int64_t j = 0; j < d.width; j++) acc += (double)src[n * d.width + j] * sam_f32(d.wq)[c * d.width + j];
                     q[n * d.C + c] = (float)acc;
                 }
             src = q;
@@ -381,7 +373,7 @@ static void out_prep_task(void *p, int b, int thread)
     (void)thread;
     const out_ctx *c = p;
     const out_dims d = c->d;
-    const int64_t width = out_width(&d);
+    const int64_t width = d.width;
     float *ws = c->a->workspace, *vw = ws + (size_t)b * out_per_batch_floats(&d), *kw = ws + c->space.kw + (size_t)(b * d.HT * width);
     float *kexp = d.x ? vw + d.HT * d.D : kw, *cb = ws + c->space.cb + b * d.HT;
     const float *k = sam_f32(d.k) + bidx(d.k->shape[0], b) * d.T * d.C, *v = sam_f32(d.v) + bidx(d.v->shape[0], b) * d.T * d.C;
@@ -452,13 +444,12 @@ static void out_rows_task(void *p, int task, int thread)
 {
     const out_ctx *c = p;
     const out_dims d = c->d;
-    const int64_t width = out_width(&d), batches = out_shared_x(&d) ? d.B : 1;
+    const int64_t width = d.width, batches = out_shared_image(&d) ? d.B : 1;
     int64_t b0 = batches > 1 ? 0 : task / c->chunks, chunk = batches > 1 ? task : task % c->chunks;
     int64_t n0 = chunk * OUT_ROWS, rows = d.N - n0 < OUT_ROWS ? d.N - n0 : OUT_ROWS, ld = batches * d.HT;
     const float *ws = c->a->workspace;
     float *scores = (float *)c->a->workspace + c->space.scores + (size_t)thread * c->space.score_floats;
-    const sam_tensor *side = d.x ? d.x : d.q;
-    const float *src = sam_f32(side) + (bidx(side->shape[0], b0) * d.N + n0) * width;
+    const float *src = sam_f32(d.image) + (bidx(d.image->shape[0], b0) * d.N + n0) * width;
     sam_gemm_nt_serial(rows, ld, width, src, width, ws + c->space.kw + (size_t)(b0 * d.HT * width), width, d.x ? ws + c->space.cb + b0 * d.HT : NULL, scores, ld);
     for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld);
 }
@@ -469,15 +460,14 @@ SAM_KERNEL static void out_fast(const sam_kernel_args *a)
     c.space = out_layout(&c.d);
     c.chunks = (c.d.N + OUT_ROWS - 1) / OUT_ROWS;
     sam_pool_run(a->pool, (int)c.d.B, out_prep_task, &c);
-    sam_pool_run(a->pool, (int)((out_shared_x(&c.d) ? 1 : c.d.B) * c.chunks), out_rows_task, &c);
+    sam_pool_run(a->pool, (int)((out_shared_image(&c.d) ? 1 : c.d.B) * c.chunks), out_rows_task, &c);
 }
 
 static double out_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
 {
     (void)out;
     out_dims d = out_get(node, in);
-    int64_t width = out_width(&d);
-    return 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)(width + d.D);
+    return 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)(d.width + d.D);
 }
 
 const sam_op_def sam_op_attention_fold_out = {
