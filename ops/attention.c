@@ -12,7 +12,6 @@
 #include "gemm.h"
 #include "op_util.h"
 
-enum { ATTN_HEADS };
 /* Query rows per task: enough to amortize packing K and V in sgemm, few enough that
  * the score block (ATTN_ROWS x N floats per thread) stays in L2 for windows and small
  * for global attention (4 MiB at N = 4096). */

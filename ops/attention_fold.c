@@ -21,8 +21,6 @@
 #include "op_util.h"
 #include "vmath.h"
 
-enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS };
-
 static int64_t bidx(int64_t batch, int64_t b)
 {
     return batch == 1 ? 0 : b;

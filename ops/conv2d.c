@@ -9,7 +9,6 @@
 #include "gemm.h"
 #include "op_util.h"
 
-enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
 enum { CONV_BLOCK = 128 }; /* output pixels per im2col block */
 
 typedef struct {
@@ -158,7 +157,6 @@ const sam_op_def sam_op_conv2d = {
  * so no scatter) and blocked_in = K on the second (which maps rows back to positions).
  * Inputs: x, W, [b], [ln_weight, ln_bias if norm], [vectors [B or 1, T, OC] if project]. ---- */
 
-enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT, CT_BLOCKED_OUT, CT_BLOCKED_IN };
 enum { CONVT_BLOCK = 1024 }; /* input pixels per product: wide enough for sgemm to run at speed */
 
 typedef struct {
@@ -233,7 +231,7 @@ static sam_status convt_infer(const sam_node *node, const sam_tensor *const *in,
         out->shape[3] = x->shape[2] * w->shape[2];
         return SAM_OK;
     }
-    if (node->attrs[CT_ACTIVATION].i < 0 || node->attrs[CT_ACTIVATION].i > 2) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: activation must be 0, 1 (gelu) or 2 (relu)");
+    if (node->attrs[CT_ACTIVATION].i < ACT_NONE || node->attrs[CT_ACTIVATION].i > ACT_RELU) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: activation must be 0, 1 (gelu) or 2 (relu)");
     int64_t kb = node->attrs[CT_BLOCKED_IN].i;
     if (kb < 0 || (kb && (x->shape[1] % kb || x->shape[2] % kb))) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: blocked_in must divide the input's height and width");
     if (node->attrs[CT_BLOCKED_OUT].i && project) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: blocked_out and project exclude each other");
@@ -269,8 +267,8 @@ SAM_MULTIVERSION static void convt_epilogue(const convt_dims *d, float *v, int64
                 for (int64_t c = 0; c < OC; c++) px[c] += bias[c];
             if (d->norm) sam_layer_norm_row(px, px, OC, lw, lb, d->eps);
         }
-    if (d->act == 1) sam_gelu_row(v, v, n * OC);
-    else if (d->act == 2)
+    if (d->act == ACT_GELU) sam_gelu_row(v, v, n * OC);
+    else if (d->act == ACT_RELU)
         for (int64_t i = 0; i < n * OC; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
 }
 

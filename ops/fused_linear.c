@@ -16,8 +16,6 @@
 #include "gemm.h"
 #include "op_util.h"
 
-enum { FL_ACTIVATION, FL_PRENORM, FL_EPS, FL_RESIDUAL, FL_IN_WINDOW, FL_OUT_WINDOW, FL_HEIGHT, FL_WIDTH };
-enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU = 2 };
 enum { FL_BLOCK = 2048 }; /* at most this many rows per task */
 
 typedef struct {

@@ -134,8 +134,6 @@ const sam_op_def sam_op_reshape = {
 
 /* ---- window_partition / window_unpartition ---- */
 
-enum { WIN_SIZE, WIN_HEIGHT, WIN_WIDTH };
-
 static bool window_is_identity(const sam_node *node)
 {
     return node->attrs[WIN_SIZE].i == 0;
@@ -275,8 +273,6 @@ const sam_op_def sam_op_window_unpartition = {
 /* ---- concat (leading dimensions of size 1 broadcast, as the decoder's learned tokens
  * are shared by every prompt of a batch) ---- */
 
-enum { CAT_AXIS };
-
 static sam_status concat_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
     int nd = in[0]->ndim, axis = sam_axis(node->attrs[CAT_AXIS].i, nd);
@@ -351,8 +347,6 @@ const sam_op_def sam_op_concat = {
 };
 
 /* ---- slice [start, end) along one axis ---- */
-
-enum { SLICE_AXIS, SLICE_START, SLICE_END };
 
 static sam_status slice_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {

@@ -61,8 +61,6 @@ const sam_op_def sam_op_linear = {
  * with Bb = B or 1. The decoder's masks are its hypernetwork outputs times the upscaled
  * embedding: [B, 4, 32] x [B, 65536, 32]^T. ---- */
 
-enum { MM_TRANSPOSE_B };
-
 typedef struct {
     int64_t B, Bb, M, N, K;
     int tb;

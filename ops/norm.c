@@ -5,8 +5,6 @@
 #include "op_util.h"
 #include "vmath.h"
 
-enum { LN_EPS, LN_AXIS };
-
 typedef struct {
     int64_t outer, n, inner;
 } ln_dims;

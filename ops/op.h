@@ -7,6 +7,7 @@
 
 #include "../runtime/graph.h"
 #include "../runtime/threadpool.h"
+#include "op_attrs.h"
 #include "op_list.h"
 #include "simd.h"
 

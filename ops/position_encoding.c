@@ -37,7 +37,6 @@ static void pe_encode_f64(double x, double y, const float *G, int64_t F, float *
 
 /* ---- point_embed ---- */
 
-enum { PE_HEIGHT, PE_WIDTH };
 enum { PT_COORDS, PT_LABELS, PT_GAUSSIAN, PT_EMBED0, PT_NOT_A_POINT = PT_EMBED0 + 4 };
 
 static sam_status gaussian_check(const sam_tensor *g, sam_error *err, const char *op)

@@ -11,11 +11,6 @@ typedef struct {
     bool *dead; /* nodes removed by a rewrite */
 } fuser;
 
-/* ---- attribute indices of the ops rewritten here (their op files define the order) ---- */
-enum { FL_ACTIVATION, FL_PRENORM, FL_EPS, FL_RESIDUAL, FL_IN_WINDOW, FL_OUT_WINDOW, FL_HEIGHT, FL_WIDTH };
-enum { LN_EPS, LN_AXIS };
-enum { WIN_SIZE, WIN_HEIGHT, WIN_WIDTH };
-
 static int base_of(const sam_graph *g, int t)
 {
     return g->tensors[t].kind == SAM_TENSOR_VIEW ? g->tensors[t].view_of : t;
@@ -190,8 +185,6 @@ static bool fuse_window_scatter(fuser *f, int i)
     return true;
 }
 
-enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT, CT_BLOCKED_OUT, CT_BLOCKED_IN };
-
 /* conv_transpose2d(conv_transpose2d(x)) -> the first keeps its output in block order
  * (no scatter) and the second reads it so (its rows are pixels in any order anyway) */
 static bool fuse_convt_blocked(fuser *f, int i)
@@ -207,7 +200,6 @@ static bool fuse_convt_blocked(fuser *f, int i)
     n->attrs[CT_BLOCKED_IN].i = first->attrs[CT_STRIDE].i;
     return true;
 }
-enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
 
 /* conv2d(permute(x, [0, 2, 3, 1])) -> the conv reads x's NCHW layout directly */
 static bool fuse_permute_conv(fuser *f, int i)
@@ -266,8 +258,6 @@ static bool fuse_convt_norm(fuser *f, int i)
     return true;
 }
 
-enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS };
-
 /* add(attention_fold_out(...), r), then layer_norm -> the residual and the norm in its
  * row epilogue (the decoder's keys update: keys = norm4(keys + attn_out)) */
 static bool fuse_fold_out_epilogue(fuser *f, int i)
@@ -314,7 +304,7 @@ static bool fuse_activation(fuser *f, int i)
     if (n->op != SAM_OP_gelu && n->op != SAM_OP_relu) return false;
     int ct = sole_producer(f, n->in[0], SAM_OP_conv_transpose2d, -1);
     if (ct >= 0 && !g->nodes[ct].attrs[CT_ACTIVATION].i) {
-        g->nodes[ct].attrs[CT_ACTIVATION].i = n->op == SAM_OP_gelu ? 1 : 2;
+        g->nodes[ct].attrs[CT_ACTIVATION].i = n->op == SAM_OP_gelu ? ACT_GELU : ACT_RELU;
         take_output(f, ct, i);
         return true;
     }
@@ -323,7 +313,7 @@ static bool fuse_activation(fuser *f, int i)
     sam_node *lin = &g->nodes[j];
     if (lin->op == SAM_OP_fused_linear && (lin->attrs[FL_ACTIVATION].i || lin->attrs[FL_RESIDUAL].i)) return false;
     as_fused_linear(lin);
-    lin->attrs[FL_ACTIVATION].i = n->op == SAM_OP_gelu ? 1 : 2;
+    lin->attrs[FL_ACTIVATION].i = n->op == SAM_OP_gelu ? ACT_GELU : ACT_RELU;
     take_output(f, j, i);
     return true;
 }

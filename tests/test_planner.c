@@ -123,8 +123,8 @@ START_TEST(test_random_graphs_execute_correctly)
             if (op == SAM_OP_layer_norm) {
                 nd.in[nd.n_in++] = w;
                 nd.in[nd.n_in++] = b;
-                nd.attrs[0].f = 1e-5;
-                nd.attrs[1].i = -1;
+                nd.attrs[LN_EPS].f = 1e-5;
+                nd.attrs[LN_AXIS].i = -1;
             }
             g->tensors[out].producer = g->n_nodes;
             sam_graph_add_node(g, &nd);
