@@ -133,8 +133,8 @@ int main(void)
         return TEST_SKIP_CODE;
     }
     sam_error err = {0};
-    const char *blob = tmp_path("sam_tiny.samrt");
-    if (run_cmd("'%s' -q '%s' -o '%s'", SAM_CONVERT_BIN, golden_path("sam_tiny/sam_tiny_seed0.pth"), blob) != 0 ||
+    const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
+    if (!blob ||
         sam_predictor_open(blob, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", 0, &pred, &err) || sam_model_open(blob, &model, &err) ||
         sam_config_for_model(model, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", SAMRT_GRAPH_DIR, &cfg, &err) ||
         json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {

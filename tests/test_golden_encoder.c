@@ -91,10 +91,8 @@ int main(void)
         fprintf(stderr, "SKIPPED: ../shared/golden is absent (set SAMRT_GOLDEN_DIR); encoder parity NOT checked\n");
         return TEST_SKIP_CODE;
     }
-    /* convert the official-format checkpoint with the real tool, as a user would */
-    const char *blob = tmp_path("sam_tiny.samrt");
-    if (run_cmd("'%s' -q '%s' -o '%s'", SAM_CONVERT_BIN, golden_path("sam_tiny/sam_tiny_seed0.pth"), blob) != 0) {
-        fprintf(stderr, "sam-convert failed on the golden checkpoint\n");
+    const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
+    if (!blob) {
         tmp_cleanup();
         return 1;
     }

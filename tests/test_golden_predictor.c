@@ -108,8 +108,8 @@ int main(void)
         return TEST_SKIP_CODE;
     }
     sam_error err = {0};
-    const char *blob = tmp_path("sam_tiny.samrt");
-    if (run_cmd("'%s' -q '%s' -o '%s'", SAM_CONVERT_BIN, golden_path("sam_tiny/sam_tiny_seed0.pth"), blob) != 0 ||
+    const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
+    if (!blob ||
         sam_predictor_open(blob, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", 0, &pred, &err) ||
         json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
         fprintf(stderr, "setup failed: %s\n", err.msg);

@@ -52,6 +52,16 @@ const char *tmp_path(const char *name)
     return b;
 }
 
+const char *golden_tiny_blob(const char *convert_bin)
+{
+    const char *blob = tmp_path("sam_tiny.samrt");
+    if (run_cmd("'%s' -q '%s' -o '%s'", convert_bin, golden_path("sam_tiny/sam_tiny_seed0.pth"), blob) != 0) {
+        fprintf(stderr, "sam-convert failed on the golden checkpoint\n");
+        return NULL;
+    }
+    return blob;
+}
+
 void tmp_cleanup(void)
 {
     if (tmp_root[0]) run_cmd("rm -rf '%s'", tmp_root);
