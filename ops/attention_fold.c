@@ -78,10 +78,12 @@ static sam_status kv_infer(const sam_node *node, const sam_tensor *const *in, sa
     return SAM_OK;
 }
 
+/* per thread: qw and its transpose (rows x D each), the scores (N x rows, image-major),
+ * P xv (rows x D) and the softmax maxima and sums (rows each) */
 static size_t kv_task_floats(const kv_dims *d)
 {
     int64_t rows = d->heads / d->groups * d->T;
-    return (size_t)(rows * (2 * d->D + d->N));
+    return (size_t)(rows * (3 * d->D + d->N + 2));
 }
 
 static size_t kv_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
@@ -136,13 +138,30 @@ typedef struct {
     kv_dims d;
 } kv_ctx;
 
+/* Softmax down each column of an N x rows block (scale applied first), leaving the
+ * exps unnormalized and the column sums in sums (m: rows floats of scratch): the
+ * products read the image tokens row by row, so the scores are kept image-major. */
+SAM_MULTIVERSION static void softmax_columns(float *restrict s, int64_t N, int64_t rows, float scale, float *restrict m, float *restrict sums)
+{
+    for (int64_t r = 0; r < rows; r++) m[r] = -INFINITY, sums[r] = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t r = 0; r < rows; r++) m[r] = s[n * rows + r] > m[r] ? s[n * rows + r] : m[r];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t r = 0; r < rows; r++) {
+            float e = sam_expf((s[n * rows + r] - m[r]) * scale);
+            s[n * rows + r] = e;
+            sums[r] += e;
+        }
+}
+
 static void kv_task(void *p, int task, int thread)
 {
     const kv_ctx *c = p;
     const kv_dims d = c->d;
     const sam_kernel_args *a = c->a;
     int64_t b = task / d.groups, g = task % d.groups, hg = d.heads / d.groups, rows = hg * d.T;
-    float *qw = (float *)a->workspace + (size_t)thread * kv_task_floats(&d), *s = qw + rows * d.D, *px = s + rows * d.N;
+    float *qw = (float *)a->workspace + (size_t)thread * kv_task_floats(&d), *qwt = qw + rows * d.D, *s = qwt + rows * d.D;
+    float *px = s + rows * d.N, *sums = px + rows * d.D;
     const float *q = sam_f32(a->in[KV_Q]) + bidx(a->in[KV_Q]->shape[0], b) * d.T * d.C;
     const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
     const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
@@ -150,14 +169,15 @@ static void kv_task(void *p, int task, int thread)
         int64_t h = g * hg + i;
         sam_gemm_nn_serial(d.T, d.D, d.hd, q + h * d.hd, d.C, sam_f32(a->in[KV_WK]) + h * d.hd * d.D, d.D, qw + i * d.T * d.D, d.D);
     }
-    sam_gemm_nt_serial(rows, d.N, d.D, qw, d.D, xk, d.D, NULL, s, d.N);
-    float scale = 1.0f / sqrtf((float)d.hd);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < d.D; j++) qwt[j * rows + r] = qw[r * d.D + j];
+    sam_gemm_tiles(d.N, rows, d.D, xk, d.D, 1, qwt, rows, s, rows, false); /* s^T = xk qw^T */
+    softmax_columns(s, d.N, rows, 1.0f / sqrtf((float)d.hd), sums + rows, sums);
+    sam_gemm_tiles(rows, d.D, d.N, s, 1, rows, xv, d.D, px, d.D, false); /* P xv, P read through s^T */
     for (int64_t r = 0; r < rows; r++) {
-        float *row = s + r * d.N;
-        for (int64_t n = 0; n < d.N; n++) row[n] *= scale;
-        sam_softmax_row(row, d.N);
+        float inv = 1.0f / sums[r];
+        for (int64_t j = 0; j < d.D; j++) px[r * d.D + j] *= inv;
     }
-    sam_gemm_nn_serial(rows, d.D, d.N, s, d.N, xv, d.D, px, d.D);
     for (int64_t i = 0; i < hg; i++) { /* (P xv) Wv_h^T + bv_h into this head's columns */
         int64_t h = g * hg + i;
         sam_gemm_nt_serial(d.T, d.hd, d.D, px + i * d.T * d.D, d.D, sam_f32(a->in[KV_WV]) + h * d.hd * d.D, d.D, sam_f32(a->in[KV_BV]) + h * d.hd,
@@ -274,11 +294,12 @@ static bool out_shared_image(const out_dims *d)
 
 /* Workspace of the fast path, as offsets in floats: per batch, V' = [v_h Wo_h^T]
  * (HT x D) and Kexp (HT x C, head h's k in its columns); then the matrices the image
- * rows are multiplied with, for all batches one after the other so that a shared image
- * meets them in one product: KW (B*HT x width; Kexp Wq with x, else Kexp itself) and
- * c (B*HT; Kexp bq, with x only); then the score blocks of each thread. */
+ * rows are multiplied with, for all batches side by side so that a shared image meets
+ * them in one product: KW (B*HT x width; Kexp Wq with x, else Kexp itself), its
+ * transpose KWt (width x B*HT, the layout the product reads) and c (B*HT; Kexp bq, with
+ * x only); then the score blocks of each thread. */
 typedef struct {
-    size_t kw, cb, scores, score_floats; /* score_floats: per thread */
+    size_t kw, kwt, cb, scores, score_floats; /* score_floats: per thread */
 } out_space;
 
 static size_t out_per_batch_floats(const out_dims *d)
@@ -290,7 +311,8 @@ static out_space out_layout(const out_dims *d)
 {
     out_space s;
     s.kw = (size_t)d->B * out_per_batch_floats(d);
-    s.cb = s.kw + (size_t)(d->B * d->HT * d->width);
+    s.kwt = s.kw + (size_t)(d->B * d->HT * d->width);
+    s.cb = s.kwt + (size_t)(d->B * d->HT * d->width);
     s.scores = s.cb + (size_t)(d->B * d->HT);
     s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1));
     return s;
@@ -388,6 +410,9 @@ static void out_prep_task(void *p, int b, int thread)
             cb[r] = (float)acc;
         }
     }
+    float *kwt = ws + c->space.kwt + b * d.HT;
+    for (int64_t r = 0; r < d.HT; r++)
+        for (int64_t j = 0; j < width; j++) kwt[j * d.B * d.HT + r] = kw[r * width + j];
 }
 
 /* Softmax of every T-long segment (one per head) of rows of heads*T scores. The exps
@@ -434,7 +459,7 @@ static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t row
     const float *vw = (const float *)c->a->workspace + (size_t)b * out_per_batch_floats(&d);
     float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D;
     softmax_segments(scores, ld, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
-    sam_gemm_nn_serial(rows, d.D, d.HT, scores, ld, vw, d.D, o, d.D);
+    sam_gemm_tiles(rows, d.D, d.HT, scores, ld, 1, vw, d.D, o, d.D, false);
     out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows);
 }
 
@@ -448,7 +473,9 @@ static void out_rows_task(void *p, int task, int thread)
     const float *ws = c->a->workspace;
     float *scores = (float *)c->a->workspace + c->space.scores + (size_t)thread * c->space.score_floats;
     const float *src = sam_f32(d.image) + (bidx(d.image->shape[0], b0) * d.N + n0) * width;
-    sam_gemm_nt_serial(rows, ld, width, src, width, ws + c->space.kw + (size_t)(b0 * d.HT * width), width, d.x ? ws + c->space.cb + b0 * d.HT : NULL, scores, ld);
+    if (d.x)
+        for (int64_t r = 0; r < rows; r++) memcpy(scores + r * ld, ws + c->space.cb + b0 * d.HT, sizeof(float) * (size_t)ld);
+    sam_gemm_tiles(rows, ld, width, src, width, 1, ws + c->space.kwt + b0 * d.HT, d.B * d.HT, scores, ld, d.x != NULL);
     for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld);
 }
 

@@ -157,7 +157,7 @@ const sam_op_def sam_op_conv2d = {
  * so no scatter) and blocked_in = K on the second (which maps rows back to positions).
  * Inputs: x, W, [b], [ln_weight, ln_bias if norm], [vectors [B or 1, T, OC] if project]. ---- */
 
-enum { CONVT_BLOCK = 1024 }; /* input pixels per product: wide enough for sgemm to run at speed */
+enum { CONVT_BLOCK = 256 }; /* input pixels per product: wide enough for sgemm to run at speed */
 
 typedef struct {
     int64_t B, H, W, IC, OC, K;
@@ -323,11 +323,11 @@ static void convt_block_task(void *p, int task, int thread)
     float *y = (float *)c->a->workspace + (size_t)d->IC * cols + (size_t)thread * (CONVT_BLOCK * (size_t)cols + (size_t)CONVT_BLOCK * kk * T);
     if (d->blocked_out) { /* the products are the output, in block order */
         float *o = sam_f32(c->a->out) + p0 * cols;
-        sam_gemm_nn_serial(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, c->wp, cols, o, cols);
+        sam_gemm_tiles(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, 1, c->wp, cols, o, cols, false);
         convt_epilogue(d, o, rows * kk);
         return;
     }
-    sam_gemm_nn_serial(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, c->wp, cols, y, cols);
+    sam_gemm_tiles(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, 1, c->wp, cols, y, cols, false);
     if (d->proj) {
         /* finish every pixel in the scratch, take all products in one product per batch
          * segment ([pixels, OC] x [T, OC]^T), and scatter them to the T planes */

@@ -3,6 +3,7 @@
 #ifndef SAMRT_GEMM_H
 #define SAMRT_GEMM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../runtime/threadpool.h"
@@ -16,6 +17,14 @@ void sam_gemm_nt_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t
 /* C[M,N] = A[M,K] * B[K,N] on the calling thread. */
 void sam_gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                         float *C, int64_t ldc);
+/* C[M,N] = A[M,K] * B[K,N] (+ C when accumulate) on the calling thread, with our own
+ * register tiles (gemm_tiles.c): A(i, k) = A[i * a_row_stride + k * a_col_stride], so A^T
+ * costs no copy; B is row-major with leading dimension ldb. For skinny products and
+ * operands used once, where OpenBLAS spends much of its time packing. */
+void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_row_stride, int64_t a_col_stride, const float *B,
+                    int64_t ldb, float *C, int64_t ldc, bool accumulate);
+/* Tests set this to run the portable tile on machines with AVX-512. */
+extern bool sam_gemm_tiles_portable;
 /* Pins OpenBLAS to n threads (1 while the runtime runs; sam-bench raises it to measure sgemm alone). */
 void sam_blas_set_threads(int n);
 

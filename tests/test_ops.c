@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/gemm.h"
 #include "../ops/op.h"
 #include "test_util.h"
 
@@ -226,6 +227,44 @@ START_TEST(test_reference_values)
 }
 END_TEST
 
+/* The register-tiled product against a double-precision one: edge tiles in M, N and K
+ * (K past one block), A read directly and transposed, accumulation into C; on both the
+ * AVX-512 and the portable tile (the first falls back to the second without AVX-512). */
+START_TEST(test_gemm_tiles)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {7, 19, 5}, {13, 64, 300}, {56, 40, 513}, {100, 130, 17}, {6, 16, 256}};
+    for (int portable = 0; portable < 2; portable++)
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int transposed = 0; transposed < 2; transposed++) {
+                int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldb = N + 3, ldc = N + 5;
+                float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * ldb));
+                float *C = malloc(sizeof(float) * (size_t)(M * ldc));
+                fill_uniform(A, M * K, 11 + s);
+                fill_uniform(B, K * ldb, 23 + s);
+                fill_uniform(C, M * ldc, 37 + s);
+                int64_t ars = transposed ? 1 : K, acs = transposed ? M : 1;
+                sam_gemm_tiles_portable = portable;
+                sam_gemm_tiles(M, N, K, A, ars, acs, B, ldb, C, ldc, transposed); /* accumulate when transposed */
+                float *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
+                fill_uniform(C0, M * ldc, 37 + s);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < ldc; j++) {
+                        double want = j < N && transposed ? C0[i * ldc + j] : j < N ? 0 : C0[i * ldc + j], mag = fabs(want);
+                        for (int64_t k = 0; j < N && k < K; k++) {
+                            double t = (double)A[i * ars + k * acs] * B[k * ldb + j];
+                            want += t;
+                            mag += fabs(t);
+                        }
+                        /* columns past N (the ld padding) must be untouched */
+                        ck_assert_msg(fabs(C[i * ldc + j] - want) <= 1e-6 * mag + 1e-30, "M%ld N%ld K%ld portable %d transposed %d: C[%ld,%ld] %g != %g",
+                                      (long)M, (long)N, (long)K, portable, transposed, (long)i, (long)j, C[i * ldc + j], want);
+                    }
+                free(A), free(B), free(C), free(C0);
+            }
+    sam_gemm_tiles_portable = false;
+}
+END_TEST
+
 START_TEST(test_shape_errors)
 {
     const sam_op_def *lin = sam_op_get(sam_op_find("linear"));
@@ -258,6 +297,7 @@ int main(void)
     tcase_add_test(tc, test_every_op_has_cases);
     tcase_add_test(tc, test_reference_values);
     tcase_add_test(tc, test_shape_errors);
+    tcase_add_test(tc, test_gemm_tiles);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_pool_destroy(pool);
