@@ -3,14 +3,16 @@
  * attentions). Both ops are made by the fusion pass from linear + attention + linear.
  *
  * attention_fold_kv (tokens attend to the image): inputs q [Bq, T, C], xk [Bk, N, D],
- * Wk [C, D], xv [Bv, N, D], Wv [C, D], bv [C]; out [B, T, C]. Per head,
+ * Wk [C, D], xv [Bv, N, D], Wv [C, D], bv [C], [pe [1 or Bk, N, D] if plus: the keys'
+ * image tokens are xk + pe, added block by block instead of stored]; out [B, T, C]. Per head,
  *   softmax(q_h (xk Wk_h^T)^T) (xv Wv_h^T + bv_h) = softmax((q_h Wk_h) xk^T) (P xv) Wv_h^T + bv_h
  * (rows of P sum to 1; k's bias adds a constant per row, which softmax ignores), so the
  * N x D image tokens are multiplied by T-row matrices instead of being projected.
  *
  * attention_fold_out (the image attends to the tokens): inputs q [Bq, N, C] or
  * x [Bq, N, D], Wq [C, D], bq [C], then k [Bk, T, C], v [Bk, T, C], Wo [D, C], bo [D],
- * then [residual [B, N, D] if residual], [ln_weight, ln_bias [D] if norm];
+ * then [residual [B, N, D] if residual], [ln_weight, ln_bias [D] if norm], [pe if plus:
+ * the image tokens (x, or q) are x + pe, as for attention_fold_kv];
  * out [B, N, D] = norm(sum_h softmax(q_h k_h^T) (v_h Wo_h^T) + bo + residual), q_h k_h^T computed
  * as x (Wq_h^T k_h^T) + bq_h k_h^T when x is given: the output projection (and the
  * query projection) become products with T-column matrices. */
@@ -28,11 +30,21 @@ static int64_t bidx(int64_t batch, int64_t b)
 
 /* ---------------- attention_fold_kv ---------------- */
 
-enum { KV_Q, KV_XK, KV_WK, KV_XV, KV_WV, KV_BV };
+enum { KV_Q, KV_XK, KV_WK, KV_XV, KV_WV, KV_BV, KV_PE };
+
+enum { PLUS_ROWS = 256 }; /* image rows per block when adding pe on the fly */
 
 typedef struct {
     int64_t B, T, C, N, D, heads, hd, groups;
+    const sam_tensor *pe; /* with plus */
 } kv_dims;
+
+/* rows of image tokens + pe into buf (the sum the graph's add node would have stored) */
+SAM_MULTIVERSION static const float *rows_plus(const float *restrict x, const float *restrict pe, int64_t n, float *restrict buf)
+{
+    for (int64_t i = 0; i < n; i++) buf[i] = x[i] + pe[i];
+    return buf;
+}
 
 static kv_dims kv_get(const sam_node *node, const sam_tensor *const *in, int n_threads)
 {
@@ -44,8 +56,9 @@ static kv_dims kv_get(const sam_node *node, const sam_tensor *const *in, int n_t
     d.C = in[KV_Q]->shape[2];
     d.N = in[KV_XK]->shape[1];
     d.D = in[KV_XK]->shape[2];
-    d.heads = node->attrs[FOLD_HEADS].i;
+    d.heads = node->attrs[KV_HEADS].i;
     d.hd = d.heads > 0 ? d.C / d.heads : 0;
+    d.pe = node->attrs[KV_PLUS].i ? in[KV_PE] : NULL;
     /* heads split in groups only as far as needed to give every thread a task: fewer,
      * taller products run faster */
     d.groups = d.B >= n_threads ? 1 : (n_threads + d.B - 1) / d.B;
@@ -62,7 +75,8 @@ static sam_status batch_ok(const sam_tensor *t, int64_t B, sam_error *err)
 
 static sam_status kv_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
-    for (int k = 0; k < 6; k++)
+    if (node->n_in != 6 + (node->attrs[KV_PLUS].i != 0)) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_kv: inputs are q, xk, Wk, xv, Wv, bv, then pe if plus");
+    for (int k = 0; k < node->n_in; k++)
         if (in[k]->ndim != (k == KV_BV ? 1 : k == KV_WK || k == KV_WV ? 2 : 3)) return sam_shape_error(err, "attention_fold_kv", "wrong rank", in[k]);
     kv_dims d = kv_get(node, in, 1);
     if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_kv: num_heads must divide the channels");
@@ -71,6 +85,8 @@ static sam_status kv_infer(const sam_node *node, const sam_tensor *const *in, sa
     if (in[KV_XV]->shape[1] != d.N || in[KV_XV]->shape[2] != d.D) return sam_shape_error(err, "attention_fold_kv", "xk and xv must have the same tokens", in[KV_XV]);
     sam_status st;
     if ((st = batch_ok(in[KV_Q], d.B, err)) || (st = batch_ok(in[KV_XK], d.B, err)) || (st = batch_ok(in[KV_XV], d.B, err))) return st;
+    if (d.pe && ((st = batch_ok(d.pe, d.B, err)) || d.pe->shape[1] != d.N || d.pe->shape[2] != d.D))
+        return st ? st : sam_shape_error(err, "attention_fold_kv", "pe must have xk's tokens and channels", d.pe);
     out->ndim = 3;
     out->shape[0] = d.B;
     out->shape[1] = d.T;
@@ -79,11 +95,11 @@ static sam_status kv_infer(const sam_node *node, const sam_tensor *const *in, sa
 }
 
 /* per thread: qw and its transpose (rows x D each), the scores (N x rows, image-major),
- * P xv (rows x D) and the softmax maxima and sums (rows each) */
+ * P xv (rows x D), the softmax maxima and sums (rows each), a block of xk + pe */
 static size_t kv_task_floats(const kv_dims *d)
 {
     int64_t rows = d->heads / d->groups * d->T;
-    return (size_t)(rows * (3 * d->D + d->N + 2));
+    return (size_t)(rows * (3 * d->D + d->N + 2) + (d->pe ? PLUS_ROWS * d->D : 0));
 }
 
 static size_t kv_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
@@ -103,11 +119,12 @@ SAM_KERNEL static void kv_reference(const sam_kernel_args *a)
     for (int64_t b = 0; b < d.B; b++) {
         const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
         const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
+        const float *pe = d.pe ? sam_f32(d.pe) + bidx(d.pe->shape[0], b) * d.N * d.D : NULL;
         for (int64_t n = 0; n < d.N; n++)
             for (int64_t c = 0; c < d.C; c++) {
                 double sk = 0, sv = sam_f32(a->in[KV_BV])[c];
                 for (int64_t j = 0; j < d.D; j++) {
-                    sk += (double)xk[n * d.D + j] * sam_f32(a->in[KV_WK])[c * d.D + j];
+                    sk += (double)(pe ? xk[n * d.D + j] + pe[n * d.D + j] : xk[n * d.D + j]) * sam_f32(a->in[KV_WK])[c * d.D + j];
                     sv += (double)xv[n * d.D + j] * sam_f32(a->in[KV_WV])[c * d.D + j];
                 }
                 k[n * d.C + c] = (float)sk;
@@ -161,7 +178,7 @@ static void kv_task(void *p, int task, int thread)
     const sam_kernel_args *a = c->a;
     int64_t b = task / d.groups, g = task % d.groups, hg = d.heads / d.groups, rows = hg * d.T;
     float *qw = (float *)a->workspace + (size_t)thread * kv_task_floats(&d), *qwt = qw + rows * d.D, *s = qwt + rows * d.D;
-    float *px = s + rows * d.N, *sums = px + rows * d.D;
+    float *px = s + rows * d.N, *sums = px + rows * d.D, *plus_rows = sums + 2 * rows;
     const float *q = sam_f32(a->in[KV_Q]) + bidx(a->in[KV_Q]->shape[0], b) * d.T * d.C;
     const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
     const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
@@ -171,7 +188,16 @@ static void kv_task(void *p, int task, int thread)
     }
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < d.D; j++) qwt[j * rows + r] = qw[r * d.D + j];
-    sam_gemm_tiles(d.N, rows, d.D, xk, d.D, 1, qwt, rows, s, rows, false); /* s^T = xk qw^T */
+    if (!d.pe) {
+        sam_gemm_tiles(d.N, rows, d.D, xk, d.D, 1, qwt, rows, s, rows, false); /* s^T = xk qw^T */
+    } else {
+        const float *pe = sam_f32(d.pe) + bidx(d.pe->shape[0], b) * d.N * d.D;
+        for (int64_t n0 = 0; n0 < d.N; n0 += PLUS_ROWS) {
+            int64_t nr = d.N - n0 < PLUS_ROWS ? d.N - n0 : PLUS_ROWS;
+            const float *xb = rows_plus(xk + n0 * d.D, pe + n0 * d.D, nr * d.D, plus_rows);
+            sam_gemm_tiles(nr, rows, d.D, xb, d.D, 1, qwt, rows, s + n0 * rows, rows, false);
+        }
+    }
     softmax_columns(s, d.N, rows, 1.0f / sqrtf((float)d.hd), sums + rows, sums);
     sam_gemm_tiles(rows, d.D, d.N, s, 1, rows, xv, d.D, px, d.D, false); /* P xv, P read through s^T */
     for (int64_t r = 0; r < rows; r++) {
@@ -201,9 +227,9 @@ static double kv_flops(const sam_node *node, const sam_tensor *const *in, const 
 const sam_op_def sam_op_attention_fold_kv = {
     .name = "attention_fold_kv",
     .min_inputs = 6,
-    .max_inputs = 6,
-    .n_attrs = 1,
-    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}},
+    .max_inputs = 7,
+    .n_attrs = 2,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"plus", SAM_ATTR_INT, false, 0}},
     .infer = kv_infer,
     .workspace = kv_workspace,
     .flops = kv_flops,
@@ -214,7 +240,7 @@ const sam_op_def sam_op_attention_fold_kv = {
 /* ---------------- attention_fold_out ---------------- */
 
 typedef struct {
-    const sam_tensor *q, *x, *wq, *bq, *k, *v, *wo, *bo, *res, *ln_w, *ln_b;
+    const sam_tensor *q, *x, *wq, *bq, *k, *v, *wo, *bo, *res, *ln_w, *ln_b, *pe;
     const sam_tensor *image; /* the N image tokens: x, or q when there is no x */
     int64_t B, N, T, C, D, heads, hd, HT, width; /* width: the image tokens' channels */
     float eps;
@@ -224,7 +250,7 @@ enum { OUT_ROWS = 256 }; /* image rows per task */
 
 static int out_base_inputs(const sam_node *node)
 {
-    return node->n_in - (node->attrs[FOLD_RESIDUAL].i != 0) - 2 * (node->attrs[FOLD_NORM].i != 0);
+    return node->n_in - (node->attrs[FOLD_RESIDUAL].i != 0) - 2 * (node->attrs[FOLD_NORM].i != 0) - (node->attrs[FOLD_PLUS].i != 0);
 }
 
 static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
@@ -247,6 +273,7 @@ static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
         d.ln_w = in[i++];
         d.ln_b = in[i++];
     }
+    if (node->attrs[FOLD_PLUS].i) d.pe = in[i++];
     d.eps = (float)node->attrs[FOLD_EPS].f;
     d.image = d.x ? d.x : d.q;
     d.B = d.image->shape[0] > d.k->shape[0] ? d.image->shape[0] : d.k->shape[0];
@@ -278,6 +305,8 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
     if (d.res && (d.res->ndim != 3 || (d.res->shape[0] != d.B && d.res->shape[0] != 1) || d.res->shape[1] != d.N || d.res->shape[2] != d.D))
         return sam_shape_error(err, "attention_fold_out", "the residual must have the output's shape (or a batch of 1)", d.res);
     if (d.ln_w && (sam_numel(d.ln_w) != d.D || sam_numel(d.ln_b) != d.D)) return sam_shape_error(err, "attention_fold_out", "norm weights must have D entries", d.ln_w);
+    if (d.pe && (d.pe->ndim != 3 || (d.pe->shape[0] != 1 && d.pe->shape[0] != d.image->shape[0]) || d.pe->shape[1] != d.N || d.pe->shape[2] != d.width))
+        return sam_shape_error(err, "attention_fold_out", "pe must have the image tokens' shape (or a batch of 1)", d.pe);
     out->ndim = 3;
     out->shape[0] = d.B;
     out->shape[1] = d.N;
@@ -314,7 +343,7 @@ static out_space out_layout(const out_dims *d)
     s.kwt = s.kw + (size_t)(d->B * d->HT * d->width);
     s.cb = s.kwt + (size_t)(d->B * d->HT * d->width);
     s.scores = s.cb + (size_t)(d->B * d->HT);
-    s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1));
+    s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1) + (d->pe ? OUT_ROWS * d->width : 0)); /* + image rows + pe */
     return s;
 }
 
@@ -324,17 +353,22 @@ static size_t out_workspace(const sam_node *node, const sam_tensor *const *in, c
     out_dims d = out_get(node, in);
     out_space s = out_layout(&d);
     size_t fast = s.scores + (size_t)n_threads * s.score_floats;
-    size_t ref = (size_t)(d.N * d.C + d.C + d.T); /* projected q, one output row, one score row */
+    size_t ref = (size_t)(d.N * d.C + d.C + d.T + (d.pe ? d.N * d.width : 0)); /* projected q, one output row, one score row, image + pe */
     return (ref > fast ? ref : fast) * sizeof(float);
 }
 
 SAM_KERNEL static void out_reference(const sam_kernel_args *a)
 {
     out_dims d = out_get(a->node, a->in);
-    float *q = a->workspace, *o = q + d.N * d.C, *s = o + d.C;
+    float *q = a->workspace, *o = q + d.N * d.C, *s = o + d.C, *summed = s + d.T;
     double scale = 1.0 / sqrt((double)d.hd);
     for (int64_t b = 0; b < d.B; b++) {
         const float *src = sam_f32(d.image) + bidx(d.image->shape[0], b) * d.N * d.width;
+        if (d.pe) {
+            const float *pe = sam_f32(d.pe) + bidx(d.pe->shape[0], b) * d.N * d.width;
+            for (int64_t i = 0; i < d.N * d.width; i++) summed[i] = src[i] + pe[i];
+            src = summed;
+        }
         if (d.x) {
             for (int64_t n = 0; n < d.N; n++)
                 for (int64_t c = 0; c < d.C; c++) {
@@ -473,7 +507,10 @@ static void out_rows_task(void *p, int task, int thread)
     const float *ws = c->a->workspace;
     float *scores = (float *)c->a->workspace + c->space.scores + (size_t)thread * c->space.score_floats;
     const float *src = sam_f32(d.image) + (bidx(d.image->shape[0], b0) * d.N + n0) * width;
-    if (d.x)
+    if (d.pe) {
+        const float *pe = sam_f32(d.pe) + (bidx(d.pe->shape[0], b0) * d.N + n0) * width;
+        src = rows_plus(src, pe, rows * width, scores + (size_t)(OUT_ROWS * ld));
+    }
         for (int64_t r = 0; r < rows; r++) memcpy(scores + r * ld, ws + c->space.cb + b0 * d.HT, sizeof(float) * (size_t)ld);
     sam_gemm_tiles(rows, ld, width, src, width, 1, ws + c->space.kwt + b0 * d.HT, d.B * d.HT, scores, ld, d.x != NULL);
     for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld);
@@ -498,9 +535,10 @@ static double out_flops(const sam_node *node, const sam_tensor *const *in, const
 const sam_op_def sam_op_attention_fold_out = {
     .name = "attention_fold_out",
     .min_inputs = 5,
-    .max_inputs = 10,
-    .n_attrs = 4,
-    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"residual", SAM_ATTR_INT, false, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5}},
+    .max_inputs = 11,
+    .n_attrs = 5,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"residual", SAM_ATTR_INT, false, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5},
+              {"plus", SAM_ATTR_INT, false, 0}},
     .infer = out_infer,
     .workspace = out_workspace,
     .flops = out_flops,

@@ -5,7 +5,8 @@
 #define SAMRT_OP_ATTRS_H
 
 enum { ATTN_HEADS };                                  /* attention */
-enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS }; /* attention_fold_out; _kv has num_heads only */
+enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS, FOLD_PLUS }; /* attention_fold_out */
+enum { KV_HEADS, KV_PLUS };                                        /* attention_fold_kv */
 enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
 enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT, CT_BLOCKED_OUT, CT_BLOCKED_IN }; /* conv_transpose2d */
 enum { FL_ACTIVATION, FL_PRENORM, FL_EPS, FL_RESIDUAL, FL_IN_WINDOW, FL_OUT_WINDOW, FL_HEIGHT, FL_WIDTH }; /* fused_linear */

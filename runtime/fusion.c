@@ -296,6 +296,55 @@ static bool fuse_fold_out_epilogue(fuser *f, int i)
     return false;
 }
 
+/* Whether input k of node j is the image-token slot of an attention fold that adds
+ * nothing yet: xk of attention_fold_kv, x (or q) of attention_fold_out. */
+static bool fold_image_slot(const sam_node *n, int k)
+{
+    if (n->op == SAM_OP_attention_fold_kv) return k == 1 && !n->attrs[KV_PLUS].i;
+    if (n->op == SAM_OP_attention_fold_out) return k == 0 && !n->attrs[FOLD_PLUS].i;
+    return false;
+}
+
+/* add(x, pe) with pe shared by the batch ([1, N, D]: the keys' positional encoding) and
+ * read only as the image tokens of attention folds -> each fold adds pe block by block
+ * as it reads x, and the batch-sized sum is never stored. Sums of stable inputs are
+ * left alone: they are computed once per image. */
+static bool fuse_fold_plus(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_add) return false;
+    const sam_tensor *o = &g->tensors[n->out];
+    if (kept(g, n->out) || o->invariant || o->kind == SAM_TENSOR_VIEW || o->ndim != 3) return false;
+    int readers = 0;
+    for (int j = i + 1; j < g->n_nodes; j++)
+        for (int k = 0; !f->dead[j] && k < g->nodes[j].n_in; k++) {
+            if (g->nodes[j].in[k] != n->out) continue;
+            if (!fold_image_slot(&g->nodes[j], k) || g->nodes[j].n_in + 1 > SAM_MAX_INPUTS) return false;
+            readers++;
+        }
+    if (readers == 0 || readers != f->uses[n->out]) return false; /* a reader through a view, or none */
+    for (int side = 0; side < 2; side++) {
+        const sam_tensor *x = &g->tensors[n->in[side]], *pe = &g->tensors[n->in[1 - side]];
+        if (x->ndim != 3 || pe->ndim != 3 || pe->shape[0] != 1 || memcmp(x->shape, o->shape, sizeof(int64_t) * 3) != 0 ||
+            pe->shape[1] != o->shape[1] || pe->shape[2] != o->shape[2])
+            continue;
+        for (int j = i + 1; j < g->n_nodes; j++) {
+            sam_node *r = &g->nodes[j];
+            for (int k = 0; !f->dead[j] && k < r->n_in; k++) {
+                if (r->in[k] != n->out) continue;
+                r->in[k] = n->in[side];
+                r->attrs[r->op == SAM_OP_attention_fold_kv ? KV_PLUS : FOLD_PLUS].i = 1;
+                r->in[r->n_in++] = n->in[1 - side];
+                break;
+            }
+        }
+        f->dead[i] = true;
+        return true;
+    }
+    return false;
+}
+
 /* gelu/relu(linear(x)) or gelu/relu(conv_transpose2d(x)) -> activation in the epilogue */
 static bool fuse_activation(fuser *f, int i)
 {
@@ -354,6 +403,7 @@ static const fusion_pattern patterns[] = {
     {"attention_fold_kv (token->image attention without image projections)", fuse_attention_kv},
     {"attention_fold_out (image->token attention without image projections)", fuse_attention_out},
     {"attention_fold_out -> residual add -> layer_norm", fuse_fold_out_epilogue},
+    {"add of a shared positional encoding -> attention folds' image tokens", fuse_fold_plus},
     {"window_partition -> linear", fuse_window_gather},
     {"permute NCHW->NHWC -> conv2d", fuse_permute_conv},
     {"layer_norm -> linear", fuse_prenorm},

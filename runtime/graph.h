@@ -6,7 +6,7 @@
 #include "status.h"
 #include "tensor.h"
 
-#define SAM_MAX_INPUTS 10
+#define SAM_MAX_INPUTS 11
 #define SAM_MAX_ATTRS 8
 
 typedef struct sam_model sam_model;

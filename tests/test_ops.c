@@ -175,6 +175,12 @@ static const op_case cases[] = {
     /* one image for a batch of prompts, 300 rows: two row blocks, the second partial */
     {"attention_fold_out", 10, {3, 2, 1, 3, 3, 2, 1, 3, 1, 1}, {S(1, 300, 24), S(16, 24), S(16), S(3, 5, 16), S(3, 5, 16), S(24, 16), S(24), S(3, 300, 24), S(24), S(24)},
      "num_heads=2 residual=1 norm=1"},
+    /* plus: the image tokens are the sum of the image input and the last input (past one block of 256 rows) */
+    {"attention_fold_kv", 7, {3, 3, 2, 3, 2, 1, 3}, {S(2, 7, 32), S(2, 300, 48), S(32, 48), S(2, 300, 48), S(32, 48), S(32), S(1, 300, 48)}, "num_heads=4 plus=1"},
+    {"attention_fold_out", 6, {3, 3, 3, 2, 1, 3}, {S(2, 300, 32), S(2, 7, 32), S(2, 7, 32), S(48, 32), S(48), S(1, 300, 32)}, "num_heads=4 plus=1"},
+    {"attention_fold_out", 11, {3, 2, 1, 3, 3, 2, 1, 3, 1, 1, 3},
+     {S(3, 300, 24), S(16, 24), S(16), S(3, 5, 16), S(3, 5, 16), S(24, 16), S(24), S(3, 300, 24), S(24), S(24), S(3, 300, 24)},
+     "num_heads=2 residual=1 norm=1 plus=1"},
 };
 
 START_TEST(test_fast_matches_reference)
