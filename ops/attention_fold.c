@@ -32,8 +32,6 @@ static int64_t bidx(int64_t batch, int64_t b)
 
 enum { KV_Q, KV_XK, KV_WK, KV_XV, KV_WV, KV_BV, KV_PE };
 
-enum { PLUS_ROWS = 256 }; /* image rows per block when adding pe on the fly */
-
 typedef struct {
     int64_t B, T, C, N, D, heads, hd, groups;
     const sam_tensor *pe; /* with plus */
@@ -94,12 +92,15 @@ static sam_status kv_infer(const sam_node *node, const sam_tensor *const *in, sa
     return SAM_OK;
 }
 
-/* per thread: qw and its transpose (rows x D each), the scores (N x rows, image-major),
- * P xv (rows x D), the softmax maxima and sums (rows each), a block of xk + pe */
+enum { KV_BLOCK = 256 }; /* image tokens per step of the one-pass softmax */
+
+/* per thread: qw and its transpose (rows x D each), a block of scores (KV_BLOCK x rows,
+ * image-major), P xv (rows x D), the running maxima, sums and rescale factors (rows
+ * each), a block of xk + pe */
 static size_t kv_task_floats(const kv_dims *d)
 {
     int64_t rows = d->heads / d->groups * d->T;
-    return (size_t)(rows * (3 * d->D + d->N + 2) + (d->pe ? PLUS_ROWS * d->D : 0));
+    return (size_t)(rows * (3 * d->D + KV_BLOCK + 3) + (d->pe ? KV_BLOCK * d->D : 0));
 }
 
 static size_t kv_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
@@ -155,18 +156,24 @@ typedef struct {
     kv_dims d;
 } kv_ctx;
 
-/* Softmax down each column of an N x rows block (scale applied first), leaving the
- * exps unnormalized and the column sums in sums (m: rows floats of scratch): the
- * products read the image tokens row by row, so the scores are kept image-major. */
-SAM_MULTIVERSION static void softmax_columns(float *restrict s, int64_t N, int64_t rows, float scale, float *restrict m, float *restrict sums)
+/* One block of the one-pass (online) softmax down the columns of an n x rows block of
+ * scores, image-major as the products read the image tokens row by row: exps relative
+ * to the running maxima m (updated), column sums added into sums, and in alpha the
+ * factor by which everything accumulated before must shrink (the maxima grew). */
+SAM_MULTIVERSION static void softmax_columns_step(float *restrict s, int64_t n, int64_t rows, float scale, float *restrict m,
+                                                  float *restrict sums, float *restrict alpha)
 {
-    for (int64_t r = 0; r < rows; r++) m[r] = -INFINITY, sums[r] = 0;
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t r = 0; r < rows; r++) m[r] = s[n * rows + r] > m[r] ? s[n * rows + r] : m[r];
-    for (int64_t n = 0; n < N; n++)
+    for (int64_t r = 0; r < rows; r++) alpha[r] = m[r];
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t r = 0; r < rows; r++) m[r] = s[i * rows + r] > m[r] ? s[i * rows + r] : m[r];
+    for (int64_t r = 0; r < rows; r++) {
+        alpha[r] = alpha[r] == -INFINITY ? 0.0f : sam_expf((alpha[r] - m[r]) * scale);
+        sums[r] *= alpha[r];
+    }
+    for (int64_t i = 0; i < n; i++)
         for (int64_t r = 0; r < rows; r++) {
-            float e = sam_expf((s[n * rows + r] - m[r]) * scale);
-            s[n * rows + r] = e;
+            float e = sam_expf((s[i * rows + r] - m[r]) * scale);
+            s[i * rows + r] = e;
             sums[r] += e;
         }
 }
@@ -178,7 +185,7 @@ static void kv_task(void *p, int task, int thread)
     const sam_kernel_args *a = c->a;
     int64_t b = task / d.groups, g = task % d.groups, hg = d.heads / d.groups, rows = hg * d.T;
     float *qw = (float *)a->workspace + (size_t)thread * kv_task_floats(&d), *qwt = qw + rows * d.D, *s = qwt + rows * d.D;
-    float *px = s + rows * d.N, *sums = px + rows * d.D, *plus_rows = sums + 2 * rows;
+    float *px = s + rows * KV_BLOCK, *m = px + rows * d.D, *sums = m + rows, *alpha = sums + rows, *plus_rows = alpha + rows;
     const float *q = sam_f32(a->in[KV_Q]) + bidx(a->in[KV_Q]->shape[0], b) * d.T * d.C;
     const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
     const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
@@ -188,18 +195,21 @@ static void kv_task(void *p, int task, int thread)
     }
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < d.D; j++) qwt[j * rows + r] = qw[r * d.D + j];
-    if (!d.pe) {
-        sam_gemm_tiles(d.N, rows, d.D, xk, d.D, 1, qwt, rows, s, rows, false); /* s^T = xk qw^T */
-    } else {
-        const float *pe = sam_f32(d.pe) + bidx(d.pe->shape[0], b) * d.N * d.D;
-        for (int64_t n0 = 0; n0 < d.N; n0 += PLUS_ROWS) {
-            int64_t nr = d.N - n0 < PLUS_ROWS ? d.N - n0 : PLUS_ROWS;
-            const float *xb = rows_plus(xk + n0 * d.D, pe + n0 * d.D, nr * d.D, plus_rows);
-            sam_gemm_tiles(nr, rows, d.D, xb, d.D, 1, qwt, rows, s + n0 * rows, rows, false);
-        }
+    /* one pass over the image tokens, a block at a time: s^T = xk qw^T, softmax, P xv
+     * (P read through s^T) accumulated and rescaled as the maxima grow */
+    const float *pe = d.pe ? sam_f32(d.pe) + bidx(d.pe->shape[0], b) * d.N * d.D : NULL;
+    const float scale = 1.0f / sqrtf((float)d.hd);
+    for (int64_t r = 0; r < rows; r++) m[r] = -INFINITY, sums[r] = 0;
+    for (int64_t n0 = 0; n0 < d.N; n0 += KV_BLOCK) {
+        int64_t nr = d.N - n0 < KV_BLOCK ? d.N - n0 : KV_BLOCK;
+        const float *xb = pe ? rows_plus(xk + n0 * d.D, pe + n0 * d.D, nr * d.D, plus_rows) : xk + n0 * d.D;
+        sam_gemm_tiles(nr, rows, d.D, xb, d.D, 1, qwt, rows, s, rows, false);
+        softmax_columns_step(s, nr, rows, scale, m, sums, alpha);
+        if (n0 > 0)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < d.D; j++) px[r * d.D + j] *= alpha[r];
+        sam_gemm_tiles(rows, d.D, nr, s, 1, rows, xv + n0 * d.D, d.D, px, d.D, n0 > 0);
     }
-    softmax_columns(s, d.N, rows, 1.0f / sqrtf((float)d.hd), sums + rows, sums);
-    sam_gemm_tiles(rows, d.D, d.N, s, 1, rows, xv, d.D, px, d.D, false); /* P xv, P read through s^T */
     for (int64_t r = 0; r < rows; r++) {
         float inv = 1.0f / sums[r];
         for (int64_t j = 0; j < d.D; j++) px[r * d.D + j] *= inv;
