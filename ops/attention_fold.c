@@ -521,6 +521,7 @@ static void out_rows_task(void *p, int task, int thread)
         const float *pe = sam_f32(d.pe) + (bidx(d.pe->shape[0], b0) * d.N + n0) * width;
         src = rows_plus(src, pe, rows * width, scores + (size_t)(OUT_ROWS * ld));
     }
+    if (d.x)
         for (int64_t r = 0; r < rows; r++) memcpy(scores + r * ld, ws + c->space.cb + b0 * d.HT, sizeof(float) * (size_t)ld);
     sam_gemm_tiles(rows, ld, width, src, width, 1, ws + c->space.kwt + b0 * d.HT, d.B * d.HT, scores, ld, d.x != NULL);
     for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld);

@@ -32,6 +32,7 @@ typedef struct sam_kernel_args {
     const sam_tensor *in[SAM_MAX_INPUTS];
     int n_in;
     sam_tensor *out;
+    sam_tensor *aux; /* the node's second output, or NULL */
     void *workspace; /* node->workspace bytes, 64-byte aligned */
     sam_pool *pool;
 } sam_kernel_args;

@@ -450,11 +450,13 @@ static sam_status compact(fuser *f, sam_error *err)
         if (f->dead[i]) continue;
         g->nodes[w] = g->nodes[i];
         g->tensors[g->nodes[w].out].producer = w;
+        if (g->nodes[w].has_aux) g->tensors[g->nodes[w].aux].producer = w;
         w++;
     }
     for (int t = 0; t < g->n_tensors; t++) {
         int p = g->tensors[t].producer;
-        if (p >= 0 && (p >= w || g->nodes[p].out != t)) g->tensors[t].producer = -1; /* orphaned by a rewrite */
+        if (p >= 0 && (p >= w || (g->nodes[p].out != t && !(g->nodes[p].has_aux && g->nodes[p].aux == t))))
+            g->tensors[t].producer = -1; /* orphaned by a rewrite */
     }
     g->n_nodes = w;
     /* outputs of rewritten nodes: invariant only if all their inputs are */
@@ -462,6 +464,7 @@ static sam_status compact(fuser *f, sam_error *err)
         sam_tensor *out = &g->tensors[g->nodes[i].out];
         out->invariant = true;
         for (int k = 0; k < g->nodes[i].n_in; k++) out->invariant &= g->tensors[g->nodes[i].in[k]].invariant;
+        if (g->nodes[i].has_aux) g->tensors[g->nodes[i].aux].invariant = out->invariant;
     }
     (void)err;
     return SAM_OK;

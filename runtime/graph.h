@@ -6,7 +6,7 @@
 #include "status.h"
 #include "tensor.h"
 
-#define SAM_MAX_INPUTS 11
+#define SAM_MAX_INPUTS 16
 #define SAM_MAX_ATTRS 8
 
 typedef struct sam_model sam_model;
@@ -23,6 +23,8 @@ typedef struct sam_node {
     int n_in;
     int in[SAM_MAX_INPUTS];
     int out;
+    bool has_aux; /* a second output written by the same kernel (made by the fusion pass) */
+    int aux;
     sam_attr attrs[SAM_MAX_ATTRS]; /* in the order of the op's attribute table */
     size_t workspace;              /* scratch bytes the kernel needs, placed by the planner */
     size_t workspace_offset;

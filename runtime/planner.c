@@ -90,17 +90,20 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
             int base = ins[k]->kind == SAM_TENSOR_VIEW ? ins[k]->view_of : nd->in[k];
             if (g->tensors[base].last_use < i) g->tensors[base].last_use = i;
         }
-        sam_tensor *out = &g->tensors[nd->out];
-        int base = out->kind == SAM_TENSOR_VIEW ? out->view_of : nd->out;
-        sam_tensor *b = &g->tensors[base];
-        if (b->first_use < 0) b->first_use = i;
-        if (b->last_use < i) b->last_use = i;
-        if (out->keep || b->keep) b->last_use = end;
-        /* cached across runs: nothing else may ever use their bytes */
-        if (b->invariant) {
-            b->first_use = 0;
-            b->last_use = end;
+        for (int o = 0; o < 1 + nd->has_aux; o++) {
+            int t = o ? nd->aux : nd->out;
+            sam_tensor *out = &g->tensors[t];
+            sam_tensor *b = &g->tensors[out->kind == SAM_TENSOR_VIEW ? out->view_of : t];
+            if (b->first_use < 0) b->first_use = i;
+            if (b->last_use < i) b->last_use = i;
+            if (out->keep || b->keep) b->last_use = end;
+            /* cached across runs: nothing else may ever use their bytes */
+            if (b->invariant) {
+                b->first_use = 0;
+                b->last_use = end;
+            }
         }
+        sam_tensor *out = &g->tensors[nd->out];
         nd->workspace = def->workspace ? align_up(def->workspace(nd, ins, out, n_threads)) : 0;
         n_ws += nd->workspace > 0;
     }
