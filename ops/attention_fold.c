@@ -15,7 +15,25 @@
  * the image tokens (x, or q) are x + pe, as for attention_fold_kv];
  * out [B, N, D] = norm(sum_h softmax(q_h k_h^T) (v_h Wo_h^T) + bo + residual), q_h k_h^T computed
  * as x (Wq_h^T k_h^T) + bq_h k_h^T when x is given: the output projection (and the
- * query projection) become products with T-column matrices. */
+ * query projection) become products with T-column matrices.
+ *
+ * With project (and residual and norm), attention_fold_out also writes aux, the output
+ * multiplied by the weights W [D, OC, K, K] of a stride-K transposed conv (the mask
+ * decoder's first upscaling): aux [B, N, E = K*K*OC] has each token's K x K patch of OC
+ * channels, the block order of conv_transpose2d's blocked_out. The product is taken
+ * through the LayerNorm, so the image-sized one is never made per batch entry: with
+ * z = residual + bo + P V' (P the attention, V' = [v_h Wo_h^T]), y = (z - mu) rstd g + beta
+ * and M [D, E] the weights,
+ *   M^T y = rstd (M_g^T residual + M_g^T bo + P (V' M_g) - mu M_g^T 1) + M^T beta,  M_g = diag(g) M,
+ * where P (V' M_g) is one more T-column product, and M_g^T residual comes
+ *   project=1: inputs W, s [D]: M = diag(s) W; M_g^T residual computed here once (the
+ *              residual must be shared by the batch, [1, N, D]: the image side);
+ *   project=2: inputs W, r [1 or B, N, E], bias [OC], ln_weight, ln_bias [OC]: M = W, and
+ *              r must be M_g^T residual, which is what a project=1 fold whose output is
+ *              this one's residual wrote (s then being this fold's ln_weight); aux is then
+ *              finished like the conv: + bias, LayerNorm over OC (up_eps), up_activation.
+ * Two such folds in a row give the first upscaling conv of the decoder for the price of
+ * two T-column products. */
 #include <math.h>
 #include <string.h>
 
@@ -254,13 +272,24 @@ typedef struct {
     const sam_tensor *image; /* the N image tokens: x, or q when there is no x */
     int64_t B, N, T, C, D, heads, hd, HT, width; /* width: the image tokens' channels */
     float eps;
+    /* project: the conv weights, s (1) or r, bias, norm (2); E = K*K*OC */
+    int project, up_act;
+    const sam_tensor *pw, *ps, *pr, *pbias, *pln_w, *pln_b;
+    int64_t OC, KK, E;
+    float up_eps;
 } out_dims;
 
 enum { OUT_ROWS = 256 }; /* image rows per task */
 
+static int out_project_inputs(int64_t project)
+{
+    return project == 1 ? 2 : project == 2 ? 5 : 0;
+}
+
 static int out_base_inputs(const sam_node *node)
 {
-    return node->n_in - (node->attrs[FOLD_RESIDUAL].i != 0) - 2 * (node->attrs[FOLD_NORM].i != 0) - (node->attrs[FOLD_PLUS].i != 0);
+    return node->n_in - (node->attrs[FOLD_RESIDUAL].i != 0) - 2 * (node->attrs[FOLD_NORM].i != 0) - (node->attrs[FOLD_PLUS].i != 0) -
+           out_project_inputs(node->attrs[FOLD_PROJECT].i);
 }
 
 static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
@@ -284,6 +313,23 @@ static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
         d.ln_b = in[i++];
     }
     if (node->attrs[FOLD_PLUS].i) d.pe = in[i++];
+    d.project = (int)node->attrs[FOLD_PROJECT].i;
+    if (d.project == 1 || d.project == 2) {
+        d.pw = in[i++];
+        if (d.project == 1) {
+            d.ps = in[i++];
+        } else {
+            d.pr = in[i++];
+            d.pbias = in[i++];
+            d.pln_w = in[i++];
+            d.pln_b = in[i++];
+        }
+        d.OC = d.pw->ndim == 4 ? d.pw->shape[1] : 0;
+        d.KK = d.pw->ndim == 4 ? d.pw->shape[2] * d.pw->shape[3] : 0;
+        d.E = d.OC * d.KK;
+        d.up_eps = (float)node->attrs[FOLD_UP_EPS].f;
+        d.up_act = (int)node->attrs[FOLD_UP_ACT].i;
+    }
     d.eps = (float)node->attrs[FOLD_EPS].f;
     d.image = d.x ? d.x : d.q;
     d.B = d.image->shape[0] > d.k->shape[0] ? d.image->shape[0] : d.k->shape[0];
@@ -317,6 +363,19 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
     if (d.ln_w && (sam_numel(d.ln_w) != d.D || sam_numel(d.ln_b) != d.D)) return sam_shape_error(err, "attention_fold_out", "norm weights must have D entries", d.ln_w);
     if (d.pe && (d.pe->ndim != 3 || (d.pe->shape[0] != 1 && d.pe->shape[0] != d.image->shape[0]) || d.pe->shape[1] != d.N || d.pe->shape[2] != d.width))
         return sam_shape_error(err, "attention_fold_out", "pe must have the image tokens' shape (or a batch of 1)", d.pe);
+    if (d.project < 0 || d.project > 2) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: project must be 0, 1 or 2");
+    if (d.project) {
+        if (!d.res || !d.ln_w) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: project needs residual and norm");
+        if (d.pw->ndim != 4 || d.pw->shape[0] != d.D || d.pw->shape[2] != d.pw->shape[3])
+            return sam_shape_error(err, "attention_fold_out", "the projection weights must be [D, OC, K, K]", d.pw);
+        if (d.project == 1 && (sam_numel(d.ps) != d.D || d.res->shape[0] != 1))
+            return sam_shape_error(err, "attention_fold_out", "project=1 needs a scale of D entries and a residual shared by the batch", d.ps);
+        if (d.project == 2 && (d.pr->ndim != 3 || (d.pr->shape[0] != 1 && d.pr->shape[0] != d.B) || d.pr->shape[1] != d.N || d.pr->shape[2] != d.E))
+            return sam_shape_error(err, "attention_fold_out", "the projected residual must be [B or 1, N, K*K*OC]", d.pr);
+        if (d.project == 2 && (sam_numel(d.pbias) != d.OC || sam_numel(d.pln_w) != d.OC || sam_numel(d.pln_b) != d.OC))
+            return sam_shape_error(err, "attention_fold_out", "the projection's bias and norm must have OC entries", d.pbias);
+        if (d.up_act < ACT_NONE || d.up_act > ACT_RELU) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: up_activation must be 0, 1 or 2");
+    }
     out->ndim = 3;
     out->shape[0] = d.B;
     out->shape[1] = d.N;
@@ -336,9 +395,11 @@ static bool out_shared_image(const out_dims *d)
  * rows are multiplied with, for all batches side by side so that a shared image meets
  * them in one product: KW (B*HT x width; Kexp Wq with x, else Kexp itself), its
  * transpose KWt (width x B*HT, the layout the product reads) and c (B*HT; Kexp bq, with
- * x only); then the score blocks of each thread. */
+ * x only); with project, M_g (D x E), its column sums, M^T beta and M_g^T bo (E each),
+ * V' M_g per batch (HT x E) and, for project=1, M_g^T residual (N x E); then the score
+ * blocks of each thread, with its image rows + pe, P (V' M_g) and LayerNorm statistics. */
 typedef struct {
-    size_t kw, kwt, cb, scores, score_floats; /* score_floats: per thread */
+    size_t kw, kwt, cb, mg, pvec, pu, ppr, scores, score_floats; /* score_floats: per thread */
 } out_space;
 
 static size_t out_per_batch_floats(const out_dims *d)
@@ -352,8 +413,13 @@ static out_space out_layout(const out_dims *d)
     s.kw = (size_t)d->B * out_per_batch_floats(d);
     s.kwt = s.kw + (size_t)(d->B * d->HT * d->width);
     s.cb = s.kwt + (size_t)(d->B * d->HT * d->width);
-    s.scores = s.cb + (size_t)(d->B * d->HT);
-    s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1) + (d->pe ? OUT_ROWS * d->width : 0)); /* + image rows + pe */
+    s.mg = s.cb + (size_t)(d->B * d->HT);
+    s.pvec = s.mg + (size_t)(d->D * d->E);
+    s.pu = s.pvec + (size_t)(3 * d->E);
+    s.ppr = s.pu + (size_t)(d->B * d->HT * d->E);
+    s.scores = s.ppr + (size_t)(d->project == 1 ? d->N * d->E : 0);
+    s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1) + (d->pe ? OUT_ROWS * d->width : 0) +
+                              (d->project ? OUT_ROWS * (d->E + 2) : 0));
     return s;
 }
 
@@ -363,14 +429,43 @@ static size_t out_workspace(const sam_node *node, const sam_tensor *const *in, c
     out_dims d = out_get(node, in);
     out_space s = out_layout(&d);
     size_t fast = s.scores + (size_t)n_threads * s.score_floats;
-    size_t ref = (size_t)(d.N * d.C + d.C + d.T + (d.pe ? d.N * d.width : 0)); /* projected q, one output row, one score row, image + pe */
+    /* projected q, one output row, one score row, image + pe, z and aux rows */
+    size_t ref = (size_t)(d.N * d.C + d.C + d.T + (d.pe ? d.N * d.width : 0) + d.D + d.E);
     return (ref > fast ? ref : fast) * sizeof(float);
+}
+
+/* M[j, e] of the projection (see the top): W [D, OC, K, K] with e = k * OC + oc, times s[j] */
+static double proj_weight(const out_dims *d, int64_t j, int64_t e)
+{
+    double w = sam_f32(d->pw)[(j * d->OC + e % d->OC) * d->KK + e / d->OC];
+    return d->ps ? w * sam_f32(d->ps)[j] : w;
+}
+
+/* aux for one token from z (before the norm), the residual r, the norm's mean and rstd
+ * and the output y: M^T y for project=1; for project=2 the formula with the given
+ * M_g^T residual (rg), then the conv's epilogue */
+static void proj_reference_row(const out_dims *d, const float *z, const float *r, double mean, double rstd, const float *y, const float *rg,
+                               float *aux)
+{
+    const float *g = sam_f32(d->ln_w), *beta = sam_f32(d->ln_b);
+    for (int64_t e = 0; e < d->E; e++) {
+        double acc = 0, zr = 0, sum = 0, mb = 0;
+        for (int64_t j = 0; j < d->D; j++) {
+            double m = proj_weight(d, j, e);
+            acc += m * y[j];
+            zr += g[j] * m * ((double)z[j] - r[j]);
+            sum += g[j] * m;
+            mb += m * beta[j];
+        }
+        aux[e] = (float)(d->project == 1 ? acc : rstd * (rg[e] + zr - mean * sum) + mb);
+    }
+    if (d->project == 2) sam_pixels_epilogue(aux, d->KK, d->OC, sam_f32(d->pbias), sam_f32(d->pln_w), sam_f32(d->pln_b), d->up_eps, d->up_act);
 }
 
 SAM_KERNEL static void out_reference(const sam_kernel_args *a)
 {
     out_dims d = out_get(a->node, a->in);
-    float *q = a->workspace, *o = q + d.N * d.C, *s = o + d.C, *summed = s + d.T;
+    float *q = a->workspace, *o = q + d.N * d.C, *s = o + d.C, *summed = s + d.T, *zrow = summed + (d.pe ? d.N * d.width : 0);
     double scale = 1.0 / sqrt((double)d.hd);
     for (int64_t b = 0; b < d.B; b++) {
         const float *src = sam_f32(d.image) + bidx(d.image->shape[0], b) * d.N * d.width;
@@ -418,7 +513,12 @@ SAM_KERNEL static void out_reference(const sam_kernel_args *a)
                 mean /= (double)d.D;
                 for (int64_t j = 0; j < d.D; j++) var += (dst[j] - mean) * (dst[j] - mean);
                 double rstd = 1.0 / sqrt(var / (double)d.D + d.eps);
+                memcpy(zrow, dst, sizeof(float) * (size_t)d.D);
                 for (int64_t j = 0; j < d.D; j++) dst[j] = (float)((dst[j] - mean) * rstd * sam_f32(d.ln_w)[j] + sam_f32(d.ln_b)[j]);
+                if (d.project)
+                    proj_reference_row(&d, zrow, sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n) * d.D, mean, rstd, dst,
+                                       d.pr ? sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n) * d.E : NULL,
+                                       sam_f32(a->aux) + (b * d.N + n) * d.E);
             }
         }
     }
@@ -457,6 +557,52 @@ static void out_prep_task(void *p, int b, int thread)
     float *kwt = ws + c->space.kwt + b * d.HT;
     for (int64_t r = 0; r < d.HT; r++)
         for (int64_t j = 0; j < width; j++) kwt[j * d.B * d.HT + r] = kw[r * width + j];
+    if (d.project) sam_gemm_tiles(d.HT, d.E, d.D, vw, d.D, 1, ws + c->space.mg, d.E, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, false);
+}
+
+/* M_g, its column sums c, M^T beta and M_g^T bo, once per run (see the top) */
+static void proj_setup(const out_dims *d, float *mg, float *vec)
+{
+    const float *g = sam_f32(d->ln_w), *beta = sam_f32(d->ln_b), *bo = sam_f32(d->bo);
+    for (int64_t e = 0; e < d->E; e++) {
+        double c = 0, mb = 0, cb = 0;
+        for (int64_t j = 0; j < d->D; j++) {
+            double m = proj_weight(d, j, e), mgv = g[j] * m;
+            mg[j * d->E + e] = (float)mgv;
+            c += mgv;
+            mb += m * beta[j];
+            cb += mgv * bo[j];
+        }
+        vec[e] = (float)c;
+        vec[d->E + e] = (float)mb;
+        vec[2 * d->E + e] = (float)cb;
+    }
+}
+
+/* project=1: M_g^T residual for a block of OUT_ROWS tokens */
+static void proj_residual_task(void *p, int task, int thread)
+{
+    (void)thread;
+    const out_ctx *c = p;
+    const out_dims *d = &c->d;
+    int64_t n0 = (int64_t)task * OUT_ROWS, rows = d->N - n0 < OUT_ROWS ? d->N - n0 : OUT_ROWS;
+    float *ws = c->a->workspace;
+    sam_gemm_tiles(rows, d->E, d->D, sam_f32(d->res) + n0 * d->D, d->D, 1, ws + c->space.mg, d->E, ws + c->space.ppr + n0 * d->E, d->E, false);
+}
+
+/* aux rows from P (V' M_g) (t), M_g^T residual (rg) and the norm's statistics */
+SAM_MULTIVERSION static void proj_rows(const out_dims *d, const float *vec, const float *t, const float *rg, const float *mean, const float *rstd,
+                                       int64_t rows, float *aux)
+{
+    const int64_t E = d->E;
+    const float *restrict c = vec, *restrict mb = vec + E, *restrict cb = vec + 2 * E;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict tr = t + r * E, *restrict gr = rg + r * E;
+        float *restrict ar = aux + r * E, m = mean[r], rs = rstd[r];
+        for (int64_t j = 0; j < E; j++) ar[j] = rs * (gr[j] + cb[j] + tr[j] - m * c[j]) + mb[j];
+    }
+    if (d->project == 2)
+        sam_pixels_epilogue(aux, rows * d->KK, d->OC, sam_f32(d->pbias), sam_f32(d->pln_w), sam_f32(d->pln_b), d->up_eps, d->up_act);
 }
 
 /* Softmax of every T-long segment (one per head) of rows of heads*T scores. The exps
@@ -484,27 +630,33 @@ SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t ld, int
         }
 }
 
-/* + bias, + residual, then LayerNorm, on rows of D */
-SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *o, const float *restrict res, int64_t rows)
+/* + bias, + residual, then LayerNorm, on rows of D (its statistics kept when stats) */
+SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *o, const float *restrict res, int64_t rows, float *stats)
 {
     const int64_t D = d->D;
     const float *restrict bo = sam_f32(d->bo);
     for (int64_t r = 0; r < rows; r++, o += D) {
         for (int64_t j = 0; j < D; j++) o[j] += bo[j] + (res ? res[r * D + j] : 0.0f);
-        if (d->ln_w) sam_layer_norm_row(o, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps);
+        if (stats) sam_layer_norm_row_stats(o, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps, &stats[r], &stats[OUT_ROWS + r]);
+        else if (d->ln_w) sam_layer_norm_row(o, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps);
     }
 }
 
 /* Softmax of batch b's scores of `rows` image rows, then their product with V' and the
- * epilogue into the output. */
-static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t rows, float *scores, int64_t ld)
+ * epilogue into the output; with project, aux too (proj: the thread's P (V' M_g) block
+ * and LayerNorm statistics). */
+static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t rows, float *scores, int64_t ld, float *proj)
 {
     const out_dims d = c->d;
-    const float *vw = (const float *)c->a->workspace + (size_t)b * out_per_batch_floats(&d);
-    float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D;
+    const float *ws = c->a->workspace, *vw = ws + (size_t)b * out_per_batch_floats(&d);
+    float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D, *stats = d.project ? proj + OUT_ROWS * d.E : NULL;
     softmax_segments(scores, ld, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
     sam_gemm_tiles(rows, d.D, d.HT, scores, ld, 1, vw, d.D, o, d.D, false);
-    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows);
+    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows, stats);
+    if (!d.project) return;
+    sam_gemm_tiles(rows, d.E, d.HT, scores, ld, 1, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, proj, d.E, false);
+    const float *rg = d.project == 1 ? ws + c->space.ppr + n0 * d.E : sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n0) * d.E;
+    proj_rows(&d, ws + c->space.pvec, proj, rg, stats, stats + OUT_ROWS, rows, sam_f32(c->a->aux) + (b * d.N + n0) * d.E);
 }
 
 static void out_rows_task(void *p, int task, int thread)
@@ -516,6 +668,7 @@ static void out_rows_task(void *p, int task, int thread)
     int64_t n0 = chunk * OUT_ROWS, rows = d.N - n0 < OUT_ROWS ? d.N - n0 : OUT_ROWS, ld = batches * d.HT;
     const float *ws = c->a->workspace;
     float *scores = (float *)c->a->workspace + c->space.scores + (size_t)thread * c->space.score_floats;
+    float *proj = scores + (size_t)(OUT_ROWS * ld) + (d.pe ? OUT_ROWS * width : 0);
     const float *src = sam_f32(d.image) + (bidx(d.image->shape[0], b0) * d.N + n0) * width;
     if (d.pe) {
         const float *pe = sam_f32(d.pe) + (bidx(d.pe->shape[0], b0) * d.N + n0) * width;
@@ -524,7 +677,7 @@ static void out_rows_task(void *p, int task, int thread)
     if (d.x)
         for (int64_t r = 0; r < rows; r++) memcpy(scores + r * ld, ws + c->space.cb + b0 * d.HT, sizeof(float) * (size_t)ld);
     sam_gemm_tiles(rows, ld, width, src, width, 1, ws + c->space.kwt + b0 * d.HT, d.B * d.HT, scores, ld, d.x != NULL);
-    for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld);
+    for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld, proj);
 }
 
 SAM_KERNEL static void out_fast(const sam_kernel_args *a)
@@ -532,6 +685,10 @@ SAM_KERNEL static void out_fast(const sam_kernel_args *a)
     out_ctx c = {a, out_get(a->node, a->in), {0}, 0};
     c.space = out_layout(&c.d);
     c.chunks = (c.d.N + OUT_ROWS - 1) / OUT_ROWS;
+    if (c.d.project) {
+        proj_setup(&c.d, (float *)a->workspace + c.space.mg, (float *)a->workspace + c.space.pvec);
+        if (c.d.project == 1) sam_pool_run(a->pool, (int)c.chunks, proj_residual_task, &c);
+    }
     sam_pool_run(a->pool, (int)c.d.B, out_prep_task, &c);
     sam_pool_run(a->pool, (int)((out_shared_image(&c.d) ? 1 : c.d.B) * c.chunks), out_rows_task, &c);
 }
@@ -540,16 +697,19 @@ static double out_flops(const sam_node *node, const sam_tensor *const *in, const
 {
     (void)out;
     out_dims d = out_get(node, in);
-    return 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)(d.width + d.D);
+    double flops = 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)(d.width + d.D + d.E); /* + P (V' M_g) */
+    if (d.project == 1) flops += 2.0 * (double)d.N * (double)d.D * (double)d.E;                  /* M_g^T residual */
+    return flops;
 }
 
 const sam_op_def sam_op_attention_fold_out = {
     .name = "attention_fold_out",
     .min_inputs = 5,
-    .max_inputs = 11,
-    .n_attrs = 5,
+    .max_inputs = 16,
+    .n_attrs = 8,
     .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"residual", SAM_ATTR_INT, false, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5},
-              {"plus", SAM_ATTR_INT, false, 0}},
+              {"plus", SAM_ATTR_INT, false, 0}, {"project", SAM_ATTR_INT, false, 0}, {"up_eps", SAM_ATTR_FLOAT, false, 1e-6},
+              {"up_activation", SAM_ATTR_INT, false, 0}},
     .infer = out_infer,
     .workspace = out_workspace,
     .flops = out_flops,

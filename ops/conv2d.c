@@ -253,23 +253,26 @@ static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in,
     return ((size_t)n_threads * (CONVT_BLOCK * cols + prod) + (size_t)d.IC * cols + ref) * sizeof(float);
 }
 
-/* bias, channel LayerNorm and activation on n consecutive output pixels; the activation
- * runs once over all of them, as a call per pixel of a few dozen channels costs more
- * than its math */
-SAM_MULTIVERSION static void convt_epilogue(const convt_dims *d, float *v, int64_t n)
+/* The activation runs once over all pixels, as a call per pixel of a few dozen
+ * channels costs more than its math. */
+SAM_MULTIVERSION void sam_pixels_epilogue(float *v, int64_t n, int64_t channels, const float *restrict bias, const float *ln_w,
+                                          const float *ln_b, float eps, int act)
 {
-    const int64_t OC = d->OC;
-    const float *restrict bias = d->bias, *lw = d->ln_w, *lb = d->ln_b;
-    if (bias || d->norm)
+    if (bias || ln_w)
         for (int64_t p = 0; p < n; p++) {
-            float *px = v + p * OC;
+            float *px = v + p * channels;
             if (bias)
-                for (int64_t c = 0; c < OC; c++) px[c] += bias[c];
-            if (d->norm) sam_layer_norm_row(px, px, OC, lw, lb, d->eps);
+                for (int64_t c = 0; c < channels; c++) px[c] += bias[c];
+            if (ln_w) sam_layer_norm_row(px, px, channels, ln_w, ln_b, eps);
         }
-    if (d->act == ACT_GELU) sam_gelu_row(v, v, n * OC);
-    else if (d->act == ACT_RELU)
-        for (int64_t i = 0; i < n * OC; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
+    if (act == ACT_GELU) sam_gelu_row(v, v, n * channels);
+    else if (act == ACT_RELU)
+        for (int64_t i = 0; i < n * channels; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
+}
+
+static void convt_epilogue(const convt_dims *d, float *v, int64_t n)
+{
+    sam_pixels_epilogue(v, n, d->OC, d->bias, d->norm ? d->ln_w : NULL, d->ln_b, d->eps, d->act);
 }
 
 /* out[b, t, pixel] = <vectors[b, t], v> for the T vectors */

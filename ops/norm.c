@@ -62,7 +62,8 @@ typedef struct {
 
 /* Two passes (mean, then centred variance) as torch does. Each value is read before it
  * is written, so o may be x. */
-SAM_MULTIVERSION void sam_layer_norm_row(const float *x, float *o, int64_t n, const float *w, const float *b, float eps)
+static inline __attribute__((always_inline)) void layer_norm_core(const float *x, float *o, int64_t n, const float *w, const float *b, float eps,
+                                                                  float *mean_out, float *rstd_out)
 {
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -72,6 +73,20 @@ SAM_MULTIVERSION void sam_layer_norm_row(const float *x, float *o, int64_t n, co
     for (int64_t k = 0; k < n; k++) var += (x[k] - mean) * (x[k] - mean);
     float rstd = 1.0f / sqrtf(var / (float)n + eps);
     for (int64_t k = 0; k < n; k++) o[k] = (x[k] - mean) * rstd * w[k] + b[k];
+    *mean_out = mean;
+    *rstd_out = rstd;
+}
+
+SAM_MULTIVERSION void sam_layer_norm_row(const float *x, float *o, int64_t n, const float *w, const float *b, float eps)
+{
+    float mean, rstd;
+    layer_norm_core(x, o, n, w, b, eps, &mean, &rstd);
+}
+
+SAM_MULTIVERSION void sam_layer_norm_row_stats(const float *x, float *o, int64_t n, const float *w, const float *b, float eps, float *mean,
+                                               float *rstd)
+{
+    layer_norm_core(x, o, n, w, b, eps, mean, rstd);
 }
 
 /* Rows along the last axis. */

@@ -5,7 +5,7 @@
 #define SAMRT_OP_ATTRS_H
 
 enum { ATTN_HEADS };                                  /* attention */
-enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS, FOLD_PLUS }; /* attention_fold_out */
+enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS, FOLD_PLUS, FOLD_PROJECT, FOLD_UP_EPS, FOLD_UP_ACT }; /* attention_fold_out */
 enum { KV_HEADS, KV_PLUS };                                        /* attention_fold_kv */
 enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
 enum { CT_STRIDE, CT_NORM, CT_EPS, CT_ACTIVATION, CT_PROJECT, CT_BLOCKED_OUT, CT_BLOCKED_IN }; /* conv_transpose2d */

@@ -38,6 +38,11 @@ void sam_parallel_range(sam_pool *pool, int64_t n, int64_t min_chunk, sam_range_
 void sam_softmax_row(float *x, int64_t n);
 /* o = LayerNorm(x) over n values (o may be x). */
 void sam_layer_norm_row(const float *x, float *o, int64_t n, const float *w, const float *b, float eps);
+/* The same, also giving the mean and 1/std it normalized with. */
+void sam_layer_norm_row_stats(const float *x, float *o, int64_t n, const float *w, const float *b, float eps, float *mean, float *rstd);
 /* o = GELU(x), exact (erf) form (o may be x). */
 void sam_gelu_row(const float *x, float *o, int64_t n);
+/* On n pixels of `channels` values each, in place: + bias, LayerNorm over the channels
+ * (when ln_w), then activation (ACT_*); bias and ln_w may be NULL. */
+void sam_pixels_epilogue(float *v, int64_t n, int64_t channels, const float *bias, const float *ln_w, const float *ln_b, float eps, int act);
 #endif

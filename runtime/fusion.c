@@ -1,5 +1,6 @@
 #include "fusion.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -391,6 +392,66 @@ static bool fuse_residual(fuser *f, int i)
     return false;
 }
 
+/* The live attention_fold_out producing t's storage with a residual and a norm and no
+ * projection yet, and the index of its ln_weight input; -1 otherwise. */
+static int normed_fold_out(const fuser *f, int t, int *ln_w)
+{
+    const sam_graph *g = f->g;
+    int p = g->tensors[base_of(g, t)].producer;
+    if (p < 0 || f->dead[p]) return -1;
+    const sam_node *n = &g->nodes[p];
+    if (n->op != SAM_OP_attention_fold_out || n->out != base_of(g, t) || !n->attrs[FOLD_RESIDUAL].i || !n->attrs[FOLD_NORM].i || n->attrs[FOLD_PROJECT].i)
+        return -1;
+    *ln_w = n->n_in - 2 - (n->attrs[FOLD_PLUS].i != 0);
+    return p;
+}
+
+/* conv_transpose2d(fold_out_2(..., residual = fold_out_1(...))), both folds with a
+ * residual and a norm and the conv with bias, norm and block-order output (the mask
+ * decoder's first upscaling of its keys) -> the folds take the conv's product through
+ * their norms (attention_fold_out "project"): the first writes its output's product
+ * with the weights (aux), the second finishes the conv from it as its own aux, for two
+ * T-column products instead of an image-sized one per batch entry. */
+static bool fuse_fold_projection(fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *c = &g->nodes[i];
+    if (c->op != SAM_OP_conv_transpose2d || c->n_in != 5 || !c->attrs[CT_NORM].i || !c->attrs[CT_BLOCKED_OUT].i || c->attrs[CT_BLOCKED_IN].i ||
+        c->attrs[CT_PROJECT].i)
+        return false;
+    int ln2, ln1, j2 = normed_fold_out(f, c->in[0], &ln2);
+    if (j2 < 0 || kept(g, c->out)) return false;
+    int res2 = ln2 - 1, j1 = normed_fold_out(f, g->nodes[j2].in[res2], &ln1);
+    if (j1 < 0 || g->nodes[j1].n_in + 2 > SAM_MAX_INPUTS || g->nodes[j2].n_in + 5 > SAM_MAX_INPUTS) return false;
+    const sam_tensor *w = &g->tensors[c->in[1]], *k1 = &g->tensors[g->nodes[j1].out], *res1 = &g->tensors[g->nodes[j1].in[ln1 - 1]];
+    if (w->ndim != 4 || k1->ndim != 3 || w->shape[0] != k1->shape[2] || res1->ndim != 3 || res1->shape[0] != 1) return false;
+    char name[256];
+    snprintf(name, sizeof name, "%s.projected", k1->name);
+    int64_t shape[3] = {k1->shape[0], k1->shape[1], w->shape[1] * w->shape[2] * w->shape[3]};
+    int pr = sam_graph_add_tensor(g, name, SAM_TENSOR_ACTIVATION, 3, shape);
+    int *uses = pr < 0 ? NULL : realloc(f->uses, sizeof(int) * (size_t)(g->n_tensors + 1));
+    if (!uses) return false; /* out of memory: the graph stays unfused here, still correct */
+    f->uses = uses;
+    c = &g->nodes[i];
+    sam_node *f1 = &g->nodes[j1], *f2 = &g->nodes[j2];
+    f1->attrs[FOLD_PROJECT].i = 1;
+    f1->in[f1->n_in++] = c->in[1];
+    f1->in[f1->n_in++] = f2->in[ln2];
+    f1->has_aux = true;
+    f1->aux = pr;
+    g->tensors[pr].producer = j1;
+    f2->attrs[FOLD_PROJECT].i = 2;
+    f2->attrs[FOLD_UP_EPS].f = c->attrs[CT_EPS].f;
+    f2->attrs[FOLD_UP_ACT].i = c->attrs[CT_ACTIVATION].i;
+    int add[5] = {c->in[1], pr, c->in[2], c->in[3], c->in[4]};
+    for (int k = 0; k < 5; k++) f2->in[f2->n_in++] = add[k];
+    f2->has_aux = true;
+    f2->aux = c->out;
+    g->tensors[c->out].producer = j2;
+    f->dead[i] = true;
+    return true;
+}
+
 typedef struct {
     const char *name;
     bool (*apply)(fuser *f, int node);
@@ -412,6 +473,7 @@ static const fusion_pattern patterns[] = {
     {"linear or conv_transpose2d -> gelu/relu", fuse_activation},
     {"conv_transpose2d -> matmul with a few vectors", fuse_convt_project},
     {"conv_transpose2d -> conv_transpose2d in block order", fuse_convt_blocked},
+    {"attention_fold_out -> attention_fold_out -> conv_transpose2d through the norms", fuse_fold_projection},
     {"linear -> residual add", fuse_residual},
 };
 enum { N_PATTERNS = sizeof patterns / sizeof *patterns };

@@ -6,6 +6,7 @@
 
 #include "../ops/gemm.h"
 #include "../ops/op.h"
+#include "../ops/op_util.h"
 #include "test_util.h"
 
 #define MAXT SAM_MAX_INPUTS
@@ -271,6 +272,87 @@ START_TEST(test_gemm_tiles)
 }
 END_TEST
 
+static sam_tensor random_tensor(int ndim, const int64_t *shape, uint64_t seed)
+{
+    sam_tensor t = {.name = "t", .ndim = ndim};
+    memcpy(t.shape, shape, sizeof(int64_t) * (size_t)ndim);
+    t.data = malloc(sizeof(float) * (size_t)sam_numel(&t));
+    fill_uniform(t.data, sam_numel(&t), seed);
+    return t;
+}
+
+/* Runs one attention_fold_out node with both kernels; out/aux get the fast results and
+ * are checked against the reference's. */
+static void run_fold_out(const char *attrs, sam_tensor *in, int n_in, sam_tensor *out, sam_tensor *aux)
+{
+    const sam_op_def *def = sam_op_get(SAM_OP_attention_fold_out);
+    sam_node node = {.op = SAM_OP_attention_fold_out, .n_in = n_in};
+    set_attrs(def, &node, attrs);
+    const sam_tensor *inp[SAM_MAX_INPUTS];
+    for (int k = 0; k < n_in; k++) inp[k] = &in[k];
+    sam_error err = {0};
+    ck_assert_msg(def->infer(&node, inp, out, &err) == SAM_OK, "%s", err.msg);
+    int64_t n = sam_numel(out), na = sam_numel(aux);
+    float *ref = malloc(sizeof(float) * (size_t)n), *ref_aux = malloc(sizeof(float) * (size_t)na);
+    out->data = malloc(sizeof(float) * (size_t)n);
+    aux->data = malloc(sizeof(float) * (size_t)na);
+    size_t ws = def->workspace(&node, inp, out, sam_pool_size(pool));
+    void *work = aligned_alloc(64, (ws + 63) / 64 * 64);
+    sam_tensor r = *out, ra = *aux;
+    r.data = ref;
+    ra.data = ref_aux;
+    sam_kernel_args a = {.node = &node, .n_in = n_in, .out = &r, .aux = &ra, .workspace = work, .pool = pool};
+    for (int k = 0; k < n_in; k++) a.in[k] = &in[k];
+    def->reference(&a);
+    a.out = out;
+    a.aux = aux;
+    def->fast(&a);
+    diff_stats d = compare_f32(out->data, ref, n), da = compare_f32(aux->data, ref_aux, na);
+    ck_assert_msg(d.max_abs <= 1e-4 && da.max_abs <= 1e-4, "%s: fast vs reference: out %.3g, aux %.3g", attrs, d.max_abs, da.max_abs);
+    free(ref);
+    free(ref_aux);
+    free(work);
+}
+
+/* Two attention_fold_out nodes projecting through their LayerNorms (project=1, then 2
+ * on the first one's output), as the fusion pass chains them in the mask decoder: the
+ * second aux must be the transposed conv of the second output, computed plainly. */
+START_TEST(test_fold_projection_chain)
+{
+    enum { B = 3, N = 300, T = 5, C = 16, D = 24, OC = 6, K = 2, E = OC * K * K, HEADS = 2 };
+    sam_tensor in1[10] = {random_tensor(3, (int64_t[]){1, N, C}, 1), random_tensor(3, (int64_t[]){B, T, C}, 2), random_tensor(3, (int64_t[]){B, T, C}, 3),
+                          random_tensor(2, (int64_t[]){D, C}, 4),     random_tensor(1, (int64_t[]){D}, 5),        random_tensor(3, (int64_t[]){1, N, D}, 6),
+                          random_tensor(1, (int64_t[]){D}, 7),        random_tensor(1, (int64_t[]){D}, 8),        random_tensor(4, (int64_t[]){D, OC, K, K}, 9),
+                          random_tensor(1, (int64_t[]){D}, 10)};
+    sam_tensor y1 = {.name = "y1"}, aux1 = {.name = "aux1", .ndim = 3, .shape = {B, N, E}};
+    run_fold_out("num_heads=2 residual=1 norm=1 project=1", in1, 10, &y1, &aux1);
+    /* the second fold: its ln_weight is the first one's scale, its residual the first output */
+    sam_tensor in2[15] = {y1, random_tensor(2, (int64_t[]){C, D}, 11), random_tensor(1, (int64_t[]){C}, 12), random_tensor(3, (int64_t[]){B, T, C}, 13),
+                          random_tensor(3, (int64_t[]){B, T, C}, 14), random_tensor(2, (int64_t[]){D, C}, 15), random_tensor(1, (int64_t[]){D}, 16), y1,
+                          in1[9], random_tensor(1, (int64_t[]){D}, 17), in1[8], aux1, random_tensor(1, (int64_t[]){OC}, 18),
+                          random_tensor(1, (int64_t[]){OC}, 19), random_tensor(1, (int64_t[]){OC}, 20)};
+    sam_tensor y2 = {.name = "y2"}, aux2 = {.name = "aux2", .ndim = 3, .shape = {B, N, E}};
+    run_fold_out("num_heads=2 residual=1 norm=1 project=2 up_activation=1", in2, 15, &y2, &aux2);
+    const float *w = in1[8].data, *y = y2.data;
+    float px[E];
+    double worst = 0;
+    for (int64_t p = 0; p < B * N; p++) {
+        for (int64_t e = 0; e < E; e++) {
+            double acc = 0;
+            for (int64_t j = 0; j < D; j++) acc += (double)y[p * D + j] * w[(j * OC + e % OC) * K * K + e / OC];
+            px[e] = (float)acc;
+        }
+        sam_pixels_epilogue(px, K * K, OC, in2[12].data, in2[13].data, in2[14].data, 1e-6f, ACT_GELU);
+        for (int64_t e = 0; e < E; e++) worst = fmax(worst, fabs(px[e] - ((float *)aux2.data)[p * E + e]));
+    }
+    ck_assert_msg(worst <= 1e-4, "the chained projection differs from the conv of the output by %.3g", worst);
+    for (int k = 0; k < 10; k++) free(in1[k].data);
+    for (int k = 1; k < 15; k++)
+        if (k != 7 && k != 8 && k != 10 && k != 11) free(in2[k].data);
+    free(y1.data), free(aux1.data), free(y2.data), free(aux2.data);
+}
+END_TEST
+
 START_TEST(test_shape_errors)
 {
     const sam_op_def *lin = sam_op_get(sam_op_find("linear"));
@@ -304,6 +386,7 @@ int main(void)
     tcase_add_test(tc, test_reference_values);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_gemm_tiles);
+    tcase_add_test(tc, test_fold_projection_chain);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_pool_destroy(pool);

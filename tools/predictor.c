@@ -11,7 +11,7 @@
 static const float pixel_mean[3] = {123.675f, 116.28f, 103.53f};
 static const float pixel_std[3] = {58.395f, 57.12f, 57.375f};
 
-enum { MAX_SLOTS = 8, MAX_BATCH = 32 };
+enum { MAX_SLOTS = 8, MAX_BATCH = 16 };
 
 /* Prompt encoder + mask decoder sessions for one (batch, tokens, mask input) shape. */
 typedef struct {
