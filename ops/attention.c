@@ -5,17 +5,18 @@
  * as the official reshape(B, HW, 3, heads, -1) implies), giving [B, H, W, C].
  * rel_h[q, k] = <q, rel_pos_h[qh - kh + H - 1]> with the unscaled q (get_rel_pos
  * without interpolation: tables must have 2H-1 and 2W-1 rows).
- * The fast kernel works on blocks of query rows, so no full score matrix is ever
- * held: a global vit_h block would otherwise need 16 x 4096 x 4096 floats. */
+ * The fast kernel works on blocks of query rows and, within them, blocks of keys with
+ * a one-pass softmax, so no score matrix larger than a block is ever held (a global
+ * vit_h block would otherwise need 16 x 4096 x 4096 floats). The scores are kept
+ * key-major (S^T = K Q^T), so both products read K and V rows in place. */
 #include <math.h>
 
 #include "gemm.h"
 #include "op_util.h"
 
-/* Query rows per task: enough to amortize packing K and V in sgemm, few enough that
- * the score block (ATTN_ROWS x N floats per thread) stays in L2 for windows and small
- * for global attention (4 MiB at N = 4096). */
-enum { ATTN_ROWS = 256 };
+/* Query rows per task and keys per block: the score block (256 x 256 floats) stays in
+ * L2. mha (the decoder's plain attention) keeps whole score rows. */
+enum { ATTN_ROWS = 256, ATTN_KEYS = 256 };
 
 typedef struct {
     int64_t B, H, W, N, C, heads, hd;
@@ -54,11 +55,18 @@ static sam_status attn_infer(const sam_node *node, const sam_tensor *const *in, 
     return SAM_OK;
 }
 
+/* per thread: Q^T, a block of scores, the output rows, the relative-position terms
+ * (key row/column major), softmax maxima, sums and rescale factors, one rel_dots row */
+static size_t attn_thread_floats(const attn_dims *d)
+{
+    return (size_t)(ATTN_ROWS * (2 * d->hd + ATTN_KEYS + d->H + d->W + 3) + d->H + d->W);
+}
+
 static size_t attn_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     (void)out;
     attn_dims d = attn_get_dims(node, in);
-    return (size_t)n_threads * (size_t)(ATTN_ROWS * d.N + d.H + d.W) * sizeof(float);
+    return (size_t)n_threads * attn_thread_floats(&d) * sizeof(float);
 }
 
 static float dot(const float *a, const float *b, int64_t n)
@@ -108,11 +116,15 @@ typedef struct {
     int64_t row_blocks;
 } attn_ctx;
 
-SAM_MULTIVERSION static void add_rel_and_scale(float *restrict s, int64_t H, int64_t W, float scale,
+/* scores of keys [k0, k0 + n) for `rows` queries (key-major): * scale + rel_h[kh] + rel_w[kw],
+ * the tables holding each key row's / column's term for every query */
+SAM_MULTIVERSION static void add_rel_and_scale(float *restrict s, int64_t n, int64_t rows, int64_t k0, int64_t W, float scale,
                                               const float *restrict rel_h, const float *restrict rel_w)
 {
-    for (int64_t kh = 0; kh < H; kh++, s += W)
-        for (int64_t kw = 0; kw < W; kw++) s[kw] = s[kw] * scale + rel_h[kh] + rel_w[kw];
+    for (int64_t i = 0; i < n; i++, s += rows) {
+        const float *restrict rh = rel_h + (k0 + i) / W * rows, *restrict rw = rel_w + (k0 + i) % W * rows;
+        for (int64_t q = 0; q < rows; q++) s[q] = s[q] * scale + rh[q] + rw[q];
+    }
 }
 
 SAM_MULTIVERSION static void rel_dots(const float *restrict q, const float *restrict table, int64_t pos, int64_t size,
@@ -137,27 +149,35 @@ static void attn_task(void *p, int task, int thread)
     int64_t b = bh / d.heads, h = bh % d.heads, rows = d.N - r0 < ATTN_ROWS ? d.N - r0 : ATTN_ROWS;
     int64_t ld = 3 * d.C;
     const float *base = sam_f32(a->in[0]) + b * d.N * ld + h * d.hd;
-    const float *Q = base, *K = base + d.C, *V = base + 2 * d.C;
-    float *S = (float *)a->workspace + (size_t)thread * (size_t)(ATTN_ROWS * d.N + d.H + d.W);
-    float *rel_h = S + ATTN_ROWS * d.N, *rel_w = rel_h + d.H;
-    float scale = 1.0f / sqrtf((float)d.hd);
-
-    sam_gemm_nt_serial(rows, d.N, d.hd, Q + r0 * ld, ld, K, ld, NULL, S, d.N);
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t qi = r0 + r;
-        float *srow = S + r * d.N;
+    const float *Q = base + r0 * ld, *K = base + d.C, *V = base + 2 * d.C;
+    float *qt = (float *)a->workspace + (size_t)thread * attn_thread_floats(&d), *s = qt + d.hd * rows, *o = s + ATTN_KEYS * rows;
+    float *rel_h = o + rows * d.hd, *rel_w = rel_h + d.H * rows, *m = rel_w + d.W * rows, *sums = m + rows, *alpha = sums + rows, *dots = alpha + rows;
+    for (int64_t q = 0; q < rows; q++) {
+        for (int64_t ch = 0; ch < d.hd; ch++) qt[ch * rows + q] = Q[q * ld + ch];
         if (d.rel) {
-            const float *q = Q + qi * ld;
-            rel_dots(q, sam_f32(a->in[1]), qi / d.W, d.H, d.hd, rel_h);
-            rel_dots(q, sam_f32(a->in[2]), qi % d.W, d.W, d.hd, rel_w);
-        } else {
-            for (int64_t k = 0; k < d.H; k++) rel_h[k] = 0;
-            for (int64_t k = 0; k < d.W; k++) rel_w[k] = 0;
+            rel_dots(Q + q * ld, sam_f32(a->in[1]), (r0 + q) / d.W, d.H, d.hd, dots);
+            rel_dots(Q + q * ld, sam_f32(a->in[2]), (r0 + q) % d.W, d.W, d.hd, dots + d.H);
         }
-        add_rel_and_scale(srow, d.H, d.W, scale, rel_h, rel_w);
-        sam_softmax_row(srow, d.N);
+        for (int64_t k = 0; k < d.H; k++) rel_h[k * rows + q] = d.rel ? dots[k] : 0.0f;
+        for (int64_t k = 0; k < d.W; k++) rel_w[k * rows + q] = d.rel ? dots[d.H + k] : 0.0f;
+        m[q] = -INFINITY;
+        sums[q] = 0;
     }
-    sam_gemm_nn_serial(rows, d.hd, d.N, S, d.N, V, ld, sam_f32(a->out) + (b * d.N + r0) * d.C + h * d.hd, d.C);
+    for (int64_t k0 = 0; k0 < d.N; k0 += ATTN_KEYS) {
+        int64_t nk = d.N - k0 < ATTN_KEYS ? d.N - k0 : ATTN_KEYS;
+        sam_gemm_tiles(nk, rows, d.hd, K + k0 * ld, ld, 1, qt, rows, s, rows, false); /* S^T = K Q^T */
+        add_rel_and_scale(s, nk, rows, k0, d.W, 1.0f / sqrtf((float)d.hd), rel_h, rel_w);
+        sam_softmax_columns_step(s, nk, rows, 1.0f, m, sums, alpha);
+        if (k0 > 0)
+            for (int64_t q = 0; q < rows; q++)
+                for (int64_t ch = 0; ch < d.hd; ch++) o[q * d.hd + ch] *= alpha[q];
+        sam_gemm_tiles(rows, d.hd, nk, s, 1, rows, V + k0 * ld, ld, o, d.hd, k0 > 0); /* P V, P read through S^T */
+    }
+    float *out = sam_f32(a->out) + (b * d.N + r0) * d.C + h * d.hd;
+    for (int64_t q = 0; q < rows; q++) {
+        float inv = 1.0f / sums[q];
+        for (int64_t ch = 0; ch < d.hd; ch++) out[q * d.C + ch] = o[q * d.hd + ch] * inv;
+    }
 }
 
 SAM_KERNEL static void attn_fast(const sam_kernel_args *a)

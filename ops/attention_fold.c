@@ -174,28 +174,6 @@ typedef struct {
     kv_dims d;
 } kv_ctx;
 
-/* One block of the one-pass (online) softmax down the columns of an n x rows block of
- * scores, image-major as the products read the image tokens row by row: exps relative
- * to the running maxima m (updated), column sums added into sums, and in alpha the
- * factor by which everything accumulated before must shrink (the maxima grew). */
-SAM_MULTIVERSION static void softmax_columns_step(float *restrict s, int64_t n, int64_t rows, float scale, float *restrict m,
-                                                  float *restrict sums, float *restrict alpha)
-{
-    for (int64_t r = 0; r < rows; r++) alpha[r] = m[r];
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t r = 0; r < rows; r++) m[r] = s[i * rows + r] > m[r] ? s[i * rows + r] : m[r];
-    for (int64_t r = 0; r < rows; r++) {
-        alpha[r] = alpha[r] == -INFINITY ? 0.0f : sam_expf((alpha[r] - m[r]) * scale);
-        sums[r] *= alpha[r];
-    }
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t r = 0; r < rows; r++) {
-            float e = sam_expf((s[i * rows + r] - m[r]) * scale);
-            s[i * rows + r] = e;
-            sums[r] += e;
-        }
-}
-
 static void kv_task(void *p, int task, int thread)
 {
     const kv_ctx *c = p;
@@ -222,7 +200,7 @@ static void kv_task(void *p, int task, int thread)
         int64_t nr = d.N - n0 < KV_BLOCK ? d.N - n0 : KV_BLOCK;
         const float *xb = pe ? rows_plus(xk + n0 * d.D, pe + n0 * d.D, nr * d.D, plus_rows) : xk + n0 * d.D;
         sam_gemm_tiles(nr, rows, d.D, xb, d.D, 1, qwt, rows, s, rows, false);
-        softmax_columns_step(s, nr, rows, scale, m, sums, alpha);
+        sam_softmax_columns_step(s, nr, rows, scale, m, sums, alpha);
         if (n0 > 0)
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t j = 0; j < d.D; j++) px[r * d.D + j] *= alpha[r];

@@ -194,6 +194,24 @@ SAM_MULTIVERSION void sam_softmax_row(float *restrict x, int64_t n)
     for (int64_t k = 0; k < n; k++) x[k] *= inv;
 }
 
+SAM_MULTIVERSION void sam_softmax_columns_step(float *restrict s, int64_t n, int64_t cols, float scale, float *restrict m,
+                                              float *restrict sums, float *restrict alpha)
+{
+    for (int64_t r = 0; r < cols; r++) alpha[r] = m[r];
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t r = 0; r < cols; r++) m[r] = s[i * cols + r] > m[r] ? s[i * cols + r] : m[r];
+    for (int64_t r = 0; r < cols; r++) {
+        alpha[r] = alpha[r] == -INFINITY ? 0.0f : sam_expf((alpha[r] - m[r]) * scale);
+        sums[r] *= alpha[r];
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t r = 0; r < cols; r++) {
+            float e = sam_expf((s[i * cols + r] - m[r]) * scale);
+            s[i * cols + r] = e;
+            sums[r] += e;
+        }
+}
+
 static void softmax_rows(void *p, int64_t begin, int64_t end)
 {
     const sam_kernel_args *a = p;

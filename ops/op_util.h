@@ -36,6 +36,12 @@ void sam_parallel_range(sam_pool *pool, int64_t n, int64_t min_chunk, sam_range_
 /* Row kernels shared by ops and by the epilogues of fused ops, one copy each. */
 /* In-place softmax of one row. */
 void sam_softmax_row(float *x, int64_t n);
+/* One block of a one-pass (online) softmax down the columns of an n x cols block of
+ * scores (key-major, as products that read keys row by row leave them): exps of
+ * (s - m) * scale with m the running column maxima (updated), the column sums added
+ * into sums after scaling them by alpha, the factor by which everything accumulated
+ * for earlier blocks must shrink because the maxima grew. Start with m = -inf, sums = 0. */
+void sam_softmax_columns_step(float *s, int64_t n, int64_t cols, float scale, float *m, float *sums, float *alpha);
 /* o = LayerNorm(x) over n values (o may be x). */
 void sam_layer_norm_row(const float *x, float *o, int64_t n, const float *w, const float *b, float eps);
 /* The same, also giving the mean and 1/std it normalized with. */

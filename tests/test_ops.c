@@ -134,6 +134,9 @@ static const op_case cases[] = {
     {"rel_pos_attention", 3, {4, 2, 2}, {S(3, 7, 7, 36), S(13, 4), S(13, 4)}, "num_heads=3"},
     {"rel_pos_attention", 1, {4}, {S(1, 9, 10, 48)}, "num_heads=1"},
     {"rel_pos_attention", 3, {4, 2, 2}, {S(2, 11, 12, 96), S(21, 8), S(23, 8)}, "num_heads=4"},
+    /* several blocks of queries and of keys (256 each), the last ones partial */
+    {"rel_pos_attention", 3, {4, 2, 2}, {S(1, 23, 25, 48), S(45, 8), S(49, 8)}, "num_heads=2"},
+    {"rel_pos_attention", 1, {4}, {S(1, 17, 31, 60)}, "num_heads=2"},
     {"relu", 1, {2}, {S(7, 143)}, NULL},
     {"matmul", 2, {3, 3}, {S(2, 4, 32), S(2, 300, 32)}, NULL},
     {"matmul", 2, {3, 3}, {S(3, 5, 7), S(1, 7, 9)}, "transpose_b=0"},
