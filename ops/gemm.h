@@ -23,7 +23,8 @@ void sam_gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t
  * operands used once, where OpenBLAS spends much of its time packing. */
 void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_row_stride, int64_t a_col_stride, const float *B,
                     int64_t ldb, float *C, int64_t ldc, bool accumulate);
-/* Tests set this to run the portable tile on machines with AVX-512. */
+/* Tests set this to take the path of machines without AVX-512 (OpenBLAS, or the plain
+ * C tile for strides sgemm cannot express) on machines with it. */
 extern bool sam_gemm_tiles_portable;
 /* Pins OpenBLAS to n threads (1 while the runtime runs; sam-bench raises it to measure sgemm alone). */
 void sam_blas_set_threads(int n);

@@ -7,9 +7,14 @@
  *
  * A tile of up to TILE_M rows x TILE_N columns of C lives in registers through a block
  * of K; the AVX-512 version holds 6 x 64 (24 zmm accumulators, 4 loads of B and 6
- * broadcasts of A per 24 FMAs). Other CPUs run a plain C tile that compilers vectorize. */
+ * broadcasts of A per 24 FMAs). Without AVX-512 the product goes to OpenBLAS, whose
+ * kernels for the CPU beat a generic tile; a plain C tile remains for strides that
+ * sgemm cannot express. */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "gemm.h"
 #include "simd.h"
@@ -128,7 +133,10 @@ static bool use_avx512(void)
 {
 #ifdef SAM_HAVE_AVX512_TILE
     static int cpu_has = -1;
-    if (cpu_has < 0) cpu_has = __builtin_cpu_supports("avx512f");
+    if (cpu_has < 0) {
+        const char *env = getenv("SAMRT_PORTABLE_GEMM"); /* the path of other CPUs, for tests */
+        cpu_has = __builtin_cpu_supports("avx512f") && !(env && *env && strcmp(env, "0") != 0);
+    }
     return cpu_has && !sam_gemm_tiles_portable;
 #else
     return false;
@@ -145,6 +153,13 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
         return;
     }
     const bool simd = use_avx512();
+    bool rows = a_col_stride == 1 && (a_row_stride >= K || M == 1), cols = a_row_stride == 1 && (a_col_stride >= M || K == 1);
+    if (!simd && (rows || cols)) {
+        int64_t lda = rows ? (a_row_stride > K ? a_row_stride : K) : (a_col_stride > M ? a_col_stride : M);
+        cblas_sgemm(CblasRowMajor, rows ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
+                    accumulate ? 1.0f : 0.0f, C, (int)ldc);
+        return;
+    }
     for (int64_t k0 = 0; k0 < K; k0 += BLOCK_K) {
         int64_t kc = K - k0 < BLOCK_K ? K - k0 : BLOCK_K;
         bool acc = accumulate || k0 > 0;

@@ -238,36 +238,38 @@ START_TEST(test_reference_values)
 END_TEST
 
 /* The register-tiled product against a double-precision one: edge tiles in M, N and K
- * (K past one block), A read directly and transposed, accumulation into C; on both the
- * AVX-512 and the portable tile (the first falls back to the second without AVX-512). */
+ * (K past one block), A read directly, transposed and through strides sgemm cannot
+ * express, accumulation into C; on the AVX-512 path and on the path of other CPUs
+ * (OpenBLAS, or the plain C tile for the odd strides). */
 START_TEST(test_gemm_tiles)
 {
     static const int64_t shapes[][3] = {{1, 1, 1}, {7, 19, 5}, {13, 64, 300}, {56, 40, 513}, {100, 130, 17}, {6, 16, 256}};
     for (int portable = 0; portable < 2; portable++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-            for (int transposed = 0; transposed < 2; transposed++) {
+            for (int layout = 0; layout < 3; layout++) { /* rows, columns (A^T), every other element */
+                bool accumulate = layout != 0;
                 int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldb = N + 3, ldc = N + 5;
-                float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * ldb));
+                float *A = malloc(sizeof(float) * (size_t)(2 * M * K)), *B = malloc(sizeof(float) * (size_t)(K * ldb));
                 float *C = malloc(sizeof(float) * (size_t)(M * ldc));
-                fill_uniform(A, M * K, 11 + s);
+                fill_uniform(A, 2 * M * K, 11 + s);
                 fill_uniform(B, K * ldb, 23 + s);
                 fill_uniform(C, M * ldc, 37 + s);
-                int64_t ars = transposed ? 1 : K, acs = transposed ? M : 1;
+                int64_t ars = layout == 0 ? K : layout == 1 ? 1 : 2 * K, acs = layout == 0 ? 1 : layout == 1 ? M : 2;
                 sam_gemm_tiles_portable = portable;
-                sam_gemm_tiles(M, N, K, A, ars, acs, B, ldb, C, ldc, transposed); /* accumulate when transposed */
+                sam_gemm_tiles(M, N, K, A, ars, acs, B, ldb, C, ldc, accumulate);
                 float *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
                 fill_uniform(C0, M * ldc, 37 + s);
                 for (int64_t i = 0; i < M; i++)
                     for (int64_t j = 0; j < ldc; j++) {
-                        double want = j < N && transposed ? C0[i * ldc + j] : j < N ? 0 : C0[i * ldc + j], mag = fabs(want);
+                        double want = j < N && accumulate ? C0[i * ldc + j] : j < N ? 0 : C0[i * ldc + j], mag = fabs(want);
                         for (int64_t k = 0; j < N && k < K; k++) {
                             double t = (double)A[i * ars + k * acs] * B[k * ldb + j];
                             want += t;
                             mag += fabs(t);
                         }
                         /* columns past N (the ld padding) must be untouched */
-                        ck_assert_msg(fabs(C[i * ldc + j] - want) <= 1e-6 * mag + 1e-30, "M%ld N%ld K%ld portable %d transposed %d: C[%ld,%ld] %g != %g",
-                                      (long)M, (long)N, (long)K, portable, transposed, (long)i, (long)j, C[i * ldc + j], want);
+                        ck_assert_msg(fabs(C[i * ldc + j] - want) <= 1e-6 * mag + 1e-30, "M%ld N%ld K%ld portable %d layout %d: C[%ld,%ld] %g != %g",
+                                      (long)M, (long)N, (long)K, portable, layout, (long)i, (long)j, C[i * ldc + j], want);
                     }
                 free(A), free(B), free(C), free(C0);
             }
