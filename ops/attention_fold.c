@@ -26,8 +26,10 @@
  * and M [D, E] the weights,
  *   M^T y = rstd (M_g^T residual + M_g^T bo + P (V' M_g) - mu M_g^T 1) + M^T beta,  M_g = diag(g) M,
  * where P (V' M_g) is one more T-column product, and M_g^T residual comes
- *   project=1: inputs W, s [D]: M = diag(s) W; M_g^T residual computed here once (the
- *              residual must be shared by the batch, [1, N, D]: the image side);
+ *   project=1: inputs W, s [D]: M = diag(s) W; M_g^T residual computed here (the
+ *              residual must be shared by the batch, [1, N, D], and come from weights
+ *              and stable inputs only: the product is kept in the node's cache and
+ *              made again only when those change);
  *   project=2: inputs W, r [1 or B, N, E], bias [OC], ln_weight, ln_bias [OC]: M = W, and
  *              r must be M_g^T residual, which is what a project=1 fold whose output is
  *              this one's residual wrote (s then being this fold's ln_weight); aux is then
@@ -507,6 +509,7 @@ typedef struct {
     out_dims d;
     out_space space;
     int64_t chunks;
+    float *pr; /* project=1: M_g^T residual (the cache, or the workspace without one) */
 } out_ctx;
 
 /* prep of batch b: V', Kexp, and its rows of KW and c (see out_space) */
@@ -564,8 +567,8 @@ static void proj_residual_task(void *p, int task, int thread)
     const out_ctx *c = p;
     const out_dims *d = &c->d;
     int64_t n0 = (int64_t)task * OUT_ROWS, rows = d->N - n0 < OUT_ROWS ? d->N - n0 : OUT_ROWS;
-    float *ws = c->a->workspace;
-    sam_gemm_tiles(rows, d->E, d->D, sam_f32(d->res) + n0 * d->D, d->D, 1, ws + c->space.mg, d->E, ws + c->space.ppr + n0 * d->E, d->E, false);
+    const float *ws = c->a->workspace;
+    sam_gemm_tiles(rows, d->E, d->D, sam_f32(d->res) + n0 * d->D, d->D, 1, ws + c->space.mg, d->E, c->pr + n0 * d->E, d->E, false);
 }
 
 /* aux rows from P (V' M_g) (t), M_g^T residual (rg) and the norm's statistics */
@@ -633,7 +636,7 @@ static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t row
     out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows, stats);
     if (!d.project) return;
     sam_gemm_tiles(rows, d.E, d.HT, scores, ld, 1, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, proj, d.E, false);
-    const float *rg = d.project == 1 ? ws + c->space.ppr + n0 * d.E : sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n0) * d.E;
+    const float *rg = d.project == 1 ? c->pr + n0 * d.E : sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n0) * d.E;
     proj_rows(&d, ws + c->space.pvec, proj, rg, stats, stats + OUT_ROWS, rows, sam_f32(c->a->aux) + (b * d.N + n0) * d.E);
 }
 
@@ -660,15 +663,22 @@ static void out_rows_task(void *p, int task, int thread)
 
 SAM_KERNEL static void out_fast(const sam_kernel_args *a)
 {
-    out_ctx c = {a, out_get(a->node, a->in), {0}, 0};
+    out_ctx c = {a, out_get(a->node, a->in), {0}, 0, NULL};
     c.space = out_layout(&c.d);
     c.chunks = (c.d.N + OUT_ROWS - 1) / OUT_ROWS;
     if (c.d.project) {
         proj_setup(&c.d, (float *)a->workspace + c.space.mg, (float *)a->workspace + c.space.pvec);
-        if (c.d.project == 1) sam_pool_run(a->pool, (int)c.chunks, proj_residual_task, &c);
+        c.pr = a->cache ? a->cache : (float *)a->workspace + c.space.ppr;
+        if (c.d.project == 1 && !(a->cache && a->cache_valid)) sam_pool_run(a->pool, (int)c.chunks, proj_residual_task, &c);
     }
     sam_pool_run(a->pool, (int)c.d.B, out_prep_task, &c);
     sam_pool_run(a->pool, (int)((out_shared_image(&c.d) ? 1 : c.d.B) * c.chunks), out_rows_task, &c);
+}
+
+static size_t out_cache(const sam_node *node, const sam_tensor *const *in)
+{
+    out_dims d = out_get(node, in);
+    return d.project == 1 ? (size_t)(d.N * d.E) * sizeof(float) : 0;
 }
 
 static double out_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
@@ -690,6 +700,7 @@ const sam_op_def sam_op_attention_fold_out = {
               {"up_activation", SAM_ATTR_INT, false, 0}},
     .infer = out_infer,
     .workspace = out_workspace,
+    .cache = out_cache,
     .flops = out_flops,
     .reference = out_reference,
     .fast = out_fast,

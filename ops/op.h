@@ -34,6 +34,8 @@ typedef struct sam_kernel_args {
     sam_tensor *out;
     sam_tensor *aux; /* the node's second output, or NULL */
     void *workspace; /* node->workspace bytes, 64-byte aligned */
+    void *cache;     /* node->cache bytes kept across runs, or NULL (then the kernel uses its workspace) */
+    bool cache_valid; /* cache holds what this kernel wrote with the same weights and stable inputs */
     sam_pool *pool;
 } sam_kernel_args;
 
@@ -52,6 +54,9 @@ typedef struct sam_op_def {
      * input is not needed afterwards; the planner then gives both one buffer. */
     unsigned inplace_inputs;
     size_t (*workspace)(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads);
+    /* Bytes of results the kernel may keep across runs because they depend on weights and
+     * stable inputs only (the node's modes that use it require that); NULL or 0: none. */
+    size_t (*cache)(const sam_node *node, const sam_tensor *const *in);
     double (*flops)(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out);
     sam_kernel_fn reference;
     sam_kernel_fn fast;

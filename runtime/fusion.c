@@ -408,10 +408,11 @@ static int normed_fold_out(const fuser *f, int t, int *ln_w)
 
 /* conv_transpose2d(fold_out_2(..., residual = fold_out_1(...))), both folds with a
  * residual and a norm and the conv with bias, norm and block-order output (the mask
- * decoder's first upscaling of its keys) -> the folds take the conv's product through
- * their norms (attention_fold_out "project"): the first writes its output's product
- * with the weights (aux), the second finishes the conv from it as its own aux, for two
- * T-column products instead of an image-sized one per batch entry. */
+ * decoder's first upscaling of its keys), the first fold's residual stable (the image
+ * side) -> the folds take the conv's product through their norms (attention_fold_out
+ * "project"): the first writes its output's product with the weights (aux), the second
+ * finishes the conv from it as its own aux, for two T-column products instead of an
+ * image-sized one per batch entry. */
 static bool fuse_fold_projection(fuser *f, int i)
 {
     sam_graph *g = f->g;
@@ -424,7 +425,7 @@ static bool fuse_fold_projection(fuser *f, int i)
     int res2 = ln2 - 1, j1 = normed_fold_out(f, g->nodes[j2].in[res2], &ln1);
     if (j1 < 0 || g->nodes[j1].n_in + 2 > SAM_MAX_INPUTS || g->nodes[j2].n_in + 5 > SAM_MAX_INPUTS) return false;
     const sam_tensor *w = &g->tensors[c->in[1]], *k1 = &g->tensors[g->nodes[j1].out], *res1 = &g->tensors[g->nodes[j1].in[ln1 - 1]];
-    if (w->ndim != 4 || k1->ndim != 3 || w->shape[0] != k1->shape[2] || res1->ndim != 3 || res1->shape[0] != 1) return false;
+    if (w->ndim != 4 || k1->ndim != 3 || w->shape[0] != k1->shape[2] || res1->ndim != 3 || res1->shape[0] != 1 || !res1->invariant) return false;
     char name[256];
     snprintf(name, sizeof name, "%s.projected", k1->name);
     int64_t shape[3] = {k1->shape[0], k1->shape[1], w->shape[1] * w->shape[2] * w->shape[3]};

@@ -28,6 +28,8 @@ typedef struct sam_node {
     sam_attr attrs[SAM_MAX_ATTRS]; /* in the order of the op's attribute table */
     size_t workspace;              /* scratch bytes the kernel needs, placed by the planner */
     size_t workspace_offset;
+    size_t cache;                  /* bytes the kernel keeps across runs (see sam_op_def.cache) */
+    size_t cache_offset;
     int line, column; /* where the node was declared, for messages */
 } sam_node;
 

@@ -105,7 +105,8 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
         }
         sam_tensor *out = &g->tensors[nd->out];
         nd->workspace = def->workspace ? align_up(def->workspace(nd, ins, out, n_threads)) : 0;
-        n_ws += nd->workspace > 0;
+        nd->cache = def->cache ? align_up(def->cache(nd, ins)) : 0;
+        n_ws += (nd->workspace > 0) + (nd->cache > 0);
     }
     /* in place: an output takes over an input's buffer when the op allows it and the
      * input dies at this node; the pair then has one lifetime and one block */
@@ -148,16 +149,19 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
         sam_tensor *x = &g->tensors[t];
         if ((x->kind != SAM_TENSOR_ACTIVATION && x->kind != SAM_TENSOR_INPUT) || x->first_use < 0) continue;
         size_t bytes = (size_t)sam_numel(x) * sam_dtype_size(x->dtype);
-        plan->blocks[k++] = (sam_plan_block){t, -1, x->first_use, x->last_use, bytes, 0};
+        plan->blocks[k++] = (sam_plan_block){t, -1, false, x->first_use, x->last_use, bytes, 0};
     }
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].workspace) plan->blocks[k++] = (sam_plan_block){-1, i, i, i, g->nodes[i].workspace, 0};
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].workspace) plan->blocks[k++] = (sam_plan_block){-1, i, false, i, i, g->nodes[i].workspace, 0};
+        if (g->nodes[i].cache) plan->blocks[k++] = (sam_plan_block){-1, i, true, 0, end, g->nodes[i].cache, 0};
+    }
     plan->n_blocks = k;
     for (int i = 0; i < k; i++) plan->naive_size += align_up(plan->blocks[i].size);
     plan->arena_size = sam_plan_place(plan->blocks, k);
     for (int i = 0; i < k; i++) {
         const sam_plan_block *b = &plan->blocks[i];
         if (b->tensor >= 0) g->tensors[b->tensor].offset = b->offset;
+        else if (b->cache) g->nodes[b->node].cache_offset = b->offset;
         else g->nodes[b->node].workspace_offset = b->offset;
     }
     for (int t = 0; t < g->n_tensors; t++) {

@@ -8,8 +8,9 @@
 #include "graph.h"
 
 typedef struct sam_plan_block {
-    int tensor; /* tensor index, or -1 for a node's workspace */
-    int node;   /* for workspaces */
+    int tensor; /* tensor index, or -1 for a node's workspace or cache */
+    int node;   /* for workspaces and caches */
+    bool cache; /* the node's cache: kept for the whole run and across runs */
     int first, last;
     size_t size, offset;
 } sam_plan_block;

@@ -136,7 +136,8 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
         if (out->invariant && s->invariants_ready) continue; /* still holds the last run's value */
         const sam_op_def *def = sam_op_get(nd->op);
         sam_kernel_args a = {.node = nd, .n_in = nd->n_in, .out = out, .aux = nd->has_aux ? &g->tensors[nd->aux] : NULL, .pool = s->pool,
-                             .workspace = nd->workspace ? (char *)s->arena + nd->workspace_offset : NULL};
+                             .workspace = nd->workspace ? (char *)s->arena + nd->workspace_offset : NULL,
+                             .cache = nd->cache ? (char *)s->arena + nd->cache_offset : NULL, .cache_valid = s->invariants_ready};
         for (int k = 0; k < nd->n_in; k++) a.in[k] = &g->tensors[nd->in[k]];
         double t0 = s->profile ? now_seconds() : 0;
         double span_begin[64], span_end[64];

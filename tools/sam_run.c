@@ -120,7 +120,7 @@ static void dump_plan(const sam_graph *g, const sam_plan *plan, FILE *f)
         const sam_plan_block *b = &plan->blocks[i];
         char name[160];
         if (b->tensor >= 0) snprintf(name, sizeof name, "%s", g->tensors[b->tensor].name);
-        else snprintf(name, sizeof name, "(workspace of node %d)", b->node);
+        else snprintf(name, sizeof name, "(%s of node %d)", b->cache ? "cache" : "workspace", b->node);
         fprintf(f, "%12zu %12zu %6d %6d  %s\n", b->offset, b->size, b->first, b->last, name);
     }
 }
