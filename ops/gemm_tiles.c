@@ -57,44 +57,58 @@ SAM_MULTIVERSION static void tile_portable(const tile_operands *o, int64_t mr, i
 }
 
 #ifdef SAM_HAVE_AVX512_TILE
-/* Always 6 rows (rows past mr re-read row 0 and are not stored) and NP 16-column panels,
- * the last one masked to nc. The accumulators are named variables: GCC keeps an array
- * of them in memory. */
-#define T_ACC_ROW(i) __m512 c##i##0 = z, c##i##1 = z, c##i##2 = z, c##i##3 = z;
+/* Always 6 rows (rows past mr re-read row 0 and are not stored), NP full 16-column
+ * panels and, with H, a half panel of 8 after them (an 8-column FMA costs half of a
+ * 16-column one where AVX-512 runs on 256-bit units, so 56 columns cost 3.5 panels,
+ * not 4); the last panel, half or full, is masked to nc. The accumulators are named
+ * variables: GCC keeps an array of them in memory. */
+#define T_PLOAD(p, ptr) (!H && (p) == NP - 1 ? _mm512_maskz_loadu_ps(last, ptr) : _mm512_loadu_ps(ptr))
+#define T_PSTORE(p, ptr, v)                                                                                             \
+    do {                                                                                                               \
+        if (!H && (p) == NP - 1) _mm512_mask_storeu_ps(ptr, last, v);                                                  \
+        else _mm512_storeu_ps(ptr, v);                                                                                 \
+    } while (0)
+#define T_ACC_ROW(i)                                                                                                    \
+    __m512 c##i##0 = z, c##i##1 = z, c##i##2 = z, c##i##3 = z;                                                         \
+    __m256 c##i##h = zh;
 #define T_LOAD_ROW(i)                                                                                                   \
     if (i < mr) {                                                                                                      \
         float *cr = o->C + i * o->ldc;                                                                                 \
-        c##i##0 = NP == 1 ? _mm512_maskz_loadu_ps(last, cr) : _mm512_loadu_ps(cr);                                     \
-        if (NP > 1) c##i##1 = NP == 2 ? _mm512_maskz_loadu_ps(last, cr + 16) : _mm512_loadu_ps(cr + 16);                \
-        if (NP > 2) c##i##2 = NP == 3 ? _mm512_maskz_loadu_ps(last, cr + 32) : _mm512_loadu_ps(cr + 32);                \
-        if (NP > 3) c##i##3 = _mm512_maskz_loadu_ps(last, cr + 48);                                                    \
+        if (NP > 0) c##i##0 = T_PLOAD(0, cr);                                                                          \
+        if (NP > 1) c##i##1 = T_PLOAD(1, cr + 16);                                                                     \
+        if (NP > 2) c##i##2 = T_PLOAD(2, cr + 32);                                                                     \
+        if (NP > 3) c##i##3 = T_PLOAD(3, cr + 48);                                                                     \
+        if (H) c##i##h = _mm256_maskz_loadu_ps(half, cr + 16 * NP);                                                    \
     }
 #define T_FMA_ROW(i)                                                                                                    \
     {                                                                                                                  \
         __m512 av = _mm512_set1_ps(a##i[0]);                                                                           \
-        c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0);                                                                    \
+        if (NP > 0) c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0);                                                        \
         if (NP > 1) c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);                                                        \
         if (NP > 2) c##i##2 = _mm512_fmadd_ps(av, b2, c##i##2);                                                        \
         if (NP > 3) c##i##3 = _mm512_fmadd_ps(av, b3, c##i##3);                                                        \
+        if (H) c##i##h = _mm256_fmadd_ps(_mm512_castps512_ps256(av), bh, c##i##h);                                     \
         a##i += acs;                                                                                                   \
     }
 #define T_STORE_ROW(i)                                                                                                  \
     if (i < mr) {                                                                                                      \
         float *cr = o->C + i * o->ldc;                                                                                 \
-        if (NP == 1) _mm512_mask_storeu_ps(cr, last, c##i##0);                                                         \
-        else _mm512_storeu_ps(cr, c##i##0);                                                                            \
-        if (NP == 2) _mm512_mask_storeu_ps(cr + 16, last, c##i##1);                                                    \
-        else if (NP > 2) _mm512_storeu_ps(cr + 16, c##i##1);                                                           \
-        if (NP == 3) _mm512_mask_storeu_ps(cr + 32, last, c##i##2);                                                    \
-        else if (NP > 3) _mm512_storeu_ps(cr + 32, c##i##2);                                                           \
-        if (NP == 4) _mm512_mask_storeu_ps(cr + 48, last, c##i##3);                                                    \
+        if (NP > 0) T_PSTORE(0, cr, c##i##0);                                                                          \
+        if (NP > 1) T_PSTORE(1, cr + 16, c##i##1);                                                                     \
+        if (NP > 2) T_PSTORE(2, cr + 32, c##i##2);                                                                     \
+        if (NP > 3) T_PSTORE(3, cr + 48, c##i##3);                                                                     \
+        if (H) _mm256_mask_storeu_ps(cr + 16 * NP, half, c##i##h);                                                     \
     }
 
-static inline __attribute__((always_inline, target("avx512f"))) void tile_avx512_body(const tile_operands *o, const int NP, int64_t mr,
-                                                                                     int64_t nc, int64_t kc, bool accumulate)
+#define TILE_TARGET target("avx512f,avx512vl,fma")
+
+static inline __attribute__((always_inline, TILE_TARGET)) void tile_avx512_body(const tile_operands *o, const int NP, const int H, int64_t mr,
+                                                                               int64_t nc, int64_t kc, bool accumulate)
 {
     const __m512 z = _mm512_setzero_ps();
-    const __mmask16 last = (__mmask16)(0xFFFFu >> (16 * NP - nc));
+    const __m256 zh = _mm256_setzero_ps();
+    const __mmask16 last = (__mmask16)(!H ? 0xFFFFu >> (16 * NP - nc) : 0xFFFFu);
+    const __mmask8 half = (__mmask8)(H ? 0xFFu >> (16 * NP + 8 - nc) : 0u);
     T_ACC_ROW(0) T_ACC_ROW(1) T_ACC_ROW(2) T_ACC_ROW(3) T_ACC_ROW(4) T_ACC_ROW(5)
     if (accumulate) {
         T_LOAD_ROW(0) T_LOAD_ROW(1) T_LOAD_ROW(2) T_LOAD_ROW(3) T_LOAD_ROW(4) T_LOAD_ROW(5)
@@ -103,28 +117,43 @@ static inline __attribute__((always_inline, target("avx512f"))) void tile_avx512
     const float *a0 = o->A, *a1 = mr > 1 ? a0 + ars : a0, *a2 = mr > 2 ? a0 + 2 * ars : a0, *a3 = mr > 3 ? a0 + 3 * ars : a0;
     const float *a4 = mr > 4 ? a0 + 4 * ars : a0, *a5 = mr > 5 ? a0 + 5 * ars : a0, *b = o->B;
     for (int64_t k = 0; k < kc; k++, b += ldb) {
-        __m512 b0 = NP == 1 ? _mm512_maskz_loadu_ps(last, b) : _mm512_loadu_ps(b), b1 = z, b2 = z, b3 = z;
-        if (NP > 1) b1 = NP == 2 ? _mm512_maskz_loadu_ps(last, b + 16) : _mm512_loadu_ps(b + 16);
-        if (NP > 2) b2 = NP == 3 ? _mm512_maskz_loadu_ps(last, b + 32) : _mm512_loadu_ps(b + 32);
-        if (NP > 3) b3 = _mm512_maskz_loadu_ps(last, b + 48);
+        __m512 b0 = z, b1 = z, b2 = z, b3 = z;
+        __m256 bh = zh;
+        if (NP > 0) b0 = T_PLOAD(0, b);
+        if (NP > 1) b1 = T_PLOAD(1, b + 16);
+        if (NP > 2) b2 = T_PLOAD(2, b + 32);
+        if (NP > 3) b3 = T_PLOAD(3, b + 48);
+        if (H) bh = _mm256_maskz_loadu_ps(half, b + 16 * NP);
         T_FMA_ROW(0) T_FMA_ROW(1) T_FMA_ROW(2) T_FMA_ROW(3) T_FMA_ROW(4) T_FMA_ROW(5)
     }
     T_STORE_ROW(0) T_STORE_ROW(1) T_STORE_ROW(2) T_STORE_ROW(3) T_STORE_ROW(4) T_STORE_ROW(5)
 }
 
-#define TILE_INSTANCE(NP)                                                                                                \
-    static __attribute__((target("avx512f"))) void tile_avx512_##NP(const tile_operands *o, int64_t mr, int64_t nc, int64_t kc, \
+#define TILE_INSTANCE(NP, H)                                                                                             \
+    static __attribute__((TILE_TARGET)) void tile_avx512_##NP##_##H(const tile_operands *o, int64_t mr, int64_t nc, int64_t kc, \
                                                                      bool accumulate)                                  \
     {                                                                                                                  \
-        tile_avx512_body(o, NP, mr, nc, kc, accumulate);                                                               \
+        tile_avx512_body(o, NP, H, mr, nc, kc, accumulate);                                                            \
     }
-TILE_INSTANCE(1)
-TILE_INSTANCE(2)
-TILE_INSTANCE(3)
-TILE_INSTANCE(4)
+TILE_INSTANCE(1, 0)
+TILE_INSTANCE(2, 0)
+TILE_INSTANCE(3, 0)
+TILE_INSTANCE(4, 0)
+TILE_INSTANCE(0, 1)
+TILE_INSTANCE(1, 1)
+TILE_INSTANCE(2, 1)
+TILE_INSTANCE(3, 1)
 
 typedef void (*tile_fn)(const tile_operands *, int64_t, int64_t, int64_t, bool);
-static const tile_fn tiles_avx512[4] = {tile_avx512_1, tile_avx512_2, tile_avx512_3, tile_avx512_4};
+/* by full panels - 1, and by full panels before a half one */
+static const tile_fn tiles_full[4] = {tile_avx512_1_0, tile_avx512_2_0, tile_avx512_3_0, tile_avx512_4_0};
+static const tile_fn tiles_half[4] = {tile_avx512_0_1, tile_avx512_1_1, tile_avx512_2_1, tile_avx512_3_1};
+
+static tile_fn tile_for(int64_t nc)
+{
+    int64_t full = nc / 16, rem = nc % 16;
+    return rem == 0 ? tiles_full[full - 1] : rem <= 8 ? tiles_half[full] : tiles_full[full];
+}
 #endif
 
 bool sam_gemm_tiles_portable;
@@ -135,7 +164,7 @@ static bool use_avx512(void)
     static int cpu_has = -1;
     if (cpu_has < 0) {
         const char *env = getenv("SAMRT_PORTABLE_GEMM"); /* the path of other CPUs, for tests */
-        cpu_has = __builtin_cpu_supports("avx512f") && !(env && *env && strcmp(env, "0") != 0);
+        cpu_has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && !(env && *env && strcmp(env, "0") != 0);
     }
     return cpu_has && !sam_gemm_tiles_portable;
 #else
@@ -173,7 +202,7 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
                                        C + i0 * ldc + j0, ldc};
 #ifdef SAM_HAVE_AVX512_TILE
                     if (simd) {
-                        tiles_avx512[(nc + 15) / 16 - 1](&o, mr, nc, kc, acc);
+                        tile_for(nc)(&o, mr, nc, kc, acc);
                         continue;
                     }
 #endif
