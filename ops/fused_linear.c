@@ -182,6 +182,7 @@ typedef struct {
     const sam_kernel_args *a;
     fl_setup s;
     int block;
+    int64_t cols; /* > 0: tasks split the output columns instead (see fl_fast) */
 } fl_ctx;
 
 SAM_MULTIVERSION static void fl_epilogue_row(float *dst, const float *src, const float *restrict res, int64_t N, int act)
@@ -228,10 +229,32 @@ static void fl_task(void *p, int task, int thread)
     }
 }
 
+/* All rows, output columns [n0, n0 + cols) */
+static void fl_column_task(void *p, int task, int thread)
+{
+    (void)thread;
+    const fl_ctx *c = p;
+    const fl_setup *s = &c->s;
+    int64_t n0 = (int64_t)task * c->cols, n = s->N - n0 < c->cols ? s->N - n0 : c->cols;
+    float *out = sam_f32(c->a->out);
+    sam_gemm_nt_serial(s->M, n, s->K, sam_f32(s->x), s->K, sam_f32(s->w) + n0 * s->K, s->K, s->b ? sam_f32(s->b) + n0 : NULL, out + n0, s->N);
+    if (!s->act && !s->res) return;
+    for (int64_t r = 0; r < s->M; r++)
+        fl_epilogue_row(out + r * s->N + n0, out + r * s->N + n0, s->res ? sam_f32(s->res) + r * s->N + n0 : NULL, n, s->act);
+}
+
 SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
 {
-    fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0};
-    c.block = fl_block_rows(&c.s, sam_pool_size(a->pool));
+    fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0, 0};
+    int threads = sam_pool_size(a->pool);
+    /* a few rows (a prompt's tokens) against a wide weight: split the columns, so each
+     * thread reads its share of the weights rather than all of them for half the rows */
+    if (threads > 1 && c.s.M < 32 && c.s.N >= 64 * threads && !fl_needs_a(&c.s) && !c.s.out_ws) {
+        c.cols = (c.s.N + threads - 1) / threads;
+        sam_pool_run(a->pool, (int)cdiv(c.s.N, c.cols), fl_column_task, &c);
+        return;
+    }
+    c.block = fl_block_rows(&c.s, threads);
     sam_pool_run(a->pool, (int)cdiv(c.s.M, c.block), fl_task, &c);
 }
 

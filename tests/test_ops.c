@@ -167,6 +167,9 @@ static const op_case cases[] = {
     {"fused_linear", 5, {4, 2, 1, 1, 1}, {S(1, 20, 20, 16), S(24, 16), S(24), S(16), S(16)}, "prenorm=1 eps=1e-6 in_window=7"},
     {"fused_linear", 4, {4, 2, 1, 4}, {S(9, 7, 7, 16), S(12, 16), S(12), S(1, 20, 20, 12)}, "residual=1 out_window=7 height=20 width=20"},
     {"fused_linear", 3, {2, 2, 2}, {S(50, 8), S(8, 8), S(50, 8)}, "activation=2 residual=1"},
+    /* a few rows: the columns are split across threads */
+    {"fused_linear", 3, {2, 2, 1}, {S(7, 33), S(300, 33), S(300)}, "activation=2"},
+    {"fused_linear", 4, {3, 2, 1, 3}, {S(1, 7, 40), S(257, 40), S(257), S(1, 7, 257)}, "activation=1 residual=1"},
     {"fused_linear", 6, {3, 2, 1, 1, 1, 3}, {S(2, 70, 40), S(40, 40), S(40), S(40), S(40), S(2, 70, 40)}, "prenorm=1 activation=1 residual=1"},
     {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(2, 7, 32), S(1, 300, 48), S(32, 48), S(1, 300, 48), S(32, 48), S(32)}, "num_heads=4"},
     {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(1, 9, 32), S(3, 100, 16), S(32, 16), S(3, 100, 16), S(32, 16), S(32)}, "num_heads=8"},
