@@ -1,5 +1,6 @@
-/* Matrix products on OpenBLAS sgemm, with rows split across our own thread pool.
- * OpenBLAS itself is kept single-threaded so the two never fight over cores. */
+/* Matrix products: OpenBLAS sgemm, with rows split across our own thread pool (OpenBLAS
+ * itself is kept single-threaded so the two never fight over cores), and our own
+ * register-tiled product for skinny shapes (gemm_tiles.c). */
 #ifndef SAMRT_GEMM_H
 #define SAMRT_GEMM_H
 
