@@ -34,6 +34,7 @@
  *              r must be M_g^T residual, which is what a project=1 fold whose output is
  *              this one's residual wrote (s then being this fold's ln_weight); aux is then
  *              finished like the conv: + bias, LayerNorm over OC (up_eps), up_activation.
+ * M_g and its vectors, from the weights alone, are kept in the node's cache with it.
  * Two such folds in a row give the first upscaling conv of the decoder for the price of
  * two T-column products. */
 #include <math.h>
@@ -379,8 +380,15 @@ static bool out_shared_image(const out_dims *d)
  * V' M_g per batch (HT x E) and, for project=1, M_g^T residual (N x E); then the score
  * blocks of each thread, with its image rows + pe, P (V' M_g) and LayerNorm statistics. */
 typedef struct {
-    size_t kw, kwt, cb, mg, pvec, pu, ppr, scores, score_floats; /* score_floats: per thread */
+    size_t kw, kwt, cb, mg, pu, scores, score_floats; /* score_floats: per thread */
 } out_space;
+
+/* What project computes from weights and stable inputs alone: M_g (D x E), its column
+ * sums, M^T beta and M_g^T bo (E each), and for project=1 M_g^T residual (N x E). */
+static size_t proj_cached_floats(const out_dims *d)
+{
+    return d->project ? (size_t)(d->D * d->E + 3 * d->E + (d->project == 1 ? d->N * d->E : 0)) : 0;
+}
 
 static size_t out_per_batch_floats(const out_dims *d)
 {
@@ -393,11 +401,9 @@ static out_space out_layout(const out_dims *d)
     s.kw = (size_t)d->B * out_per_batch_floats(d);
     s.kwt = s.kw + (size_t)(d->B * d->HT * d->width);
     s.cb = s.kwt + (size_t)(d->B * d->HT * d->width);
-    s.mg = s.cb + (size_t)(d->B * d->HT);
-    s.pvec = s.mg + (size_t)(d->D * d->E);
-    s.pu = s.pvec + (size_t)(3 * d->E);
-    s.ppr = s.pu + (size_t)(d->B * d->HT * d->E);
-    s.scores = s.ppr + (size_t)(d->project == 1 ? d->N * d->E : 0);
+    s.mg = s.cb + (size_t)(d->B * d->HT); /* M_g, its vectors and M_g^T residual: the cache, when there is none */
+    s.pu = s.mg + proj_cached_floats(d);
+    s.scores = s.pu + (size_t)(d->B * d->HT * d->E);
     s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1) + (d->pe ? OUT_ROWS * d->width : 0) +
                               (d->project ? OUT_ROWS * (d->E + 2) : 0));
     return s;
@@ -509,7 +515,7 @@ typedef struct {
     out_dims d;
     out_space space;
     int64_t chunks;
-    float *pr; /* project=1: M_g^T residual (the cache, or the workspace without one) */
+    float *mg, *pvec, *pr; /* project (see proj_cached_floats): in the node's cache, or the workspace without one */
 } out_ctx;
 
 /* prep of batch b: V', Kexp, and its rows of KW and c (see out_space) */
@@ -538,7 +544,7 @@ static void out_prep_task(void *p, int b, int thread)
     float *kwt = ws + c->space.kwt + b * d.HT;
     for (int64_t r = 0; r < d.HT; r++)
         for (int64_t j = 0; j < width; j++) kwt[j * d.B * d.HT + r] = kw[r * width + j];
-    if (d.project) sam_gemm_tiles(d.HT, d.E, d.D, vw, d.D, 1, ws + c->space.mg, d.E, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, false);
+    if (d.project) sam_gemm_tiles(d.HT, d.E, d.D, vw, d.D, 1, c->mg, d.E, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, false);
 }
 
 /* M_g, its column sums c, M^T beta and M_g^T bo, once per run (see the top) */
@@ -567,8 +573,7 @@ static void proj_residual_task(void *p, int task, int thread)
     const out_ctx *c = p;
     const out_dims *d = &c->d;
     int64_t n0 = (int64_t)task * OUT_ROWS, rows = d->N - n0 < OUT_ROWS ? d->N - n0 : OUT_ROWS;
-    const float *ws = c->a->workspace;
-    sam_gemm_tiles(rows, d->E, d->D, sam_f32(d->res) + n0 * d->D, d->D, 1, ws + c->space.mg, d->E, c->pr + n0 * d->E, d->E, false);
+    sam_gemm_tiles(rows, d->E, d->D, sam_f32(d->res) + n0 * d->D, d->D, 1, c->mg, d->E, c->pr + n0 * d->E, d->E, false);
 }
 
 /* aux rows from P (V' M_g) (t), M_g^T residual (rg) and the norm's statistics */
@@ -637,7 +642,7 @@ static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t row
     if (!d.project) return;
     sam_gemm_tiles(rows, d.E, d.HT, scores, ld, 1, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, proj, d.E, false);
     const float *rg = d.project == 1 ? c->pr + n0 * d.E : sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n0) * d.E;
-    proj_rows(&d, ws + c->space.pvec, proj, rg, stats, stats + OUT_ROWS, rows, sam_f32(c->a->aux) + (b * d.N + n0) * d.E);
+    proj_rows(&d, c->pvec, proj, rg, stats, stats + OUT_ROWS, rows, sam_f32(c->a->aux) + (b * d.N + n0) * d.E);
 }
 
 static void out_rows_task(void *p, int task, int thread)
@@ -663,13 +668,17 @@ static void out_rows_task(void *p, int task, int thread)
 
 SAM_KERNEL static void out_fast(const sam_kernel_args *a)
 {
-    out_ctx c = {a, out_get(a->node, a->in), {0}, 0, NULL};
+    out_ctx c = {a, out_get(a->node, a->in), {0}, 0, NULL, NULL, NULL};
     c.space = out_layout(&c.d);
     c.chunks = (c.d.N + OUT_ROWS - 1) / OUT_ROWS;
     if (c.d.project) {
-        proj_setup(&c.d, (float *)a->workspace + c.space.mg, (float *)a->workspace + c.space.pvec);
-        c.pr = a->cache ? a->cache : (float *)a->workspace + c.space.ppr;
-        if (c.d.project == 1 && !(a->cache && a->cache_valid)) sam_pool_run(a->pool, (int)c.chunks, proj_residual_task, &c);
+        c.mg = a->cache ? a->cache : (float *)a->workspace + c.space.mg;
+        c.pvec = c.mg + c.d.D * c.d.E;
+        c.pr = c.pvec + 3 * c.d.E;
+        if (!(a->cache && a->cache_valid)) {
+            proj_setup(&c.d, c.mg, c.pvec);
+            if (c.d.project == 1) sam_pool_run(a->pool, (int)c.chunks, proj_residual_task, &c);
+        }
     }
     sam_pool_run(a->pool, (int)c.d.B, out_prep_task, &c);
     sam_pool_run(a->pool, (int)((out_shared_image(&c.d) ? 1 : c.d.B) * c.chunks), out_rows_task, &c);
@@ -678,7 +687,7 @@ SAM_KERNEL static void out_fast(const sam_kernel_args *a)
 static size_t out_cache(const sam_node *node, const sam_tensor *const *in)
 {
     out_dims d = out_get(node, in);
-    return d.project == 1 ? (size_t)(d.N * d.E) * sizeof(float) : 0;
+    return proj_cached_floats(&d) * sizeof(float);
 }
 
 static double out_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
