@@ -98,15 +98,8 @@ SAM_KERNEL static void attn_reference(const sam_kernel_args *a)
                     }
                     scores[ki] = (float)s;
                 }
-                double m = -INFINITY, sum = 0;
-                for (int64_t ki = 0; ki < d.N; ki++) m = scores[ki] > m ? scores[ki] : m;
-                for (int64_t ki = 0; ki < d.N; ki++) sum += (scores[ki] = expf((float)(scores[ki] - m)));
-                float *o = sam_f32(a->out) + (b * d.N + qi) * d.C + h * d.hd;
-                for (int64_t c = 0; c < d.hd; c++) {
-                    double acc = 0;
-                    for (int64_t ki = 0; ki < d.N; ki++) acc += scores[ki] * (double)sam_f32(a->in[0])[(b * d.N + ki) * ld + 2 * d.C + h * d.hd + c];
-                    o[c] = (float)(acc / sum);
-                }
+                sam_reference_softmax_mix(scores, d.N, sam_f32(a->in[0]) + b * d.N * ld + 2 * d.C + h * d.hd, ld, d.hd,
+                                          sam_f32(a->out) + (b * d.N + qi) * d.C + h * d.hd);
             }
 }
 
@@ -255,22 +248,9 @@ SAM_KERNEL static void mha_reference(const sam_kernel_args *a)
         for (int64_t h = 0; h < d.heads; h++)
             for (int64_t i = 0; i < d.Nq; i++) {
                 const float *q = sam_f32(a->in[0]) + ((d.Bq == 1 ? 0 : b) * d.Nq + i) * d.C + h * d.hd;
-                int64_t bk = d.Bk == 1 ? 0 : b;
-                double m = -INFINITY, sum = 0;
-                for (int64_t j = 0; j < d.Nk; j++) {
-                    const float *k = sam_f32(a->in[1]) + (bk * d.Nk + j) * d.C + h * d.hd;
-                    double s = 0;
-                    for (int64_t c = 0; c < d.hd; c++) s += (double)q[c] * k[c];
-                    scores[j] = (float)(s * scale);
-                    m = scores[j] > m ? scores[j] : m;
-                }
-                for (int64_t j = 0; j < d.Nk; j++) sum += (scores[j] = expf((float)(scores[j] - m)));
-                float *o = sam_f32(a->out) + (b * d.Nq + i) * d.C + h * d.hd;
-                for (int64_t c = 0; c < d.hd; c++) {
-                    double acc = 0;
-                    for (int64_t j = 0; j < d.Nk; j++) acc += scores[j] * (double)sam_f32(a->in[2])[(bk * d.Nk + j) * d.C + h * d.hd + c];
-                    o[c] = (float)(acc / sum);
-                }
+                int64_t kv = (d.Bk == 1 ? 0 : b) * d.Nk * d.C + h * d.hd;
+                sam_reference_attend(q, sam_f32(a->in[1]) + kv, d.C, sam_f32(a->in[2]) + kv, d.C, d.Nk, d.hd, scale, scores,
+                                     sam_f32(a->out) + (b * d.Nq + i) * d.C + h * d.hd);
             }
 }
 

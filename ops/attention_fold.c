@@ -155,19 +155,7 @@ SAM_KERNEL static void kv_reference(const sam_kernel_args *a)
         for (int64_t h = 0; h < d.heads; h++)
             for (int64_t t = 0; t < d.T; t++) {
                 const float *q = sam_f32(a->in[KV_Q]) + (bidx(a->in[KV_Q]->shape[0], b) * d.T + t) * d.C + h * d.hd;
-                double m = -INFINITY, sum = 0;
-                for (int64_t n = 0; n < d.N; n++) {
-                    double acc = 0;
-                    for (int64_t c = 0; c < d.hd; c++) acc += (double)q[c] * k[n * d.C + h * d.hd + c];
-                    s[n] = (float)(acc * scale);
-                    m = s[n] > m ? s[n] : m;
-                }
-                for (int64_t n = 0; n < d.N; n++) sum += (s[n] = expf((float)(s[n] - m)));
-                for (int64_t c = 0; c < d.hd; c++) {
-                    double acc = 0;
-                    for (int64_t n = 0; n < d.N; n++) acc += s[n] * (double)v[n * d.C + h * d.hd + c];
-                    sam_f32(a->out)[(b * d.T + t) * d.C + h * d.hd + c] = (float)(acc / sum);
-                }
+                sam_reference_attend(q, k + h * d.hd, d.C, v + h * d.hd, d.C, d.N, d.hd, scale, s, sam_f32(a->out) + (b * d.T + t) * d.C + h * d.hd);
             }
     }
 }
@@ -471,21 +459,8 @@ SAM_KERNEL static void out_reference(const sam_kernel_args *a)
         }
         const float *k = sam_f32(d.k) + bidx(d.k->shape[0], b) * d.T * d.C, *v = sam_f32(d.v) + bidx(d.v->shape[0], b) * d.T * d.C;
         for (int64_t n = 0; n < d.N; n++) {
-            for (int64_t h = 0; h < d.heads; h++) {
-                double m = -INFINITY, sum = 0;
-                for (int64_t t = 0; t < d.T; t++) {
-                    double acc = 0;
-                    for (int64_t c = 0; c < d.hd; c++) acc += (double)src[n * d.C + h * d.hd + c] * k[t * d.C + h * d.hd + c];
-                    s[t] = (float)(acc * scale);
-                    m = s[t] > m ? s[t] : m;
-                }
-                for (int64_t t = 0; t < d.T; t++) sum += (s[t] = expf((float)(s[t] - m)));
-                for (int64_t c = 0; c < d.hd; c++) {
-                    double acc = 0;
-                    for (int64_t t = 0; t < d.T; t++) acc += s[t] * (double)v[t * d.C + h * d.hd + c];
-                    o[h * d.hd + c] = (float)(acc / sum);
-                }
-            }
+            for (int64_t h = 0; h < d.heads; h++)
+                sam_reference_attend(src + n * d.C + h * d.hd, k + h * d.hd, d.C, v + h * d.hd, d.C, d.T, d.hd, scale, s, o + h * d.hd);
             float *dst = sam_f32(a->out) + (b * d.N + n) * d.D;
             for (int64_t j = 0; j < d.D; j++) {
                 double acc = sam_f32(d.bo)[j];

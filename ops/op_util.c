@@ -1,5 +1,7 @@
 #include "op_util.h"
 
+#include <math.h>
+
 typedef struct {
     sam_range_fn fn;
     void *ctx;
@@ -28,4 +30,27 @@ void sam_parallel_range(sam_pool *pool, int64_t n, int64_t min_chunk, sam_range_
     }
     range_job j = {fn, ctx, n, chunk};
     sam_pool_run(pool, (int)tasks, range_task, &j);
+}
+
+void sam_reference_softmax_mix(float *scores, int64_t n, const float *v, int64_t ldv, int64_t hd, float *out)
+{
+    double m = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < n; j++) m = scores[j] > m ? scores[j] : m;
+    for (int64_t j = 0; j < n; j++) sum += (scores[j] = expf((float)(scores[j] - m)));
+    for (int64_t c = 0; c < hd; c++) {
+        double acc = 0;
+        for (int64_t j = 0; j < n; j++) acc += scores[j] * (double)v[j * ldv + c];
+        out[c] = (float)(acc / sum);
+    }
+}
+
+void sam_reference_attend(const float *q, const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t n, int64_t hd, double scale,
+                          float *scores, float *out)
+{
+    for (int64_t j = 0; j < n; j++) {
+        double acc = 0;
+        for (int64_t c = 0; c < hd; c++) acc += (double)q[c] * k[j * ldk + c];
+        scores[j] = (float)(acc * scale);
+    }
+    sam_reference_softmax_mix(scores, n, v, ldv, hd, out);
 }

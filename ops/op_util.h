@@ -33,6 +33,13 @@ void sam_parallel_range(sam_pool *pool, int64_t n, int64_t min_chunk, sam_range_
 
 
 
+/* The reference kernels' attention of one query head, in double: with scores s_j
+ * (overwritten by their exps), out[c] = sum_j softmax(s)_j v[j * ldv + c] for c < hd. */
+void sam_reference_softmax_mix(float *scores, int64_t n, const float *v, int64_t ldv, int64_t hd, float *out);
+/* The same with s_j = <q, k + j * ldk> * scale over n keys (scores: n floats of scratch). */
+void sam_reference_attend(const float *q, const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t n, int64_t hd, double scale,
+                          float *scores, float *out);
+
 /* Row kernels shared by ops and by the epilogues of fused ops, one copy each. */
 /* In-place softmax of one row. */
 void sam_softmax_row(float *x, int64_t n);
