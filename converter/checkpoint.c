@@ -177,10 +177,17 @@ static sam_status match_spec(converter *c, sam_error *err)
     return SAM_OK;
 }
 
-sam_status sam_convert_checkpoint(const char *pth_path, const char *out_path, sam_progress_fn progress, void *pctx, sam_hparams *hp,
+sam_convert_params sam_convert_default_params(void)
+{
+    return (sam_convert_params){0};
+}
+
+sam_status sam_convert_checkpoint(const char *pth_path, const char *out_path, const sam_convert_params *params, sam_convert_info *info,
                                   sam_error *err)
 {
-    converter c = {.progress = progress, .pctx = pctx};
+    sam_convert_params p = params ? *params : sam_convert_default_params();
+    converter c = {.progress = p.progress, .pctx = p.progress_ctx};
+    sam_hparams hparams, *hp = &hparams;
     sam_blob_entry *entries = NULL;
     sam_params *meta = calloc(1, sizeof *meta);
     const sam_zip_entry *pkl;
@@ -213,6 +220,13 @@ sam_status sam_convert_checkpoint(const char *pth_path, const char *out_path, sa
     }
     if ((st = sam_hparams_to_meta(hp, meta, err))) goto done;
     st = sam_blob_write(out_path, meta, entries, c.n_spec, fill_tensor, &c, err);
+    if (st == SAM_OK && info) {
+        memset(info, 0, sizeof *info);
+        snprintf(info->family, sizeof info->family, "sam");
+        snprintf(info->variant, sizeof info->variant, "%s", hp->variant);
+        info->n_tensors = c.n_spec;
+        info->bytes = (int64_t)c.total;
+    }
 done:
     free(entries);
     free(c.spec);

@@ -1,6 +1,7 @@
 /* Random-weight models with the exact names and shapes of the official ones, for
  * speed and memory work at full size (no trained weights can be had here). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,4 +81,27 @@ done:
     free(meta);
     free(spec);
     return st;
+}
+
+sam_status sam_convert_random(const char *variant, uint64_t seed, const char *out_path, const sam_convert_params *params, sam_convert_info *info,
+                              sam_error *err)
+{
+    sam_hparams hp;
+    sam_status st = sam_hparams_for_variant(variant, &hp, err);
+    if (st) return st;
+    sam_convert_params p = params ? *params : sam_convert_default_params();
+    if ((st = sam_write_random_model(&hp, seed, out_path, p.progress, p.progress_ctx, err))) return st;
+    if (info) {
+        memset(info, 0, sizeof *info);
+        snprintf(info->family, sizeof info->family, "sam");
+        snprintf(info->variant, sizeof info->variant, "%s", hp.variant);
+        sam_spec_tensor *spec;
+        int n;
+        if (sam_spec_build(&hp, &spec, &n, NULL) == SAM_OK) {
+            info->n_tensors = n;
+            for (int i = 0; i < n; i++) info->bytes += sam_shape_numel(spec[i].ndim, spec[i].shape) * (int64_t)sizeof(float);
+            free(spec);
+        }
+    }
+    return SAM_OK;
 }

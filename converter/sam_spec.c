@@ -221,6 +221,7 @@ sam_status sam_hparams_to_meta(const sam_hparams *hp, sam_params *meta, sam_erro
     int64_t global[SAM_SPEC_MAX_GLOBAL];
     for (int i = 0; i < hp->n_global; i++) global[i] = hp->global_attn_indexes[i];
     sam_status st;
+    if ((st = sam_params_set_str(meta, "family", "sam", err))) return st;
     if ((st = sam_params_set_str(meta, "variant", hp->variant, err))) return st;
     if ((st = sam_params_set_int(meta, "img_size", hp->img_size, err))) return st;
     if ((st = sam_params_set_int(meta, "patch_size", hp->patch_size, err))) return st;

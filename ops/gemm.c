@@ -1,11 +1,21 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
-void sam_blas_set_threads(int n)
+/* Every OpenBLAS call goes through here. The build links OpenBLAS's OpenMP variant,
+ * whose calls take their thread count from the calling thread's OpenMP setting: one
+ * thread for the duration of the call, and the caller's own setting back afterwards, so
+ * that the pool's threads never start BLAS threads and nothing outside changes. */
+void sam_blas_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc)
 {
-    openblas_set_num_threads(n);
+    int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda,
+                B, (int)ldb, beta, C, (int)ldc);
+    if (saved != 1) omp_set_num_threads(saved);
 }
 
 void sam_gemm_nt_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -14,16 +24,14 @@ void sam_gemm_nt_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t
     if (M <= 0 || N <= 0) return;
     if (bias)
         for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
-                bias ? 1.0f : 0.0f, C, (int)ldc);
+    sam_blas_sgemm(false, true, M, N, K, A, lda, B, ldb, bias ? 1.0f : 0.0f, C, ldc);
 }
 
 void sam_gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                         float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
-                0.0f, C, (int)ldc);
+    sam_blas_sgemm(false, false, M, N, K, A, lda, B, ldb, 0.0f, C, ldc);
 }
 
 typedef struct {

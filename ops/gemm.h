@@ -1,5 +1,5 @@
-/* Matrix products: OpenBLAS sgemm, with rows split across our own thread pool (OpenBLAS
- * itself is kept single-threaded so the two never fight over cores), and our own
+/* Matrix products: OpenBLAS sgemm, with rows split across our own thread pool (each
+ * call single-threaded, so the two never fight over cores), and our own
  * register-tiled product for skinny shapes (gemm_tiles.c). */
 #ifndef SAMRT_GEMM_H
 #define SAMRT_GEMM_H
@@ -9,6 +9,9 @@
 
 #include "../runtime/threadpool.h"
 
+/* C = A B (A^T, B^T when asked) + beta C: OpenBLAS on the calling thread alone. */
+void sam_blas_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc);
 /* C[M,N] = A[M,K] * B[N,K]^T (+ bias[N] broadcast over rows when bias is non-NULL). */
 void sam_gemm_nt(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                  int64_t ldb, const float *bias, float *C, int64_t ldc);
@@ -27,7 +30,5 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
 /* Tests set this to take the path of machines without AVX-512 (OpenBLAS, or the plain
  * C tile for strides sgemm cannot express) on machines with it. */
 extern bool sam_gemm_tiles_portable;
-/* Pins OpenBLAS to n threads (1 while the runtime runs; sam-bench raises it to measure sgemm alone). */
-void sam_blas_set_threads(int n);
 
 #endif

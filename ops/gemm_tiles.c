@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 
 #include "gemm.h"
 #include "simd.h"
@@ -185,8 +184,7 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
     bool rows = a_col_stride == 1 && (a_row_stride >= K || M == 1), cols = a_row_stride == 1 && (a_col_stride >= M || K == 1);
     if (!simd && (rows || cols)) {
         int64_t lda = rows ? (a_row_stride > K ? a_row_stride : K) : (a_col_stride > M ? a_col_stride : M);
-        cblas_sgemm(CblasRowMajor, rows ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
-                    accumulate ? 1.0f : 0.0f, C, (int)ldc);
+        sam_blas_sgemm(!rows, false, M, N, K, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
         return;
     }
     for (int64_t k0 = 0; k0 < K; k0 += BLOCK_K) {

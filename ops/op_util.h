@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "op.h"
+#include "ops.h"
 
 static inline sam_status sam_shape_error(sam_error *err, const char *op, const char *what, const sam_tensor *t)
 {

@@ -1,12 +1,17 @@
 #include <string.h>
 
-#include "op.h"
+#include "ops.h"
 
 static const sam_op_def *const op_table[SAM_OP_COUNT] = {
 #define SAM_OP_ENTRY(name) &sam_op_##name,
     SAM_OP_LIST(SAM_OP_ENTRY)
 #undef SAM_OP_ENTRY
 };
+
+int sam_op_count(void)
+{
+    return SAM_OP_COUNT;
+}
 
 const sam_op_def *sam_op_get(int id)
 {

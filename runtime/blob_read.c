@@ -1,5 +1,6 @@
 /* Opens a weight blob: mmap, then validate every field before anything is used. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +170,7 @@ static sam_status parse_blob(sam_model *m, sam_error *err)
     return SAM_OK;
 }
 
-sam_status sam_model_open(const char *path, sam_model **out, sam_error *err)
+sam_status sam_model_open_blob(const char *path, sam_model **out, sam_error *err)
 {
     *out = NULL;
     sam_model *m = calloc(1, sizeof *m);
@@ -180,7 +181,7 @@ sam_status sam_model_open(const char *path, sam_model **out, sam_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         sam_fail(err, SAM_ERR_IO, "cannot open model '%s': %s", path, strerror(errno));
-        sam_model_close(m);
+        sam_model_free(m);
         return SAM_ERR_IO;
     }
     struct stat stt;
@@ -200,16 +201,21 @@ sam_status sam_model_open(const char *path, sam_model **out, sam_error *err)
     close(fd);
     if (st == SAM_OK) st = parse_blob(m, err);
     if (st) {
-        sam_model_close(m);
+        sam_model_free(m);
         return st;
     }
+    const sam_value *family = sam_params_get(&m->meta, "family"), *variant = sam_params_get(&m->meta, "variant");
+    snprintf(m->family, sizeof m->family, "%s", family && family->type == SAM_VAL_STR ? family->s : "sam");
+    snprintf(m->variant, sizeof m->variant, "%s", variant && variant->type == SAM_VAL_STR ? variant->s : "custom");
+    m->fingerprint = sam_model_fingerprint(m);
     *out = m;
     return SAM_OK;
 }
 
-void sam_model_close(sam_model *m)
+void sam_model_free(sam_model *m)
 {
     if (!m) return;
+    free(m->config);
     for (int i = 0; i < m->n_weights; i++) free(m->weights[i].name);
     free(m->weights);
     if (m->map) munmap(m->map, m->map_size);
@@ -228,14 +234,10 @@ uint64_t sam_model_fingerprint(const sam_model *m)
     /* FNV-1a over the header and tables, plus 4 KiB at 64 places in the data: tells
      * models apart (variants, seeds, fine-tunes) without reading gigabytes */
     const uint8_t *p = m->map;
-    uint64_t h = 1469598103934665603ull;
     size_t head = m->n_weights ? (size_t)((const uint8_t *)m->weights[0].data - p) : m->map_size;
     for (int i = 0; i < m->n_weights; i++)
         if ((size_t)((const uint8_t *)m->weights[i].data - p) < head) head = (size_t)((const uint8_t *)m->weights[i].data - p);
-    for (size_t i = 0; i < head && i < m->map_size; i++) h = (h ^ p[i]) * 1099511628211ull;
-    for (int k = 0; k < 64 && m->map_size > head + 4096; k++) {
-        size_t off = head + (m->map_size - head - 4096) / 64 * (size_t)k;
-        for (size_t i = 0; i < 4096; i++) h = (h ^ p[off + i]) * 1099511628211ull;
-    }
+    uint64_t h = sam_hash_bytes(SAM_HASH_INIT, p, head < m->map_size ? head : m->map_size);
+    for (int k = 0; k < 64 && m->map_size > head + 4096; k++) h = sam_hash_bytes(h, p + head + (m->map_size - head - 4096) / 64 * (size_t)k, 4096);
     return h;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "blob_format.h"
 #include "model.h"
 
@@ -74,6 +75,8 @@ static void encode_meta(bytes *b, const sam_params *meta)
             break;
         }
         case SAM_VAL_STR: put_le(b, SAM_META_STR, 1); put_str(b, v->s); break;
+        case SAM_VAL_REALS: /* refused by sam_blob_write */
+            break;
         case SAM_VAL_LIST:
             put_le(b, SAM_META_LIST, 1);
             put_le(b, (uint64_t)v->n, 4);
@@ -92,6 +95,11 @@ sam_status sam_blob_write(const char *path, const sam_params *meta, const sam_bl
     size_t max_bytes = 0;
     sam_status st = SAM_OK;
     if (!offsets) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < meta->count; i++)
+        if (meta->values[i].type == SAM_VAL_REALS) {
+            free(offsets);
+            return sam_fail(err, SAM_ERR_INVALID_ARG, "blob metadata '%s': lists of reals cannot be stored", meta->names[i]);
+        }
     for (int i = 0; i < n && st == SAM_OK; i++) {
         size_t len = strlen(entries[i].name);
         if (len == 0 || len >= SAM_BLOB_NAME_MAX) st = sam_fail(err, SAM_ERR_INVALID_ARG, "tensor name '%s' is empty or too long", entries[i].name);
@@ -137,45 +145,27 @@ sam_status sam_blob_write(const char *path, const sam_params *meta, const sam_bl
         head.buf[32 + i] = (uint8_t)((data_offset + data_size) >> (8 * i));
     }
 
-    size_t tmp_len = strlen(path) + 16;
-    char *tmp = malloc(tmp_len);
     void *buf = malloc(max_bytes + SAM_BLOB_ALIGN);
-    FILE *f = NULL;
-    int fd = -1;
-    if (!tmp || !buf) {
+    sam_atomic_file a = {0};
+    if (!buf) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory (need %zu bytes for the largest tensor)", max_bytes);
         goto done;
     }
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = sam_fail(err, SAM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; a model file is meant to be shared */
-    f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        st = sam_fail(err, SAM_ERR_IO, "cannot open %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    st = write_all(f, head.buf, head.len, tmp, err);
+    if ((st = sam_atomic_open(&a, path, err))) goto done;
+    st = write_all(a.f, head.buf, head.len, path, err);
     static const uint8_t zeros[SAM_BLOB_ALIGN];
     uint64_t written = 0;
     for (int i = 0; i < n && st == SAM_OK; i++) {
         size_t nbytes = (size_t)sam_shape_numel(entries[i].ndim, entries[i].shape) * sam_dtype_size(entries[i].dtype);
-        if ((st = write_all(f, zeros, (size_t)(offsets[i] - written), tmp, err))) break;
+        if ((st = write_all(a.f, zeros, (size_t)(offsets[i] - written), path, err))) break;
         if ((st = fill(ctx, i, buf, nbytes, err))) break;
-        if ((st = write_all(f, buf, nbytes, tmp, err))) break;
+        if ((st = write_all(a.f, buf, nbytes, path, err))) break;
         written = offsets[i] + nbytes;
     }
-    if (st == SAM_OK) st = write_all(f, zeros, (size_t)(data_size - written), tmp, err);
-    if (fclose(f) != 0 && st == SAM_OK) st = sam_fail(err, SAM_ERR_IO, "writing %s: %s", tmp, strerror(errno));
-    if (st == SAM_OK && rename(tmp, path) != 0) st = sam_fail(err, SAM_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (st) unlink(tmp);
+    if (st == SAM_OK) st = write_all(a.f, zeros, (size_t)(data_size - written), path, err);
+    if (st == SAM_OK) st = sam_atomic_commit(&a, err);
+    else sam_atomic_abandon(&a);
 done:
-    free(tmp);
     free(buf);
     free(head.buf);
     free(offsets);

@@ -21,6 +21,39 @@ void sam_graph_free(sam_graph *g)
     free(g);
 }
 
+sam_status sam_graph_clone(const sam_graph *g, sam_graph **out, sam_error *err)
+{
+    *out = NULL;
+    sam_graph *c = sam_graph_new();
+    if (!c) return sam_fail(err, SAM_ERR_NOMEM, "out of memory copying graph '%s'", g->name);
+    c->params = g->params;
+    c->model = g->model;
+    c->name = g->name ? strdup(g->name) : NULL;
+    c->source = g->source ? strdup(g->source) : NULL;
+    c->tensors = malloc(sizeof *c->tensors * (size_t)(g->n_tensors ? g->n_tensors : 1));
+    c->nodes = malloc(sizeof *c->nodes * (size_t)(g->n_nodes ? g->n_nodes : 1));
+    c->inputs = malloc(sizeof(int) * (size_t)(g->n_inputs ? g->n_inputs : 1));
+    c->outputs = malloc(sizeof(int) * (size_t)(g->n_outputs ? g->n_outputs : 1));
+    int ok = c->tensors && c->nodes && c->inputs && c->outputs && (c->name || !g->name) && (c->source || !g->source);
+    for (int i = 0; ok && i < g->n_tensors; i++) {
+        c->tensors[i] = g->tensors[i];
+        if (!(c->tensors[i].name = strdup(g->tensors[i].name))) ok = 0;
+        else c->n_tensors = c->cap_tensors = i + 1;
+    }
+    if (!ok) {
+        sam_graph_free(c);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory copying graph '%s'", g->name);
+    }
+    memcpy(c->nodes, g->nodes, sizeof *c->nodes * (size_t)g->n_nodes);
+    c->n_nodes = c->cap_nodes = g->n_nodes;
+    memcpy(c->inputs, g->inputs, sizeof(int) * (size_t)g->n_inputs);
+    c->n_inputs = g->n_inputs;
+    memcpy(c->outputs, g->outputs, sizeof(int) * (size_t)g->n_outputs);
+    c->n_outputs = g->n_outputs;
+    *out = c;
+    return SAM_OK;
+}
+
 static int grow(void **arr, int *cap, int need, size_t elem)
 {
     if (need <= *cap) return 1;
@@ -63,6 +96,26 @@ int sam_graph_find(const sam_graph *g, const char *name)
     for (int i = g->n_tensors - 1; i >= 0; i--)
         if (strcmp(g->tensors[i].name, name) == 0) return i;
     return -1;
+}
+
+const char *sam_graph_name(const sam_graph *g)
+{
+    return g->name;
+}
+
+int sam_graph_n_inputs(const sam_graph *g)
+{
+    return g->n_inputs;
+}
+
+void sam_graph_input(const sam_graph *g, int i, sam_tensor_view *out)
+{
+    memset(out, 0, sizeof *out);
+    if (i < 0 || i >= g->n_inputs) return;
+    const sam_tensor *t = &g->tensors[g->inputs[i]];
+    out->name = t->name;
+    out->ndim = t->ndim;
+    memcpy(out->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
 }
 
 sam_status sam_graph_keep(sam_graph *g, const char *name, sam_error *err)

@@ -50,12 +50,16 @@ typedef struct sam_graph {
 
 sam_graph *sam_graph_new(void);
 void sam_graph_free(sam_graph *g);
+/* A deep copy (tensor names, nodes, inputs, outputs; weight data stays shared). */
+sam_status sam_graph_clone(const sam_graph *g, sam_graph **out, sam_error *err);
 /* Returns the index of the new tensor, or -1 when out of memory. */
 int sam_graph_add_tensor(sam_graph *g, const char *name, sam_tensor_kind kind, int ndim, const int64_t *shape);
 int sam_graph_add_node(sam_graph *g, const sam_node *node);
 int sam_graph_find(const sam_graph *g, const char *name);
 /* Keeps a tensor alive to the end of a run so it can be read afterwards (debugging,
- * golden comparisons); call before planning. */
+ * golden comparisons); sessions created afterwards honour it. */
 sam_status sam_graph_keep(sam_graph *g, const char *name, sam_error *err);
+/* Total FLOPs of one run, from each op's count. */
+double sam_graph_flops(const sam_graph *g);
 
 #endif

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "../ops/op.h"
+#include "op.h"
 #include "yaml_file.h"
 
 typedef struct {
@@ -254,9 +254,9 @@ static sam_status parse_node(loader *L, const yaml_node_t *n, const sam_params *
     int op = sam_op_find(op_name);
     if (op < 0) {
         char list[400] = "";
-        for (int i = 0; i < SAM_OP_COUNT; i++) {
+        for (int i = 0; i < sam_op_count(); i++) {
             strncat(list, sam_op_get(i)->name, sizeof list - strlen(list) - 3);
-            if (i + 1 < SAM_OP_COUNT) strncat(list, ", ", sizeof list - strlen(list) - 1);
+            if (i + 1 < sam_op_count()) strncat(list, ", ", sizeof list - strlen(list) - 1);
         }
         return at(L, op_n, SAM_ERR_GRAPH, "unknown op '%s' (known ops: %s)", op_name, list);
     }
@@ -423,7 +423,7 @@ static sam_status parse_root(loader *L, const yaml_node_t *root, const sam_param
     return SAM_OK;
 }
 
-sam_status sam_graph_load(const char *path, const sam_params *params, const sam_model *model, sam_graph **out, sam_error *err)
+sam_status sam_graph_load_file(const char *path, const sam_params *params, const sam_model *model, sam_graph **out, sam_error *err)
 {
     *out = NULL;
     yaml_document_t doc;

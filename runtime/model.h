@@ -1,7 +1,9 @@
-/* A loaded model: the weight blob mmapped read-only, its metadata and tensor table. */
+/* A loaded model: the weight blob mmapped read-only (its metadata and tensor table) and
+ * the config that says which graphs make it and how it is fed. */
 #ifndef SAMRT_MODEL_H
 #define SAMRT_MODEL_H
 
+#include "config.h"
 #include "params.h"
 #include "status.h"
 #include "tensor.h"
@@ -22,14 +24,20 @@ struct sam_model {
     sam_params meta;
     sam_weight *weights; /* sorted by name */
     int n_weights;
+    char family[32];     /* from the metadata; "sam" when it records none (blobs of version 0.1) */
+    char variant[SAM_VALUE_STR_MAX];
+    uint64_t fingerprint;
+    sam_config *config;  /* NULL when opened blob-only */
 };
-typedef struct sam_model sam_model;
 
-sam_status sam_model_open(const char *path, sam_model **out, sam_error *err);
-void sam_model_close(sam_model *m);
+/* The blob alone (no config): what tests and the converter's checks need. */
+sam_status sam_model_open_blob(const char *path, sam_model **out, sam_error *err);
 const sam_weight *sam_model_weight(const sam_model *m, const char *name);
 /* A 64-bit identity of the model file, for caches keyed by model (embeddings). */
 uint64_t sam_model_fingerprint(const sam_model *m);
+/* Loads the config's graph `name` (or, when name is a path, that file) with the config's
+ * parameters and `overrides` (may be NULL) on top. */
+sam_status sam_model_load_graph(const sam_model *m, const char *name, const sam_params *overrides, sam_graph **out, sam_error *err);
 
 /* Writing: the caller describes every tensor, then fill() supplies each one's bytes in
  * table order. The file appears under `path` only when complete (temp file + rename). */

@@ -1,5 +1,7 @@
 #include "npy.h"
 
+#include "atomic_file.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -140,28 +142,39 @@ sam_status sam_npy_write(const char *path, sam_dtype dtype, int ndim, const int6
     memset(head + 10 + len, ' ', padded - 10 - (size_t)len - 1);
     head[padded - 1] = '\n';
 
-    size_t tlen = strlen(path) + 16;
-    char *tmp = malloc(tlen);
-    if (!tmp) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-    snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        sam_status st = sam_fail(err, SAM_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
     size_t bytes = (size_t)sam_shape_numel(ndim, shape) * sam_dtype_size(dtype);
-    int ok = f && fwrite(head, 1, padded, f) == padded && (bytes == 0 || fwrite(data, 1, bytes, f) == bytes);
-    if (f) ok = (fclose(f) == 0) && ok;
-    else close(fd);
-    if (ok && rename(tmp, path) != 0) ok = 0;
-    sam_status st = SAM_OK;
-    if (!ok) {
-        st = sam_fail(err, SAM_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
+    sam_atomic_file a;
+    sam_status st = sam_atomic_open(&a, path, err);
+    if (st) return st;
+    if (fwrite(head, 1, padded, a.f) != padded || (bytes && fwrite(data, 1, bytes, a.f) != bytes)) {
+        sam_atomic_abandon(&a);
+        return sam_fail(err, SAM_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     }
-    free(tmp);
-    return st;
+    return sam_atomic_commit(&a, err);
+}
+
+sam_status sam_npy_load(const char *path, sam_npy *out, sam_error *err)
+{
+    sam_array a;
+    memset(out, 0, sizeof *out);
+    sam_status st = sam_npy_read(path, &a, err);
+    if (st) return st;
+    out->dtype = a.dtype == SAM_U8 ? SAM_NPY_U8 : SAM_NPY_F32;
+    out->ndim = a.ndim;
+    memcpy(out->shape, a.shape, sizeof(int64_t) * (size_t)a.ndim);
+    out->data = a.data;
+    return SAM_OK;
+}
+
+sam_status sam_npy_save(const char *path, sam_npy_dtype dtype, int ndim, const int64_t *shape, const void *data, sam_error *err)
+{
+    if (ndim < 0 || ndim > SAM_MAX_DIMS) return sam_fail(err, SAM_ERR_INVALID_ARG, "npy: %d dimensions (max %d)", ndim, SAM_MAX_DIMS);
+    return sam_npy_write(path, dtype == SAM_NPY_U8 ? SAM_U8 : SAM_F32, ndim, shape, data, err);
+}
+
+void sam_npy_free(sam_npy *a)
+{
+    if (!a) return;
+    free(a->data);
+    a->data = NULL;
 }

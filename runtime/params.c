@@ -61,6 +61,15 @@ sam_status sam_params_set_list(sam_params *p, const char *name, const int64_t *v
     return sam_params_set(p, name, &val, err);
 }
 
+sam_status sam_params_set_reals(sam_params *p, const char *name, const double *v, int n, sam_error *err)
+{
+    sam_value val = {.type = SAM_VAL_REALS, .n = n};
+    if (n < 0 || n > SAM_VALUE_LIST_MAX)
+        return sam_fail(err, SAM_ERR_INVALID_ARG, "list '%s' is too long (max %d)", name, SAM_VALUE_LIST_MAX);
+    if (n) memcpy(val.reals, v, (size_t)n * sizeof *v);
+    return sam_params_set(p, name, &val, err);
+}
+
 int sam_value_as_double(const sam_value *v, double *out)
 {
     if (v->type == SAM_VAL_INT) { *out = (double)v->i; return 1; }
@@ -74,10 +83,12 @@ void sam_value_format(const sam_value *v, char *buf, int cap)
     case SAM_VAL_INT: snprintf(buf, (size_t)cap, "%lld", (long long)v->i); break;
     case SAM_VAL_FLOAT: snprintf(buf, (size_t)cap, "%.9g", v->f); break;
     case SAM_VAL_STR: snprintf(buf, (size_t)cap, "%s", v->s); break;
-    case SAM_VAL_LIST: {
+    case SAM_VAL_LIST:
+    case SAM_VAL_REALS: {
         int used = snprintf(buf, (size_t)cap, "[");
         for (int i = 0; i < v->n && used < cap; i++)
-            used += snprintf(buf + used, (size_t)(cap - used), "%s%lld", i ? ", " : "", (long long)v->list[i]);
+            used += v->type == SAM_VAL_LIST ? snprintf(buf + used, (size_t)(cap - used), "%s%lld", i ? ", " : "", (long long)v->list[i])
+                                            : snprintf(buf + used, (size_t)(cap - used), "%s%.9g", i ? ", " : "", v->reals[i]);
         if (used < cap) snprintf(buf + used, (size_t)(cap - used), "]");
         break;
     }
@@ -92,7 +103,7 @@ int sam_value_equal(const sam_value *a, const sam_value *b)
     if (a->type == SAM_VAL_STR) return strcmp(a->s, b->s) == 0;
     if (a->n != b->n) return 0;
     for (int i = 0; i < a->n; i++)
-        if (a->list[i] != b->list[i]) return 0;
+        if (a->type == SAM_VAL_LIST ? a->list[i] != b->list[i] : a->reals[i] != b->reals[i]) return 0;
     return 1;
 }
 

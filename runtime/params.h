@@ -12,14 +12,17 @@
 #define SAM_VALUE_LIST_MAX 64
 #define SAM_VALUE_STR_MAX 160
 
-typedef enum { SAM_VAL_INT, SAM_VAL_FLOAT, SAM_VAL_LIST, SAM_VAL_STR } sam_value_type;
+typedef enum { SAM_VAL_INT, SAM_VAL_FLOAT, SAM_VAL_LIST, SAM_VAL_STR, SAM_VAL_REALS } sam_value_type;
 
 typedef struct sam_value {
     sam_value_type type;
     int64_t i;
     double f;
     int n;
-    int64_t list[SAM_VALUE_LIST_MAX];
+    union {
+        int64_t list[SAM_VALUE_LIST_MAX]; /* SAM_VAL_LIST */
+        double reals[SAM_VALUE_LIST_MAX]; /* SAM_VAL_REALS: a config's list of numbers (pixel means) */
+    };
     char s[SAM_VALUE_STR_MAX];
 } sam_value;
 
@@ -35,6 +38,7 @@ sam_status sam_params_set_int(sam_params *p, const char *name, int64_t v, sam_er
 sam_status sam_params_set_float(sam_params *p, const char *name, double v, sam_error *err);
 sam_status sam_params_set_str(sam_params *p, const char *name, const char *s, sam_error *err);
 sam_status sam_params_set_list(sam_params *p, const char *name, const int64_t *v, int n, sam_error *err);
+sam_status sam_params_set_reals(sam_params *p, const char *name, const double *v, int n, sam_error *err);
 /* Numeric value as double (ints widen); returns 0 when v is not a number. */
 int sam_value_as_double(const sam_value *v, double *out);
 void sam_value_format(const sam_value *v, char *buf, int cap);

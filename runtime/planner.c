@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ops/op.h"
+#include "op.h"
 
 #define PLAN_ALIGN 64
 

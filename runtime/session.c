@@ -2,39 +2,29 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "../ops/gemm.h"
-#include "../ops/op.h"
+#include "op.h"
 
-typedef struct sam_trace_event {
-    int node, thread;
-    double begin, end;
-} sam_trace_event;
-
-static double now_seconds(void)
+sam_session_params sam_session_default_params(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return (sam_session_params){.n_threads = 0, .fuse = 1};
 }
 
-sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam_session **out, sam_error *err)
+static sam_status create(const sam_graph *graph, const sam_session_params *params, sam_pool *pool, sam_session **out, sam_error *err)
 {
     *out = NULL;
-    sam_session_options o = opts ? *opts : (sam_session_options){0};
-    int threads = o.pool ? sam_pool_size(o.pool) : o.n_threads > 0 ? o.n_threads : sam_cpu_count();
+    sam_session_params o = params ? *params : sam_session_default_params();
     sam_session *s = calloc(1, sizeof *s);
     if (!s) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-    s->graph = g;
     s->reference = o.reference;
     s->profile = o.profile;
     s->tracing = o.trace;
-    sam_status st = SAM_OK;
-    if (o.pool) s->pool = o.pool;
-    else if ((st = sam_pool_create(threads, &s->pool, err)) == SAM_OK) s->owns_pool = 1;
-    if (st == SAM_OK && !o.no_fuse && !sam_fusion_disabled_by_env()) st = sam_fuse_graph(g, &s->fusion, err);
-    if (st == SAM_OK) st = sam_plan_memory(g, threads, &s->plan, err);
+    sam_status st = sam_graph_clone(graph, &s->graph, err);
+    if (st == SAM_OK && pool) s->pool = pool;
+    else if (st == SAM_OK && (st = sam_pool_create(o.n_threads > 0 ? o.n_threads : sam_cpu_count(), &s->pool, err)) == SAM_OK) s->owns_pool = 1;
+    sam_graph *g = s->graph;
+    if (st == SAM_OK && o.fuse && !sam_fusion_disabled_by_env()) st = sam_fuse_graph(g, &s->fusion, err);
+    if (st == SAM_OK) st = sam_plan_memory(g, sam_pool_size(s->pool), &s->plan, err);
     if (st == SAM_OK) {
         size_t bytes = s->plan.arena_size ? s->plan.arena_size : 64;
         s->arena = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -53,10 +43,19 @@ sam_status sam_session_create(sam_graph *g, const sam_session_options *opts, sam
     }
     for (int t = 0; t < g->n_tensors; t++)
         if (g->tensors[t].kind == SAM_TENSOR_VIEW) g->tensors[t].data = g->tensors[g->tensors[t].view_of].data;
-    /* Our pool splits the work; OpenBLAS threads on top would oversubscribe the cores. */
-    sam_blas_set_threads(1);
     *out = s;
     return SAM_OK;
+}
+
+sam_status sam_session_create(const sam_graph *graph, const sam_session_params *params, sam_session **out, sam_error *err)
+{
+    return create(graph, params, NULL, out, err);
+}
+
+sam_status sam_session_create_in_pool(const sam_graph *graph, const sam_session_params *params, sam_pool *pool, sam_session **out,
+                                      sam_error *err)
+{
+    return create(graph, params, pool, out, err);
 }
 
 void sam_session_free(sam_session *s)
@@ -64,6 +63,7 @@ void sam_session_free(sam_session *s)
     if (!s) return;
     if (s->owns_pool) sam_pool_destroy(s->pool);
     sam_plan_free(&s->plan);
+    sam_graph_free(s->graph);
     free(s->arena);
     free(s->node_seconds);
     free(s->node_runs);
@@ -111,23 +111,11 @@ static void record_spans(sam_session *s, int node, const double *begin, const do
     }
 }
 
-void sam_session_write_trace(const sam_session *s, FILE *f)
-{
-    fprintf(f, "{\"traceEvents\": [\n");
-    for (int i = 0; i < s->n_trace; i++) {
-        const sam_trace_event *e = &s->trace[i];
-        const sam_node *nd = &s->graph->nodes[e->node];
-        fprintf(f, "%s{\"name\": \"%s\", \"cat\": \"%s\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.3f, \"dur\": %.3f}", i ? ",\n" : "",
-                s->graph->tensors[nd->out].name, sam_op_get(nd->op)->name, e->thread, (e->begin - s->t_origin) * 1e6, (e->end - e->begin) * 1e6);
-    }
-    fprintf(f, "\n], \"displayTimeUnit\": \"ms\"}\n");
-}
-
 sam_status sam_session_run(sam_session *s, sam_error *err)
 {
     (void)err;
     sam_graph *g = s->graph;
-    double t_run = now_seconds();
+    double t_run = sam_now();
     if (!s->t_origin) s->t_origin = t_run;
     for (int i = 0; i < g->n_nodes; i++) {
         const sam_node *nd = &g->nodes[i];
@@ -139,7 +127,7 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
                              .workspace = nd->workspace ? (char *)s->arena + nd->workspace_offset : NULL,
                              .cache = nd->cache ? (char *)s->arena + nd->cache_offset : NULL, .cache_valid = s->invariants_ready};
         for (int k = 0; k < nd->n_in; k++) a.in[k] = &g->tensors[nd->in[k]];
-        double t0 = s->profile ? now_seconds() : 0;
+        double t0 = s->profile ? sam_now() : 0;
         double span_begin[64], span_end[64];
         int nt = sam_pool_size(s->pool) < 64 ? sam_pool_size(s->pool) : 64;
         if (s->tracing) {
@@ -152,80 +140,42 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
             record_spans(s, i, span_begin, span_end, nt);
         }
         if (s->profile) {
-            s->node_seconds[i] += now_seconds() - t0;
+            s->node_seconds[i] += sam_now() - t0;
             s->node_runs[i]++;
         }
     }
     s->invariants_ready = 1;
-    s->run_seconds = now_seconds() - t_run;
+    s->run_seconds = sam_now() - t_run;
     s->profiled_runs += s->profile;
     return SAM_OK;
 }
 
-sam_status sam_session_tensor(const sam_session *s, const char *name, const sam_tensor **out, sam_error *err)
+const sam_tensor *sam_session_find(const sam_session *s, const char *name)
 {
     int t = sam_graph_find(s->graph, name);
-    if (t < 0) return sam_fail(err, SAM_ERR_NOT_FOUND, "graph '%s' has no tensor '%s'", s->graph->name, name);
-    const sam_tensor *x = &s->graph->tensors[t];
+    return t < 0 ? NULL : &s->graph->tensors[t];
+}
+
+sam_status sam_session_tensor(const sam_session *s, const char *name, sam_tensor_view *out, sam_error *err)
+{
+    const sam_tensor *x = sam_session_find(s, name);
+    if (!x) return sam_fail(err, SAM_ERR_NOT_FOUND, "graph '%s' has no tensor named '%s'", s->graph->name, name);
     const sam_tensor *base = x->kind == SAM_TENSOR_VIEW ? &s->graph->tensors[x->view_of] : x;
     if (x->kind != SAM_TENSOR_WEIGHT && base->kind != SAM_TENSOR_WEIGHT && !base->keep && base->kind != SAM_TENSOR_INPUT)
-        return sam_fail(err, SAM_ERR_INVALID_ARG, "tensor '%s' is not kept after the run; ask for it before planning (sam_graph_keep)", name);
-    *out = x;
+        return sam_fail(err, SAM_ERR_INVALID_ARG, "tensor '%s' is not kept after the run; keep it before creating the session (sam_graph_keep)", name);
+    out->name = x->name;
+    out->ndim = x->ndim;
+    memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    out->data = x->data;
     return SAM_OK;
 }
 
-static double node_flops(const sam_graph *g, const sam_node *nd)
+double sam_session_last_run_seconds(const sam_session *s)
 {
-    const sam_op_def *def = sam_op_get(nd->op);
-    if (!def->flops) return 0;
-    const sam_tensor *ins[SAM_MAX_INPUTS];
-    for (int k = 0; k < nd->n_in; k++) ins[k] = &g->tensors[nd->in[k]];
-    return def->flops(nd, ins, &g->tensors[nd->out]);
+    return s->run_seconds;
 }
 
-double sam_graph_flops(const sam_graph *g)
+size_t sam_session_arena_bytes(const sam_session *s)
 {
-    double total = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->tensors[g->nodes[i].out].kind != SAM_TENSOR_VIEW) total += node_flops(g, &g->nodes[i]);
-    return total;
-}
-
-void sam_session_print_profile(const sam_session *s, FILE *f)
-{
-    const sam_graph *g = s->graph;
-    double calls[SAM_OP_COUNT] = {0}, secs[SAM_OP_COUNT] = {0}, flops[SAM_OP_COUNT] = {0}, total = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const sam_node *nd = &g->nodes[i];
-        if (!s->node_runs[i]) continue; /* a view, or cached since the first run */
-        calls[nd->op] += s->node_runs[i];
-        secs[nd->op] += s->node_seconds[i];
-        flops[nd->op] += node_flops(g, nd) * s->node_runs[i];
-        total += s->node_seconds[i];
-    }
-    fprintf(f, "%-24s %6s %10s %10s %7s %9s\n", "op", "calls", "total ms", "mean ms", "share", "GFLOP/s");
-    for (int op = 0; op < SAM_OP_COUNT; op++) {
-        if (!calls[op]) continue;
-        fprintf(f, "%-24s %6.0f %10.2f %10.3f %6.1f%% %9.1f\n", sam_op_get(op)->name, calls[op], 1e3 * secs[op],
-                1e3 * secs[op] / calls[op], total > 0 ? 100 * secs[op] / total : 0, secs[op] > 0 ? flops[op] / secs[op] * 1e-9 : 0);
-    }
-    fprintf(f, "%-24s %6s %10.2f\n", "total", "", 1e3 * total);
-    /* the slowest nodes */
-    int order[12], n_order = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (!s->node_runs[i]) continue;
-        int pos = n_order < 12 ? n_order++ : 12;
-        while (pos > 0 && s->node_seconds[order[pos - 1]] < s->node_seconds[i]) {
-            if (pos < 12) order[pos] = order[pos - 1];
-            pos--;
-        }
-        if (pos < 12) order[pos] = i;
-    }
-    fprintf(f, "slowest nodes:\n%-36s %-20s %10s %7s %9s\n", "node (its output)", "op", "mean ms", "share", "GFLOP/s");
-    for (int k = 0; k < n_order; k++) {
-        int i = order[k];
-        double mean = s->node_seconds[i] / s->node_runs[i];
-        fprintf(f, "%-36s %-20s %10.3f %6.1f%% %9.1f\n", g->tensors[g->nodes[i].out].name, sam_op_get(g->nodes[i].op)->name, 1e3 * mean,
-                total > 0 ? 100 * s->node_seconds[i] / total : 0, mean > 0 ? node_flops(g, &g->nodes[i]) / mean * 1e-9 : 0);
-    }
+    return s->plan.arena_size;
 }

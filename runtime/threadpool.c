@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 struct sam_pool {
@@ -26,23 +25,16 @@ typedef struct {
     int index;
 } worker_arg;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void drain(sam_pool *p, sam_task_fn fn, void *ctx, int n_tasks, int thread)
 {
     int worked = 0;
     for (;;) {
         int t = atomic_fetch_add(&p->next_task, 1);
         if (t >= n_tasks) break;
-        if (!worked++ && p->span_begin && p->span_begin[thread] < 0) p->span_begin[thread] = now_seconds();
+        if (!worked++ && p->span_begin && p->span_begin[thread] < 0) p->span_begin[thread] = sam_now();
         fn(ctx, t, thread);
     }
-    if (worked && p->span_end) p->span_end[thread] = now_seconds();
+    if (worked && p->span_end) p->span_end[thread] = sam_now();
 }
 
 void sam_pool_trace(sam_pool *p, double *begin, double *end)
@@ -140,9 +132,9 @@ void sam_pool_run(sam_pool *p, int n_tasks, sam_task_fn fn, void *ctx)
 {
     if (n_tasks <= 0) return;
     if (!p || p->n_threads == 1 || n_tasks == 1) {
-        if (p && p->span_begin && p->span_begin[0] < 0) p->span_begin[0] = now_seconds();
+        if (p && p->span_begin && p->span_begin[0] < 0) p->span_begin[0] = sam_now();
         for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
-        if (p && p->span_end) p->span_end[0] = now_seconds();
+        if (p && p->span_end) p->span_end[0] = sam_now();
         return;
     }
     pthread_mutex_lock(&p->lock);

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "samrt.h"
+#include "../runtime/model.h"
 
 int main(int argc, char **argv)
 {
@@ -12,7 +12,7 @@ int main(int argc, char **argv)
     }
     sam_model *a, *b;
     sam_error err;
-    if (sam_model_open(argv[1], &a, &err) || sam_model_open(argv[2], &b, &err)) {
+    if (sam_model_open_blob(argv[1], &a, &err) || sam_model_open_blob(argv[2], &b, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
@@ -26,7 +26,7 @@ int main(int argc, char **argv)
             differ = 1;
         }
     }
-    sam_model_close(a);
-    sam_model_close(b);
+    sam_model_free(a);
+    sam_model_free(b);
     return differ;
 }

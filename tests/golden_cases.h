@@ -4,7 +4,7 @@
 #define SAMRT_GOLDEN_CASES_H
 
 #include "json.h"
-#include "predictor.h"
+#include "../task/predictor.h"
 #include "test_util.h"
 
 /* golden/README.md, "What parity means" */

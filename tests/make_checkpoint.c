@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     int views = argc > 4 && strcmp(argv[4], "--views") == 0;
     sam_model *m;
     sam_error err;
-    if (sam_model_open(argv[1], &m, &err)) {
+    if (sam_model_open_blob(argv[1], &m, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -145,6 +145,6 @@ int main(int argc, char **argv)
     zip_finish();
     pk_free(&pk);
     free(entries);
-    sam_model_close(m);
+    sam_model_free(m);
     return fclose(out) == 0 ? 0 : 1;
 }

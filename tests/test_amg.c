@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "amg.h"
-#include "amg_predictors.h"
+#include "../task/amg.h"
+#include "../task/rle.h"
 #include "json.h"
 #include "test_util.h"
 
@@ -20,7 +20,7 @@
 START_TEST(test_crop_boxes)
 {
     int boxes[8][4], layers[8];
-    int n = amg_crop_boxes(534, 800, 1, 512.0 / 1500, boxes, layers, 8);
+    int n = sam_amg_crop_boxes(534, 800, 1, 512.0 / 1500, boxes, layers, 8);
     /* generate_crop_boxes((534, 800), 1, 512/1500) in the official code */
     static const int want[5][4] = {{0, 0, 800, 534}, {0, 0, 491, 358}, {0, 176, 491, 534}, {309, 0, 800, 358}, {309, 176, 800, 534}};
     ck_assert_int_eq(n, 5);
@@ -37,25 +37,34 @@ START_TEST(test_nms)
     const int boxes[4][4] = {{0, 0, 10, 10}, {1, 1, 10, 10}, {20, 20, 30, 30}, {0, 0, 10, 10}};
     const float scores[4] = {0.9f, 0.8f, 0.7f, 0.9f};
     int keep[4];
-    int k = amg_nms(boxes, scores, 3, 0.7, keep);
+    int k = sam_amg_nms(boxes, scores, 3, 0.7, keep);
     ck_assert_int_eq(k, 3 - 1);
     ck_assert_int_eq(keep[0], 0);
     ck_assert_int_eq(keep[1], 2);
-    ck_assert_int_eq(amg_nms(boxes, scores, 3, 0.9, keep), 3); /* 0.81 < 0.9 keeps b */
+    ck_assert_int_eq(sam_amg_nms(boxes, scores, 3, 0.9, keep), 3); /* 0.81 < 0.9 keeps b */
     /* equal scores: the earlier box wins (stable order), its twin is suppressed */
     const float tie[4] = {0.5f, 0.1f, 0.1f, 0.5f};
-    k = amg_nms(boxes, tie, 4, 0.7, keep);
+    k = sam_amg_nms(boxes, tie, 4, 0.7, keep);
     ck_assert_int_eq(keep[0], 0);
     ck_assert_int_eq(k, 2);
 }
 END_TEST
 
-START_TEST(test_stability)
+START_TEST(test_dynamic_single)
 {
-    const float logits[6] = {-2, -0.5f, 0.5f, 1.5f, 3, -1};
-    /* > 1: 2 values; > -1: 4 values */
-    ck_assert_float_eq(amg_stability(logits, 6, 1.0f), 0.5f);
-    ck_assert_float_eq(amg_stability(logits, 6, 0.25f), 1.0f); /* > 0.25 and > -0.25: the same 3 */
+    /* SAM 2's single mask: token 0 unless its stability #(l > 0.05) / #(l > -0.05) is
+     * under 0.98, then the multimask token of the highest IoU */
+    sam_task t = {.low_res = 2, .n_tokens = 4, .single_token = 0, .multi_first = 1, .multi_count = 3, .dynamic_single = 1,
+                  .stability_delta = 0.05f, .stability_thresh = 0.98f};
+    float logits[16] = {1, 1, -1, 0.01f}, iou[4] = {0.9f, 0.2f, 0.7f, 0.5f};
+    ck_assert_int_eq(sam_task_single_token(&t, logits, iou), 2); /* 2 / 3 is unstable */
+    logits[3] = -1;
+    ck_assert_int_eq(sam_task_single_token(&t, logits, iou), 0); /* 2 / 2 */
+    for (int i = 0; i < 4; i++) logits[i] = -1;
+    ck_assert_int_eq(sam_task_single_token(&t, logits, iou), 0); /* nothing above -delta: stable */
+    t.dynamic_single = 0;
+    logits[3] = 0.01f;
+    ck_assert_int_eq(sam_task_single_token(&t, logits, iou), 0);
 }
 END_TEST
 
@@ -66,26 +75,39 @@ START_TEST(test_rle)
     uint8_t cm[12], back[12];
     for (int y = 0; y < 3; y++)
         for (int x = 0; x < 4; x++) cm[x * 3 + y] = rowmajor[y * 4 + x];
-    sam_rle r;
+    sam_rle r, e;
     sam_error err = {0};
-    ck_assert_int_eq(rle_from_colmajor(cm, 3, 4, &r, &err), SAM_OK);
+    ck_assert_int_eq(sam_rle_from_colmajor(cm, 3, 4, &r, &err), SAM_OK);
     /* columns: (0,0,1) (1,1,1) (1,0,1) (0,0,1) -> 0 0 | 1 1 1 1 1 | 0 | 1 | 0 0 | 1 */
     static const uint32_t want[6] = {2, 5, 1, 1, 2, 1};
-    ck_assert_int_eq(r.n, 6);
+    ck_assert_int_eq(r.n_counts, 6);
     for (int i = 0; i < 6; i++) ck_assert_uint_eq(r.counts[i], want[i]);
-    ck_assert_int_eq(rle_area(&r), 7);
-    rle_to_mask(&r, back);
+    ck_assert_int_eq(sam_rle_area(&r), 7);
+    sam_rle_decode(&r, back);
     ck_assert_mem_eq(back, rowmajor, 12);
+    /* the row-major encoder agrees */
+    ck_assert_int_eq(sam_rle_encode(rowmajor, 3, 4, &e, &err), SAM_OK);
+    ck_assert_int_eq(e.n_counts, r.n_counts);
+    ck_assert_mem_eq(e.counts, r.counts, sizeof(uint32_t) * 6);
+    sam_rle_free(&e);
     /* COCO string: encode then decode gives the counts back */
-    char *s = rle_to_coco_string(&r);
+    char *s = sam_rle_to_coco(&r);
     sam_rle d;
-    ck_assert_int_eq(rle_from_coco_string(s, 3, 4, &d, &err), SAM_OK);
-    ck_assert_int_eq(d.n, r.n);
-    for (int i = 0; i < r.n; i++) ck_assert_uint_eq(d.counts[i], r.counts[i]);
-    rle_free(&d);
-    ck_assert_int_ne(rle_from_coco_string("\x7f\x7f", 3, 4, &d, &err), SAM_OK); /* a negative count */
+    ck_assert_int_eq(sam_rle_from_coco(s, 3, 4, &d, &err), SAM_OK);
+    ck_assert_int_eq(d.n_counts, r.n_counts);
+    for (int i = 0; i < r.n_counts; i++) ck_assert_uint_eq(d.counts[i], r.counts[i]);
+    sam_rle_free(&d);
+    ck_assert_int_ne(sam_rle_from_coco("\x7f\x7f", 3, 4, &d, &err), SAM_OK); /* a negative count */
+    ck_assert_int_ne(sam_rle_from_coco("a", 3, 4, &d, &err), SAM_OK);          /* a run past the mask */
     free(s);
-    rle_free(&r);
+    sam_rle_free(&r);
+    /* box and area of a row-major mask */
+    int box[4];
+    ck_assert_int_eq(sam_mask_stats(rowmajor, 3, 4, box), 7);
+    ck_assert_int_eq(box[0], 0);
+    ck_assert_int_eq(box[1], 0);
+    ck_assert_int_eq(box[2], 3);
+    ck_assert_int_eq(box[3], 2);
 }
 END_TEST
 
@@ -99,18 +121,18 @@ START_TEST(test_small_regions)
     m[0 * 10 + 9] = m[1 * 10 + 8] = 1; /* the island, diagonal: one 8-connected region */
     uint8_t a[80];
     memcpy(a, m, 80);
-    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 2, 1), 1); /* hole of 1 < 2: filled */
+    ck_assert_int_eq(sam_amg_remove_small_regions(a, 8, 10, 2, 1), 1); /* hole of 1 < 2: filled */
     ck_assert_int_eq(a[3 * 10 + 3], 1);
     ck_assert_int_eq(a[0 * 10 + 9], 1); /* islands untouched in holes mode */
     memcpy(a, m, 80);
-    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 3, 0), 1); /* island of 2 < 3: removed */
+    ck_assert_int_eq(sam_amg_remove_small_regions(a, 8, 10, 3, 0), 1); /* island of 2 < 3: removed */
     ck_assert_int_eq(a[0 * 10 + 9] + a[1 * 10 + 8], 0);
     ck_assert_int_eq(a[2 * 10 + 2], 1);
     memcpy(a, m, 80);
-    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 2, 0), 0); /* nothing below 2: unchanged */
+    ck_assert_int_eq(sam_amg_remove_small_regions(a, 8, 10, 2, 0), 0); /* nothing below 2: unchanged */
     /* every island small: the largest stays */
     memcpy(a, m, 80);
-    ck_assert_int_eq(amg_remove_small_regions(a, 8, 10, 1000, 0), 1);
+    ck_assert_int_eq(sam_amg_remove_small_regions(a, 8, 10, 1000, 0), 1);
     ck_assert_int_eq(a[2 * 10 + 2], 1);
     ck_assert_int_eq(a[0 * 10 + 9], 0);
 }
@@ -124,14 +146,14 @@ static json_value *manifest;
 static int64_t rle_intersection(const sam_rle *a, const sam_rle *b)
 {
     int ia = 0, ib = 0;
-    int64_t ra = a->n ? a->counts[0] : 0, rb = b->n ? b->counts[0] : 0, inter = 0;
-    while (ia < a->n && ib < b->n) {
+    int64_t ra = a->n_counts ? a->counts[0] : 0, rb = b->n_counts ? b->counts[0] : 0, inter = 0;
+    while (ia < a->n_counts && ib < b->n_counts) {
         int64_t step = ra < rb ? ra : rb;
         if ((ia & 1) && (ib & 1)) inter += step;
         ra -= step;
         rb -= step;
-        if (!ra && ++ia < a->n) ra = a->counts[ia];
-        if (!rb && ++ib < b->n) rb = b->counts[ib];
+        if (!ra && ++ia < a->n_counts) ra = a->counts[ia];
+        if (!rb && ++ib < b->n_counts) rb = b->counts[ib];
     }
     return inter;
 }
@@ -139,9 +161,9 @@ static int64_t rle_intersection(const sam_rle *a, const sam_rle *b)
 static void rle_from_json(const json_value *seg, sam_rle *r)
 {
     const json_value *size = json_get(seg, "size"), *counts = json_get(seg, "counts");
-    r->h = (int)size->items[0].number;
-    r->w = (int)size->items[1].number;
-    r->n = counts->n;
+    r->height = (int)size->items[0].number;
+    r->width = (int)size->items[1].number;
+    r->n_counts = counts->n;
     r->counts = malloc(sizeof(uint32_t) * (size_t)(counts->n + 1));
     for (int i = 0; i < counts->n; i++) r->counts[i] = (uint32_t)counts->items[i].number;
 }
@@ -161,8 +183,9 @@ START_TEST(test_oracle_run)
 {
     const json_value *run = &json_get(manifest, "amg_oracle")->items[_i];
     const char *name = json_get(run, "name")->string;
-    amg_options o;
-    amg_default_options(&o);
+    sam_amg_params o;
+    sam_error err = {0};
+    ck_assert_msg(sam_amg_default_params("sam", &o, &err) == SAM_OK, "%s", err.msg);
     const json_value *params = json_get(run, "params");
     for (int k = 0; k < params->n; k++) {
         const char *key = params->keys[k];
@@ -183,64 +206,63 @@ START_TEST(test_oracle_run)
     char rel[160];
     snprintf(rel, sizeof rel, "images/%s", json_get(run, "image")->string);
     sam_image img;
-    sam_error err = {0};
     ck_assert_msg(sam_image_load(golden_path(rel), &img, &err) == SAM_OK, "%s", err.msg);
-    amg_predictor oracle;
-    ck_assert_int_eq(amg_oracle_predictor(&oracle, &err), SAM_OK);
-    amg_result res;
-    ck_assert_msg(amg_generate(&oracle, &img, &o, &res, &err) == SAM_OK, "%s", err.msg);
+    sam_mask_source oracle;
+    ck_assert_msg(sam_oracle_create("sam", &oracle, &err) == SAM_OK, "%s", err.msg);
+    sam_amg_result *res;
+    ck_assert_msg(sam_amg_generate_with(&oracle, &img, &o, &res, &err) == SAM_OK, "%s", err.msg);
 
     json_value *ref;
     snprintf(rel, sizeof rel, "sam_tiny/%s", json_get(run, "output_file")->string);
     ck_assert_msg(json_parse_file(golden_path(rel), &ref, &err) == SAM_OK, "%s", err.msg);
     int n_ref = ref->n;
     sam_rle *ref_rle = calloc((size_t)n_ref, sizeof *ref_rle);
-    pair *pairs = malloc(sizeof *pairs * (size_t)n_ref * (size_t)(res.n + 1));
+    pair *pairs = malloc(sizeof *pairs * (size_t)n_ref * (size_t)(res->n_masks + 1));
     int n_pairs = 0, coco_ok = 1;
     for (int i = 0; i < n_ref; i++) {
         const json_value *m = &ref->items[i];
         rle_from_json(json_get(m, "segmentation"), &ref_rle[i]);
         /* our COCO string codec on the official masks: same string, same counts back */
-        char *s = rle_to_coco_string(&ref_rle[i]);
+        char *s = sam_rle_to_coco(&ref_rle[i]);
         sam_rle back;
         coco_ok &= strcmp(s, json_get(m, "coco_rle_string")->string) == 0;
-        ck_assert_int_eq(rle_from_coco_string(json_get(m, "coco_rle_string")->string, ref_rle[i].h, ref_rle[i].w, &back, &err), SAM_OK);
-        coco_ok &= back.n == ref_rle[i].n && !memcmp(back.counts, ref_rle[i].counts, sizeof(uint32_t) * (size_t)back.n);
+        ck_assert_int_eq(sam_rle_from_coco(json_get(m, "coco_rle_string")->string, ref_rle[i].height, ref_rle[i].width, &back, &err), SAM_OK);
+        coco_ok &= back.n_counts == ref_rle[i].n_counts && !memcmp(back.counts, ref_rle[i].counts, sizeof(uint32_t) * (size_t)back.n_counts);
         free(s);
-        rle_free(&back);
+        sam_rle_free(&back);
         const json_value *bb = json_get(m, "bbox");
-        int64_t ra = rle_area(&ref_rle[i]);
-        for (int j = 0; j < res.n; j++) {
-            const amg_mask *g = &res.masks[j];
-            int gb[4] = {g->box[0], g->box[1], g->box[2] - g->box[0], g->box[3] - g->box[1]}, close = 1;
-            for (int k = 0; k < 4; k++) close &= abs(gb[k] - (int)bb->items[k].number) <= MATCH_BBOX_PX;
+        int64_t ra = sam_rle_area(&ref_rle[i]);
+        for (int j = 0; j < res->n_masks; j++) {
+            const sam_amg_mask *g = &res->masks[j];
+            int close = 1;
+            for (int k = 0; k < 4; k++) close &= abs(g->bbox[k] - (int)bb->items[k].number) <= MATCH_BBOX_PX;
             if (!close) continue;
-            int64_t inter = rle_intersection(&ref_rle[i], &g->rle), ga = rle_area(&g->rle);
+            int64_t inter = rle_intersection(&ref_rle[i], &g->segmentation), ga = g->area;
             double iou = (double)inter / (double)(ra + ga - inter);
             if (iou >= MATCH_MASK_IOU) pairs[n_pairs++] = (pair){iou, i, j};
         }
     }
     qsort(pairs, (size_t)n_pairs, sizeof *pairs, by_iou_desc);
-    char *ref_used = calloc((size_t)n_ref, 1), *got_used = calloc((size_t)res.n + 1, 1);
+    char *ref_used = calloc((size_t)n_ref, 1), *got_used = calloc((size_t)res->n_masks + 1, 1);
     int matched = 0;
     for (int k = 0; k < n_pairs; k++)
         if (!ref_used[pairs[k].ref] && !got_used[pairs[k].got]) {
             ref_used[pairs[k].ref] = got_used[pairs[k].got] = 1;
             matched++;
         }
-    fprintf(stderr, "  %-34s %d masks (official %d), %d matched (%.2f%%), predict %.2f s, postprocess %.2f s (official pipeline %.1f s)\n", name, res.n,
-            n_ref, matched, 100.0 * matched / n_ref, res.seconds_predict, res.seconds_postprocess, json_get(run, "seconds_reference")->number);
+    fprintf(stderr, "  %-34s %d masks (official %d), %d matched (%.2f%%), predict %.2f s, postprocess %.2f s (official pipeline %.1f s)\n", name,
+            res->n_masks, n_ref, matched, 100.0 * matched / n_ref, res->seconds_decode, res->seconds_postprocess, json_get(run, "seconds_reference")->number);
     ck_assert_msg(coco_ok, "%s: COCO RLE strings do not round-trip", name);
-    ck_assert_msg(abs(res.n - n_ref) <= COUNT_TOLERANCE * n_ref, "%s: %d masks, official %d", name, res.n, n_ref);
+    ck_assert_msg(abs(res->n_masks - n_ref) <= COUNT_TOLERANCE * n_ref, "%s: %d masks, official %d", name, res->n_masks, n_ref);
     ck_assert_msg(matched >= MATCHED_FRACTION * n_ref, "%s: only %d of %d official masks matched", name, matched, n_ref);
-    for (int i = 0; i < n_ref; i++) rle_free(&ref_rle[i]);
+    for (int i = 0; i < n_ref; i++) sam_rle_free(&ref_rle[i]);
     free(ref_rle);
     free(pairs);
     free(ref_used);
     free(got_used);
     json_free(ref);
-    amg_result_free(&res);
-    amg_oracle_free(&oracle);
+    sam_amg_result_free(res);
+    sam_oracle_free(&oracle);
     sam_image_free(&img);
 }
 END_TEST
@@ -251,7 +273,7 @@ int main(void)
     TCase *unit = tcase_create("units");
     tcase_add_test(unit, test_crop_boxes);
     tcase_add_test(unit, test_nms);
-    tcase_add_test(unit, test_stability);
+    tcase_add_test(unit, test_dynamic_single);
     tcase_add_test(unit, test_rle);
     tcase_add_test(unit, test_small_regions);
     suite_add_tcase(s, unit);

@@ -10,7 +10,6 @@
 
 static sam_predictor *pred;
 static sam_model *model;
-static sam_config cfg;
 static json_value *manifest;
 
 static void use_golden_embedding(const char *image)
@@ -27,7 +26,9 @@ static void use_golden_embedding(const char *image)
     sam_image img;
     snprintf(rel, sizeof rel, "images/%s", image);
     ck_assert_msg(sam_image_load(golden_path(rel), &img, &err) == SAM_OK, "%s", err.msg);
-    ck_assert_msg(sam_predictor_set_embedding(pred, emb.data, sam_array_numel(&emb), img.height, img.width, &err) == SAM_OK, "%s", err.msg);
+    sam_tensor_view f = {.name = "image_embeddings", .ndim = emb.ndim, .data = emb.data};
+    memcpy(f.shape, emb.shape, sizeof f.shape);
+    ck_assert_msg(sam_predictor_set_features(pred, &f, 1, img.height, img.width, &err) == SAM_OK, "%s", err.msg);
     sam_image_free(&img);
     sam_array_free(&emb);
     snprintf(current, sizeof current, "%s", image);
@@ -39,21 +40,19 @@ START_TEST(test_decoder_case)
     use_golden_embedding(json_get(c, "image")->string);
     case_prompts cp;
     read_case(c, &cp);
-    int multimask = (int)json_get(c, "multimask")->number, low = sam_predictor_low_res(pred);
-    sam_prediction out[8];
+    sam_predict_params pp = sam_predict_default_params();
+    pp.multimask_output = (int)json_get(c, "multimask")->number;
+    pp.skip_masks = 1;
+    sam_prediction *out;
     sam_error err = {0};
-    ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, multimask, out, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, &pp, &out, &err) == SAM_OK, "%s", err.msg);
     sam_array want_logits = load_golden(c, "low_res_logits_file"), want_iou = load_golden(c, "iou_file");
-    double max_logit = 0, max_iou = 0;
-    for (int b = 0; b < cp.n; b++) {
-        for (int m = 0; m < out[b].n_masks; m++) {
-            int64_t idx = (int64_t)b * out[b].n_masks + m;
-            diff_stats d = compare_f32(out[b].low_res + (size_t)m * low * low, (float *)want_logits.data + idx * low * low, (int64_t)low * low);
-            max_logit = fmax(max_logit, d.max_abs);
-            max_iou = fmax(max_iou, fabs(out[b].iou[m] - ((float *)want_iou.data)[idx]));
-        }
-        sam_prediction_free(&out[b]);
-    }
+    int64_t plane = (int64_t)out->low_res * out->low_res, n = (int64_t)out->n_objects * out->n_masks;
+    ck_assert_int_eq(n * plane, sam_array_numel(&want_logits));
+    diff_stats d = compare_f32(out->low_res_logits, want_logits.data, n * plane);
+    double max_logit = d.max_abs, max_iou = 0;
+    for (int64_t i = 0; i < n; i++) max_iou = fmax(max_iou, fabs(out->iou[i] - ((float *)want_iou.data)[i]));
+    sam_prediction_free(out);
     fprintf(stderr, "  %-26s logits max abs %.2e  iou max abs %.2e (golden embedding)\n", json_get(c, "name")->string, max_logit, max_iou);
     ck_assert_msg(max_logit <= LOGITS_MAX_ABS, "logits differ by %.3g", max_logit);
     ck_assert_msg(max_iou <= IOU_MAX_ABS, "IoU differs by %.3g", max_iou);
@@ -93,14 +92,11 @@ static void expected_token(double x, double y, int label, double *out)
 START_TEST(test_prompt_encoder)
 {
     /* one object with two points and a box, one with a point and the padding token */
-    sam_params params = cfg.params;
-    sam_params_set_int(&params, "batch", 2, NULL);
-    sam_params_set_int(&params, "num_tokens", 4, NULL);
-    sam_params_set_int(&params, "has_mask_input", 0, NULL);
+    static const char *const params[] = {"batch=2", "num_tokens=4", "has_mask_input=0", NULL};
     sam_graph *g;
     sam_session *s;
     sam_error err = {0};
-    ck_assert_msg(sam_graph_load(sam_config_graph(&cfg, "prompt_encoder"), &params, model, &g, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_graph_load(model, "prompt_encoder", params, &g, &err) == SAM_OK, "%s", err.msg);
     ck_assert_msg(sam_session_create(g, NULL, &s, &err) == SAM_OK, "%s", err.msg);
     float coords[16] = {100.25f, 200.5f, 900, 10, 0, 0, 1023, 680, 512, 341.5f, 0, 0, 0, 0, 0, 0};
     float labels[8] = {1, 0, 2, 3, 1, -1, -1, -1};
@@ -108,19 +104,19 @@ START_TEST(test_prompt_encoder)
     ck_assert_int_eq(sam_session_set_input(s, "point_coords", coords, 3, cs, &err), SAM_OK);
     ck_assert_int_eq(sam_session_set_input(s, "point_labels", labels, 2, ls, &err), SAM_OK);
     ck_assert_int_eq(sam_session_run(s, &err), SAM_OK);
-    const sam_tensor *sparse, *dense;
+    sam_tensor_view sparse, dense;
     ck_assert_int_eq(sam_session_tensor(s, "sparse_embeddings", &sparse, &err), SAM_OK);
     ck_assert_int_eq(sam_session_tensor(s, "dense_embeddings", &dense, &err), SAM_OK);
     double want[256], worst = 0;
     for (int t = 0; t < 8; t++) {
         expected_token(coords[2 * t], coords[2 * t + 1], (int)labels[t], want);
-        for (int k = 0; k < 256; k++) worst = fmax(worst, fabs(((float *)sparse->data)[t * 256 + k] - want[k]));
+        for (int k = 0; k < 256; k++) worst = fmax(worst, fabs(sparse.data[t * 256 + k] - want[k]));
     }
     fprintf(stderr, "  prompt encoder: sparse embeddings within %.2e of the double-precision formula\n", worst);
     ck_assert_msg(worst < 1e-4, "sparse embeddings differ by %.3g", worst);
     /* no mask input: the dense embedding is the learned no-mask vector */
-    ck_assert_int_eq(sam_numel(dense), 256);
-    ck_assert_mem_eq(dense->data, weight("prompt_encoder.no_mask_embed.weight"), 256 * sizeof(float));
+    ck_assert_int_eq(dense.shape[0] * dense.shape[1] * dense.shape[2], 256);
+    ck_assert_mem_eq(dense.data, weight("prompt_encoder.no_mask_embed.weight"), 256 * sizeof(float));
     sam_session_free(s);
     sam_graph_free(g);
 }
@@ -134,9 +130,9 @@ int main(void)
     }
     sam_error err = {0};
     const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
-    if (!blob ||
-        sam_predictor_open(blob, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", 0, &pred, &err) || sam_model_open(blob, &model, &err) ||
-        sam_config_for_model(model, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", SAMRT_GRAPH_DIR, &cfg, &err) ||
+    sam_model_params mp = sam_model_default_params();
+    mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
+    if (!blob || sam_model_open(blob, &mp, &model, &err) || sam_predictor_create(model, NULL, &pred, &err) ||
         json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
         fprintf(stderr, "setup failed: %s\n", err.msg);
         tmp_cleanup();
@@ -149,8 +145,8 @@ int main(void)
     tcase_add_loop_test(tc, test_decoder_case, 0, json_get(manifest, "cases")->n);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
-    sam_predictor_close(pred);
-    sam_model_close(model);
+    sam_predictor_free(pred);
+    sam_model_free(model);
     json_free(manifest);
     return rc;
 }

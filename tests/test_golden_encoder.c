@@ -11,18 +11,17 @@
 #define REL_L2_TOL 1e-4
 
 static sam_model *model;
-static sam_config cfg;
 
 static void compare(const sam_session *s, const char *tensor, const char *golden_file, int nchw)
 {
     sam_error err = {0};
     sam_array want;
-    const sam_tensor *got;
+    sam_tensor_view got;
     ck_assert_msg(sam_npy_read(golden_path(golden_file), &want, &err) == SAM_OK, "%s", err.msg);
     ck_assert_msg(sam_session_tensor(s, tensor, &got, &err) == SAM_OK, "%s", err.msg);
-    ck_assert_int_eq(got->ndim, want.ndim);
-    for (int d = 0; d < want.ndim; d++) ck_assert_int_eq(got->shape[d], want.shape[d]);
-    diff_stats d = compare_f32(got->data, want.data, sam_array_numel(&want));
+    ck_assert_int_eq(got.ndim, want.ndim);
+    for (int d = 0; d < want.ndim; d++) ck_assert_int_eq(got.shape[d], want.shape[d]);
+    diff_stats d = compare_f32(got.data, want.data, sam_array_numel(&want));
     fprintf(stderr, "  %-26s vs %-34s max abs %.3g  rel L2 %.3g%s\n", tensor, golden_file, d.max_abs, d.rel_l2, nchw ? "" : " (NHWC)");
     ck_assert_msg(d.max_abs <= MAX_ABS_TOL, "%s: max abs error %.3g > %.g", tensor, d.max_abs, MAX_ABS_TOL);
     ck_assert_msg(d.rel_l2 <= REL_L2_TOL, "%s: relative L2 error %.3g > %.g", tensor, d.rel_l2, REL_L2_TOL);
@@ -32,7 +31,7 @@ static void compare(const sam_session *s, const char *tensor, const char *golden
 static sam_session *run_encoder(const char *stem, sam_graph **g, int with_internals)
 {
     sam_error err = {0};
-    ck_assert_msg(sam_graph_load(sam_config_graph(&cfg, "image_encoder"), &cfg.params, model, g, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_model_load_graph(model, "image_encoder", NULL, g, &err) == SAM_OK, "%s", err.msg);
     if (with_internals) {
         char name[32];
         ck_assert_int_eq(sam_graph_keep(*g, "patch_embed", &err), SAM_OK);
@@ -97,8 +96,9 @@ int main(void)
         return 1;
     }
     sam_error err = {0};
-    if (sam_model_open(blob, &model, &err) ||
-        sam_config_for_model(model, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", SAMRT_GRAPH_DIR, &cfg, &err)) {
+    sam_model_params mp = sam_model_default_params();
+    mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
+    if (sam_model_open(blob, &mp, &model, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         tmp_cleanup();
         return 1;
@@ -110,6 +110,6 @@ int main(void)
     tcase_add_test(tc, test_other_images);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
-    sam_model_close(model);
+    sam_model_free(model);
     return rc;
 }

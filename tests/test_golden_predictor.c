@@ -13,6 +13,7 @@
 #define RESIZED_EXACT_FRACTION 0.999
 #define MASK_EQUAL_FRACTION 0.999
 
+static sam_model *model;
 static sam_predictor *pred;
 static json_value *manifest;
 static char current_image[64];
@@ -30,8 +31,11 @@ static void set_image(const char *name)
     sam_image img, resized;
     sam_error err = {0};
     ck_assert_msg(sam_image_load(golden_path(rel), &img, &err) == SAM_OK, "%s", err.msg);
-    ck_assert_msg(sam_predictor_set_image(pred, &img, &resized, &err) == SAM_OK, "%s", err.msg);
-    /* the resized image against torchvision/PIL's */
+    ck_assert_msg(sam_predictor_set_image(pred, &img, &err) == SAM_OK, "%s", err.msg);
+    /* the resized image (what the predictor normalizes) against torchvision/PIL's */
+    int in_h, in_w;
+    sam_predictor_input_size(pred, &in_h, &in_w);
+    ck_assert_msg(sam_image_resize(&img, in_w, in_h, &resized, &err) == SAM_OK, "%s", err.msg);
     char stem[64];
     snprintf(stem, sizeof stem, "%s", name);
     *strrchr(stem, '.') = 0;
@@ -64,36 +68,27 @@ START_TEST(test_case)
     case_prompts cp;
     read_case(c, &cp);
     int multimask = (int)json_get(c, "multimask")->number;
-    sam_prediction out[8];
+    sam_predict_params pp = sam_predict_default_params();
+    pp.multimask_output = multimask;
+    sam_prediction *out;
     sam_error err = {0};
-    ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, multimask, out, &err) == SAM_OK, "%s: %s", name, err.msg);
+    ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, &pp, &out, &err) == SAM_OK, "%s: %s", name, err.msg);
 
     sam_array want_logits = load_golden(c, "low_res_logits_file"), want_iou = load_golden(c, "iou_file"), want_masks = load_golden(c, "masks_file");
-    int orig_h, orig_w, in_h, in_w, low = sam_predictor_low_res(pred);
-    sam_predictor_geometry(pred, &orig_h, &orig_w, &in_h, &in_w);
-    int64_t plane = (int64_t)orig_h * orig_w, equal = 0, total = 0;
-    double max_logit = 0, max_iou = 0;
-    uint8_t *mask = malloc((size_t)plane);
-    for (int b = 0; b < cp.n; b++) {
-        ck_assert_int_eq(out[b].n_masks, multimask ? 3 : 1);
-        for (int m = 0; m < out[b].n_masks; m++) {
-            int64_t idx = (int64_t)b * out[b].n_masks + m;
-            diff_stats d = compare_f32(out[b].low_res + (size_t)m * low * low, (float *)want_logits.data + idx * low * low, (int64_t)low * low);
-            max_logit = fmax(max_logit, d.max_abs);
-            max_iou = fmax(max_iou, fabs(out[b].iou[m] - ((float *)want_iou.data)[idx]));
-            ck_assert_msg(sam_predictor_upscale(pred, out[b].low_res + (size_t)m * low * low, NULL, mask, &err) == SAM_OK, "%s", err.msg);
-            const uint8_t *w = (const uint8_t *)want_masks.data + idx * plane;
-            for (int64_t i = 0; i < plane; i++) equal += mask[i] == w[i];
-            total += plane;
-        }
-        sam_prediction_free(&out[b]);
-    }
+    ck_assert_int_eq(out->n_objects, cp.n);
+    ck_assert_int_eq(out->n_masks, multimask ? 3 : 1);
+    int64_t n = (int64_t)out->n_objects * out->n_masks, low = out->low_res, plane = (int64_t)out->height * out->width, equal = 0;
+    int64_t total = n * plane;
     ck_assert_int_eq(total, sam_array_numel(&want_masks));
+    ck_assert_int_eq(n * low * low, sam_array_numel(&want_logits));
+    double max_logit = compare_f32(out->low_res_logits, want_logits.data, n * low * low).max_abs, max_iou = 0;
+    for (int64_t i = 0; i < n; i++) max_iou = fmax(max_iou, fabs(out->iou[i] - ((float *)want_iou.data)[i]));
+    for (int64_t i = 0; i < total; i++) equal += out->masks[i] == ((const uint8_t *)want_masks.data)[i];
+    sam_prediction_free(out);
     fprintf(stderr, "  %-26s logits max abs %.2e  iou max abs %.2e  masks %.4f%% equal\n", name, max_logit, max_iou, 100.0 * equal / total);
     ck_assert_msg(max_logit <= LOGITS_MAX_ABS, "%s: low-res logits differ by %.3g", name, max_logit);
     ck_assert_msg(max_iou <= IOU_MAX_ABS, "%s: IoU predictions differ by %.3g", name, max_iou);
     ck_assert_msg((double)equal / total >= MASK_EQUAL_FRACTION, "%s: only %.4f%% of mask pixels equal", name, 100.0 * equal / total);
-    free(mask);
     sam_array_free(&want_logits);
     sam_array_free(&want_iou);
     sam_array_free(&want_masks);
@@ -109,8 +104,9 @@ int main(void)
     }
     sam_error err = {0};
     const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
-    if (!blob ||
-        sam_predictor_open(blob, SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml", 0, &pred, &err) ||
+    sam_model_params mp = sam_model_default_params();
+    mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
+    if (!blob || sam_model_open(blob, &mp, &model, &err) || sam_predictor_create(model, NULL, &pred, &err) ||
         json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
         fprintf(stderr, "setup failed: %s\n", err.msg);
         tmp_cleanup();
@@ -122,7 +118,8 @@ int main(void)
     tcase_add_loop_test(tc, test_case, 0, cases()->n);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
-    sam_predictor_close(pred);
+    sam_predictor_free(pred);
+    sam_model_free(model);
     json_free(manifest);
     return rc;
 }

@@ -8,7 +8,7 @@
 #include <png.h>
 #include <zlib.h>
 
-#include "image_io.h"
+#include "../task/image.h"
 #include "test_util.h"
 
 static void write_png(const char *path, int w, int h, int color_type, int depth, const void *rows_data, int row_bytes, const png_color *palette, int n_palette)

@@ -19,7 +19,7 @@ static sam_status load_text(const char *text, sam_graph **g, sam_error *err)
     sam_params p = {0};
     sam_params_set_int(&p, "width", 3, NULL);
     *g = NULL;
-    return sam_graph_load(path, &p, NULL, g, err);
+    return sam_graph_load_file(path, &p, NULL, g, err);
 }
 
 static void expect_graph_error(const char *text, const char *where, const char *what)
@@ -74,22 +74,22 @@ START_TEST(test_graph_runs)
                   "%s", err.msg);
     ck_assert_int_eq(sam_graph_keep(g, "h.1", &err), SAM_OK);
     sam_session *s;
-    ck_assert_int_eq(sam_session_create(g, &(sam_session_options){.n_threads = 2}, &s, &err), SAM_OK);
+    ck_assert_int_eq(sam_session_create(g, &(sam_session_params){.n_threads = 2, .fuse = 1}, &s, &err), SAM_OK);
     float x[6] = {-1, 0, 1, 2, 3, 4};
     int64_t shape[2] = {2, 3}, bad[2] = {3, 2};
     ck_assert_int_eq(sam_session_set_input(s, "x", x, 2, bad, &err), SAM_ERR_SHAPE);
     ck_assert_int_eq(sam_session_set_input(s, "image", x, 2, shape, &err), SAM_ERR_NOT_FOUND);
     ck_assert_int_eq(sam_session_set_input(s, "x", x, 2, shape, &err), SAM_OK);
     ck_assert_int_eq(sam_session_run(s, &err), SAM_OK);
-    const sam_tensor *y, *h1;
+    sam_tensor_view y, h1;
     ck_assert_int_eq(sam_session_tensor(s, "y", &y, &err), SAM_OK);
     ck_assert_int_eq(sam_session_tensor(s, "h.1", &h1, &err), SAM_OK);
     ck_assert_int_eq(sam_session_tensor(s, "h.2", &h1, &err), SAM_ERR_INVALID_ARG); /* not kept */
-    ck_assert_int_eq(y->ndim, 2);
-    ck_assert_int_eq(y->shape[0], 3);
+    ck_assert_int_eq(y.ndim, 2);
+    ck_assert_int_eq(y.shape[0], 3);
     const float gelu1 = 0.8413447f;
-    ck_assert_float_eq_tol(((float *)y->data)[2], gelu1 + 3, 1e-5);
-    ck_assert_float_eq_tol(((float *)y->data)[0], -0.15865526f - 3, 1e-5);
+    ck_assert_float_eq_tol(y.data[2], gelu1 + 3, 1e-5);
+    ck_assert_float_eq_tol(y.data[0], -0.15865526f - 3, 1e-5);
     sam_session_free(s);
     sam_graph_free(g);
 }
@@ -115,10 +115,10 @@ START_TEST(test_real_graph_needs_weights)
     ck_assert_msg(sam_blob_write(path, &cfg.params, e, 1, fill_counting, NULL, &err) == SAM_OK, "%s", err.msg);
     sam_model *m;
     sam_graph *g;
-    ck_assert_int_eq(sam_model_open(path, &m, &err), SAM_OK);
-    ck_assert_int_eq(sam_graph_load(sam_config_graph(&cfg, "image_encoder"), &cfg.params, m, &g, &err), SAM_ERR_GRAPH);
+    ck_assert_int_eq(sam_model_open_blob(path, &m, &err), SAM_OK);
+    ck_assert_int_eq(sam_graph_load_file(sam_config_graph(&cfg, "image_encoder"), &cfg.params, m, &g, &err), SAM_ERR_GRAPH);
     ck_assert_msg(strstr(err.msg, "image_encoder.yaml:") && strstr(err.msg, "undefined tensor 'image_encoder.patch_embed.proj.weight'"), "%s", err.msg);
-    sam_model_close(m);
+    sam_model_free(m);
 }
 END_TEST
 
@@ -156,7 +156,7 @@ static void expect_blob_error(const void *bytes, size_t len, sam_status code, co
     ck_assert(write_file(path, bytes, len));
     sam_model *m = (sam_model *)1;
     sam_error err = {0};
-    sam_status st = sam_model_open(path, &m, &err);
+    sam_status st = sam_model_open_blob(path, &m, &err);
     ck_assert_msg(st == code, "expected status %d, got %d (%s)", code, st, err.msg);
     ck_assert_ptr_null(m);
     if (what) ck_assert_msg(strstr(err.msg, what), "error '%s' lacks '%s'", err.msg, what);
@@ -168,7 +168,7 @@ START_TEST(test_blob_roundtrip)
     make_blob(path, "tensor_b");
     sam_model *m;
     sam_error err = {0};
-    ck_assert_msg(sam_model_open(path, &m, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_model_open_blob(path, &m, &err) == SAM_OK, "%s", err.msg);
     ck_assert_int_eq(m->n_weights, 2);
     const sam_weight *b = sam_model_weight(m, "tensor_b");
     ck_assert_ptr_nonnull(b);
@@ -177,7 +177,7 @@ START_TEST(test_blob_roundtrip)
     ck_assert_str_eq(sam_params_get(&m->meta, "variant")->s, "test");
     ck_assert_int_eq(sam_params_get(&m->meta, "global_attn_indexes")->list[1], 3);
     ck_assert_ptr_null(sam_model_weight(m, "tensor_c"));
-    sam_model_close(m);
+    sam_model_free(m);
 }
 END_TEST
 
@@ -189,7 +189,7 @@ START_TEST(test_blob_errors)
     unsigned char *b = slurp(path, &len);
     sam_model *m;
     sam_error err = {0};
-    ck_assert_int_eq(sam_model_open(tmp_path("missing.samrt"), &m, &err), SAM_ERR_IO);
+    ck_assert_int_eq(sam_model_open_blob(tmp_path("missing.samrt"), &m, &err), SAM_ERR_IO);
 
     expect_blob_error(b, len - 10, SAM_ERR_FORMAT, "truncated");
     expect_blob_error(b, 20, SAM_ERR_FORMAT, "too small");
@@ -227,11 +227,11 @@ START_TEST(test_blob_errors)
         memcpy(c, b, len);
         c[pos] ^= 0xa5;
         ck_assert(write_file(path, c, len));
-        if (sam_model_open(path, &m, &err) == SAM_OK) sam_model_close(m);
+        if (sam_model_open_blob(path, &m, &err) == SAM_OK) sam_model_free(m);
     }
     for (size_t cut = 0; cut < len; cut += 7) {
         ck_assert(write_file(path, b, cut));
-        ck_assert_int_ne(sam_model_open(path, &m, &err), SAM_OK);
+        ck_assert_int_ne(sam_model_open_blob(path, &m, &err), SAM_OK);
     }
     free(c);
     free(b);
@@ -301,11 +301,10 @@ END_TEST
 
 static void expect_convert_error(const char *pth, const char *what)
 {
-    sam_hparams hp;
     sam_error err = {0};
     const char *out = tmp_path("out.samrt");
     unlink(out);
-    ck_assert_int_ne(sam_convert_checkpoint(pth, out, NULL, NULL, &hp, &err), SAM_OK);
+    ck_assert_int_ne(sam_convert_checkpoint(pth, out, NULL, NULL, &err), SAM_OK);
     ck_assert_msg(strstr(err.msg, what), "error '%s' lacks '%s'", err.msg, what);
     ck_assert_msg(access(out, F_OK) != 0, "a failed conversion left %s behind", out);
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../ops/gemm.h"
-#include "../ops/op.h"
+#include "../ops/ops.h"
 #include "../ops/op_util.h"
 #include "test_util.h"
 

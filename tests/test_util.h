@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../runtime/graph_load.h"
+#include "../runtime/model.h"
+#include "../runtime/npy.h"
+#include "../runtime/session.h"
 #include "samrt.h"
 
 /* Exit status CTest reports as "skipped". */

@@ -1,0 +1,157 @@
+#include "upscale.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ops/simd.h"
+#include "../runtime/status.h"
+
+/* torch's upsample_bilinear2d source index (align_corners False), in float */
+static void lerp(int in_len, int out_len, int o, int *i0, int *i1, float *l)
+{
+    float scale = (float)in_len / (float)out_len, src = scale * ((float)o + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+    int a = (int)src;
+    if (a > in_len - 1) a = in_len - 1;
+    *i0 = a;
+    *i1 = a < in_len - 1 ? a + 1 : a;
+    float m = src - (float)a;
+    *l = m < 0 ? 0 : m > 1 ? 1 : m;
+}
+
+/* Output index o of low -> frame -> (the first in_len of the frame) -> out_len, as
+ * weighted low-res indices: the two resizes composed. */
+static void compose_axis(int low, int frame, int in_len, int out_len, sam_lerp4 *t)
+{
+    for (int o = 0; o < out_len; o++) {
+        int r[2], i0, i1;
+        float l, m;
+        lerp(in_len, out_len, o, &r[0], &r[1], &l);
+        float wr[2] = {1 - l, l};
+        for (int k = 0; k < 2; k++) {
+            lerp(low, frame, r[k], &i0, &i1, &m);
+            t[o].idx[2 * k] = i0;
+            t[o].wt[2 * k] = wr[k] * (1 - m);
+            t[o].idx[2 * k + 1] = i1;
+            t[o].wt[2 * k + 1] = wr[k] * m;
+        }
+    }
+}
+
+static void direct_axis(int low, int out_len, sam_lerp4 *t)
+{
+    for (int o = 0; o < out_len; o++) {
+        int i0, i1;
+        float m;
+        lerp(low, out_len, o, &i0, &i1, &m);
+        t[o] = (sam_lerp4){{i0, i1, i0, i1}, {1 - m, m, 0, 0}};
+    }
+}
+
+sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int in_w, int out_h, int out_w, sam_error *err)
+{
+    memset(u, 0, sizeof *u);
+    if (out_h < 1 || out_w < 1 || in_h < 1 || in_w < 1) return sam_fail(err, SAM_ERR_INVALID_ARG, "mask size %dx%d", out_w, out_h);
+    u->h = out_h;
+    u->w = out_w;
+    u->low = t->low_res;
+    u->rows = malloc(sizeof *u->rows * (size_t)out_h);
+    u->cols = malloc(sizeof *u->cols * (size_t)out_w);
+    if (!u->rows || !u->cols) {
+        sam_upscaler_free(u);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
+    }
+    if (t->upscale == SAM_UPSCALE_DIRECT) {
+        direct_axis(u->low, out_h, u->rows);
+        direct_axis(u->low, out_w, u->cols);
+    } else {
+        compose_axis(u->low, t->input_size, in_h, out_h, u->rows);
+        compose_axis(u->low, t->input_size, in_w, out_w, u->cols);
+    }
+    return SAM_OK;
+}
+
+void sam_upscaler_free(sam_upscaler *u)
+{
+    free(u->rows);
+    free(u->cols);
+    u->rows = u->cols = NULL;
+}
+
+static inline float row_tap(const sam_lerp4 *t, const float *low_res, int L, int j)
+{
+    return t->wt[0] * low_res[(size_t)t->idx[0] * L + j] + t->wt[1] * low_res[(size_t)t->idx[1] * L + j] +
+           t->wt[2] * low_res[(size_t)t->idx[2] * L + j] + t->wt[3] * low_res[(size_t)t->idx[3] * L + j];
+}
+
+SAM_MULTIVERSION void sam_upscale(const sam_upscaler *u, const float *restrict low_res, float *restrict scratch, float *restrict logits,
+                                  uint8_t *restrict mask, float threshold)
+{
+    int L = u->low;
+    for (int y = 0; y < u->h; y++) {
+        float *restrict v = scratch + (size_t)y * L;
+        for (int j = 0; j < L; j++) v[j] = row_tap(&u->rows[y], low_res, L, j);
+    }
+    for (int y = 0; y < u->h; y++) {
+        const float *restrict v = scratch + (size_t)y * L;
+        for (int x = 0; x < u->w; x++) {
+            const sam_lerp4 *c = &u->cols[x];
+            float o = c->wt[0] * v[c->idx[0]] + c->wt[1] * v[c->idx[1]] + c->wt[2] * v[c->idx[2]] + c->wt[3] * v[c->idx[3]];
+            if (logits) logits[(size_t)y * u->w + x] = o;
+            if (mask) mask[(size_t)y * u->w + x] = (uint8_t)(o > threshold);
+        }
+    }
+}
+
+/* ut[j][y] = output row y of column j of the low-res map: the row pass, computed as
+ * contiguous rows a block at a time and stored transposed, so that the column pass reads
+ * contiguous memory. */
+SAM_MULTIVERSION static void upscale_rows(const sam_upscaler *u, const float *restrict low_res, float *restrict rows, float *restrict ut)
+{
+    int L = u->low, h = u->h;
+    for (int y0 = 0; y0 < h; y0 += SAM_UPSCALE_ROW_BLOCK) {
+        int n = h - y0 < SAM_UPSCALE_ROW_BLOCK ? h - y0 : SAM_UPSCALE_ROW_BLOCK;
+        for (int r = 0; r < n; r++) {
+            float *restrict out = rows + (size_t)r * L;
+            for (int j = 0; j < L; j++) out[j] = row_tap(&u->rows[y0 + r], low_res, L, j);
+        }
+        for (int j = 0; j < L; j++)
+            for (int r = 0; r < n; r++) ut[(size_t)j * h + y0 + r] = rows[(size_t)r * L + j];
+    }
+}
+
+SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *restrict ut, uint8_t *restrict mask_cm, int *restrict on, float thr,
+                                          float off, int64_t *inter, int64_t *uni)
+{
+    int h = u->h;
+    float hi = thr + off, lo = thr - off;
+    int64_t a = 0, b = 0;
+    for (int x = 0; x < u->w; x++) {
+        const sam_lerp4 *c = &u->cols[x];
+        const float *restrict p0 = ut + (size_t)c->idx[0] * h, *restrict p1 = ut + (size_t)c->idx[1] * h;
+        const float *restrict p2 = ut + (size_t)c->idx[2] * h, *restrict p3 = ut + (size_t)c->idx[3] * h;
+        float w0 = c->wt[0], w1 = c->wt[1], w2 = c->wt[2], w3 = c->wt[3];
+        uint8_t *restrict m = mask_cm + (size_t)x * h;
+        int ia = 0, ib = 0, ic = 0;
+#pragma omp simd reduction(+ : ia, ib, ic)
+        for (int y = 0; y < h; y++) {
+            float v = w0 * p0[y] + w1 * p1[y] + w2 * p2[y] + w3 * p3[y];
+            ia += v > hi;
+            ib += v > lo;
+            ic += v > thr;
+            m[y] = (uint8_t)(v > thr);
+        }
+        on[x] = ic;
+        a += ia;
+        b += ib;
+    }
+    *inter = a;
+    *uni = b;
+}
+
+void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
+                          float offset, int64_t *inter, int64_t *uni)
+{
+    upscale_rows(u, low_res, rows, ut);
+    upscale_cols(u, ut, mask_cm, on, threshold, offset, inter, uni);
+}

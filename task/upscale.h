@@ -1,0 +1,37 @@
+/* Low-res mask logits -> masks at an output size, one implementation for the predictor
+ * and the generator: torch's bilinear resizes (align_corners False) as a separable
+ * filter of at most 4 taps per axis. SAM goes through the padded input frame (low ->
+ * input_size -> the image's corner of it -> the output size), composed into one pass;
+ * SAM 2 resizes straight to the output size. */
+#ifndef SAMRT_UPSCALE_H
+#define SAMRT_UPSCALE_H
+
+#include <stdint.h>
+
+#include "task.h"
+
+typedef struct {
+    int idx[4];
+    float wt[4];
+} sam_lerp4;
+
+typedef struct sam_upscaler {
+    int h, w, low; /* output size, low-res side */
+    sam_lerp4 *rows, *cols;
+} sam_upscaler;
+
+/* in_h x in_w: the image's extent in the input frame (used by the via-input path). */
+sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int in_w, int out_h, int out_w, sam_error *err);
+void sam_upscaler_free(sam_upscaler *u);
+
+/* Row-major h x w logits and/or mask (logits > threshold); scratch: h * low floats. */
+void sam_upscale(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold);
+
+/* The generator's pass: a column-major mask (as RLE wants), on[x] its pixels in column x,
+ * and the stability counts: pixels > threshold + offset and > threshold - offset.
+ * rows: SAM_UPSCALE_ROW_BLOCK * low floats, ut: low * h floats of scratch. */
+enum { SAM_UPSCALE_ROW_BLOCK = 16 };
+void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
+                          float offset, int64_t *inter, int64_t *uni);
+
+#endif

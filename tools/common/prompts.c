@@ -1,0 +1,261 @@
+#include "prompts.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "tool_common.h"
+
+/* "what: " before the message already in err. */
+static sam_status prefix_error(sam_error *err, const char *what)
+{
+    char old[sizeof err->msg];
+    memcpy(old, err->msg, sizeof old);
+    return tool_fail(err, err->code, "%s: %s", what, old);
+}
+
+/* Makes room for object `index` (objects are added in order). */
+static sam_status ensure_object(prompt_set *s, int index, const char *source, sam_error *err)
+{
+    if (index < s->n) return SAM_OK;
+    int n = index + 1;
+    sam_prompt *p = realloc(s->prompts, sizeof *p * (size_t)n);
+    if (p) s->prompts = p;
+    float **pts = p ? realloc(s->points, sizeof *pts * (size_t)n) : NULL;
+    if (pts) s->points = pts;
+    int **lbl = pts ? realloc(s->labels, sizeof *lbl * (size_t)n) : NULL;
+    if (lbl) s->labels = lbl;
+    float **msk = lbl ? realloc(s->masks, sizeof *msk * (size_t)n) : NULL;
+    if (msk) s->masks = msk;
+    char **src = msk ? realloc(s->sources, sizeof *src * (size_t)n) : NULL;
+    if (src) s->sources = src;
+    if (!src) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    for (int i = s->n; i < n; i++) {
+        memset(&s->prompts[i], 0, sizeof s->prompts[i]);
+        s->points[i] = NULL;
+        s->labels[i] = NULL;
+        s->masks[i] = NULL;
+        s->sources[i] = strdup(source);
+        if (!s->sources[i]) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+        s->n = i + 1;
+    }
+    return SAM_OK;
+}
+
+void prompt_set_free(prompt_set *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        free(s->points[i]);
+        free(s->labels[i]);
+        free(s->masks[i]);
+        free(s->sources[i]);
+    }
+    free(s->prompts);
+    free(s->points);
+    free(s->labels);
+    free(s->masks);
+    free(s->sources);
+    memset(s, 0, sizeof *s);
+}
+
+/* Parses exactly `count` comma-separated finite numbers. */
+static int parse_numbers(const char *arg, double *out, int min_count, int max_count)
+{
+    const char *s = arg;
+    int n = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || errno || !isfinite(v) || n >= max_count) return -1;
+        out[n++] = v;
+        if (*end == 0) break;
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+    return n >= min_count ? n : -1;
+}
+
+static sam_status add_point(prompt_set *s, int obj, double x, double y, int label, sam_error *err)
+{
+    sam_prompt *q = &s->prompts[obj];
+    float *pts = realloc(s->points[obj], sizeof(float) * 2 * (size_t)(q->n_points + 1));
+    if (pts) s->points[obj] = pts;
+    int *lbl = pts ? realloc(s->labels[obj], sizeof(int) * (size_t)(q->n_points + 1)) : NULL;
+    if (lbl) s->labels[obj] = lbl;
+    if (!lbl) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    pts[2 * q->n_points] = (float)x;
+    pts[2 * q->n_points + 1] = (float)y;
+    lbl[q->n_points] = label;
+    q->n_points++;
+    q->points = pts;
+    q->labels = lbl;
+    return SAM_OK;
+}
+
+sam_status prompt_add_point(prompt_set *s, const char *arg, sam_error *err)
+{
+    double v[3];
+    int n = parse_numbers(arg, v, 2, 3);
+    if (n < 0) return tool_fail(err, SAM_ERR_INVALID_ARG, "--point '%s': expected X,Y or X,Y,LABEL with finite numbers", arg);
+    int label = n == 3 ? (int)v[2] : 1;
+    if (n == 3 && v[2] != 0 && v[2] != 1) return tool_fail(err, SAM_ERR_INVALID_ARG, "--point '%s': the label must be 1 (foreground) or 0 (background)", arg);
+    sam_status st = ensure_object(s, 0, "command line", err);
+    return st ? st : add_point(s, 0, v[0], v[1], label, err);
+}
+
+static sam_status check_box(const double *v, const char *what, sam_error *err)
+{
+    if (v[2] < v[0] || v[3] < v[1]) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: the box needs x1 >= x0 and y1 >= y0", what);
+    return SAM_OK;
+}
+
+sam_status prompt_set_box(prompt_set *s, const char *arg, sam_error *err)
+{
+    double v[4];
+    char what[300];
+    snprintf(what, sizeof what, "--box '%s'", arg);
+    if (parse_numbers(arg, v, 4, 4) < 0) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: expected X0,Y0,X1,Y1 with finite numbers", what);
+    sam_status st = check_box(v, what, err);
+    if (st || (st = ensure_object(s, 0, "command line", err))) return st;
+    if (s->prompts[0].has_box) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: only one box per object (use --prompts for several objects)", what);
+    s->prompts[0].has_box = 1;
+    for (int k = 0; k < 4; k++) s->prompts[0].box[k] = (float)v[k];
+    return SAM_OK;
+}
+
+static sam_status load_mask(prompt_set *s, int obj, const char *path, int low, const char *what, sam_error *err)
+{
+    sam_npy a;
+    sam_status st = sam_npy_load(path, &a, err);
+    if (st) return prefix_error(err, what);
+    int64_t numel = 1;
+    for (int d = 0; d < a.ndim; d++) numel *= a.shape[d];
+    int ok = a.dtype == SAM_NPY_F32 && a.ndim >= 2 && a.shape[a.ndim - 1] == low && a.shape[a.ndim - 2] == low && numel == (int64_t)low * low;
+    if (!ok) {
+        char buf[96];
+        int used = snprintf(buf, sizeof buf, "[");
+        for (int d = 0; d < a.ndim && used < (int)sizeof buf; d++) used += snprintf(buf + used, sizeof buf - (size_t)used, "%s%lld", d ? ", " : "", (long long)a.shape[d]);
+        if (used < (int)sizeof buf) snprintf(buf + used, sizeof buf - (size_t)used, "]");
+        sam_npy_free(&a);
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: the mask input must be float32 1x%dx%d low-res logits (from --save-logits), got %s %s", what, low, low,
+                         a.dtype == SAM_NPY_F32 ? "float32" : "uint8", buf);
+    }
+    free(s->masks[obj]);
+    s->masks[obj] = a.data;
+    s->prompts[obj].mask_input = a.data;
+    return SAM_OK;
+}
+
+sam_status prompt_set_mask_input(prompt_set *s, const char *path, int low, sam_error *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "--mask-input '%s'", path);
+    sam_status st = ensure_object(s, 0, "command line", err);
+    return st ? st : load_mask(s, 0, path, low, what, err);
+}
+
+static sam_status json_numbers(const json_value *v, double *out, int count, const char *what, const char *path, sam_error *err)
+{
+    if (!v || v->type != JSON_ARRAY || v->n != count) goto bad;
+    for (int i = 0; i < count; i++) {
+        if (v->items[i].type != JSON_NUMBER || !isfinite(v->items[i].number)) goto bad;
+        out[i] = v->items[i].number;
+    }
+    return SAM_OK;
+bad:
+    return tool_fail(err, SAM_ERR_INVALID_ARG, "%s:%d:%d: %s must be a list of %d numbers", path, v ? v->line : 0, v ? v->column : 0, what, count);
+}
+
+sam_status prompt_load_json(prompt_set *s, const char *path, int low, sam_error *err)
+{
+    json_value *root;
+    sam_status st = json_parse_file(path, &root, err);
+    if (st) return prefix_error(err, "--prompts");
+    if (root->type != JSON_ARRAY || root->n == 0) {
+        json_free(root);
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "--prompts %s: expected a non-empty list of objects", path);
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) slash[1] = 0;
+    else dir[0] = 0;
+    int base = s->n;
+    for (int i = 0; i < root->n && st == SAM_OK; i++) {
+        const json_value *o = &root->items[i];
+        char source[64], what[600];
+        snprintf(source, sizeof source, "object %d", i);
+        snprintf(what, sizeof what, "--prompts %s:%d:%d", path, o->line, o->column);
+        if (o->type != JSON_OBJECT) {
+            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: each entry must be an object", what);
+            break;
+        }
+        for (int k = 0; k < o->n && st == SAM_OK; k++)
+            if (strcmp(o->keys[k], "points") && strcmp(o->keys[k], "labels") && strcmp(o->keys[k], "box") && strcmp(o->keys[k], "mask_input"))
+                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: unknown key '%s' (expected points, labels, box, mask_input)", what, o->keys[k]);
+        if (st || (st = ensure_object(s, base + i, source, err))) break;
+        const json_value *pts = json_get(o, "points"), *lbl = json_get(o, "labels"), *box = json_get(o, "box"), *mask = json_get(o, "mask_input");
+        if (pts) {
+            if (pts->type != JSON_ARRAY) {
+                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: points must be a list of [x, y]", what);
+                break;
+            }
+            if (lbl && (lbl->type != JSON_ARRAY || lbl->n != pts->n)) {
+                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels must be a list as long as points", what);
+                break;
+            }
+            for (int k = 0; k < pts->n && st == SAM_OK; k++) {
+                double xy[2] = {0, 0};
+                if ((st = json_numbers(&pts->items[k], xy, 2, "a point", path, err))) break;
+                double label = lbl ? lbl->items[k].number : 1;
+                if (lbl && (lbl->items[k].type != JSON_NUMBER || (label != 0 && label != 1))) {
+                    st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels must be 1 (foreground) or 0 (background)", what);
+                    break;
+                }
+                st = add_point(s, base + i, xy[0], xy[1], (int)label, err);
+            }
+        } else if (lbl) {
+            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels without points", what);
+        }
+        if (st == SAM_OK && box) {
+            double v[4] = {0, 0, 0, 0};
+            if ((st = json_numbers(box, v, 4, "box", path, err)) == SAM_OK && (st = check_box(v, what, err)) == SAM_OK) {
+                s->prompts[base + i].has_box = 1;
+                for (int k = 0; k < 4; k++) s->prompts[base + i].box[k] = (float)v[k];
+            }
+        }
+        if (st == SAM_OK && mask) {
+            if (mask->type != JSON_STRING) {
+                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: mask_input must be a file name", what);
+                break;
+            }
+            char file[8192];
+            snprintf(file, sizeof file, "%s%s", mask->string[0] == '/' ? "" : dir, mask->string);
+            st = load_mask(s, base + i, file, low, what, err);
+        }
+        if (st == SAM_OK && !s->prompts[base + i].n_points && !s->prompts[base + i].has_box)
+            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: an object needs points or a box", what);
+    }
+    json_free(root);
+    return st;
+}
+
+sam_status prompt_check_bounds(const prompt_set *s, int w, int h, sam_error *err)
+{
+    for (int i = 0; i < s->n; i++) {
+        const sam_prompt *q = &s->prompts[i];
+        const char *arg = strcmp(s->sources[i], "command line") == 0 ? "--point" : "--prompts";
+        for (int k = 0; k < q->n_points; k++) {
+            float x = q->points[2 * k], y = q->points[2 * k + 1];
+            if (x < 0 || y < 0 || x > w || y > h)
+                return tool_fail(err, SAM_ERR_INVALID_ARG, "%s %g,%g (%s): outside the %dx%d image", arg, x, y, s->sources[i], w, h);
+        }
+        if (q->has_box && (q->box[0] < 0 || q->box[1] < 0 || q->box[2] > w || q->box[3] > h))
+            return tool_fail(err, SAM_ERR_INVALID_ARG, "%s %g,%g,%g,%g (%s): outside the %dx%d image", strcmp(arg, "--point") ? arg : "--box", q->box[0], q->box[1],
+                            q->box[2], q->box[3], s->sources[i], w, h);
+    }
+    return SAM_OK;
+}

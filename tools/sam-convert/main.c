@@ -1,0 +1,103 @@
+/* sam-convert: official SAM checkpoints (.pth) to sam-rt weight blobs, and
+ * random-weight blobs of the official shapes. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool_common.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sam-convert CHECKPOINT.pth -o OUT.samrt\n"
+            "       sam-convert --random VARIANT [--seed N] -o OUT.samrt\n"
+            "       sam-convert --info MODEL.samrt\n"
+            "\n"
+            "Converts an official Segment Anything checkpoint (sam_vit_b_01ec64.pth,\n"
+            "sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth, or any SAM state_dict saved with\n"
+            "torch.save) into sam-rt's mmap-able weight blob. The variant is detected from the\n"
+            "tensor shapes. No Python is needed.\n"
+            "\n"
+            "options:\n"
+            "  -o, --output FILE     where to write the blob (written whole or not at all)\n"
+            "      --random VARIANT  write random weights with the shapes of vit_b, vit_l or vit_h\n"
+            "                        (for benchmarks: its masks are meaningless)\n"
+            "      --seed N          seed for --random (default 0)\n"
+            "      --info MODEL      print a blob's variant, hyper-parameters and tensor count\n"
+            "  -q, --quiet           no progress output\n"
+            "  -h, --help            this help\n"
+            "      --version         print the version\n");
+}
+
+static int info(const char *path)
+{
+    sam_error err = {0};
+    sam_model *m;
+    sam_model_params mp = sam_model_default_params();
+    mp.blob_only = 1;
+    if (sam_model_open(path, &mp, &m, &err)) {
+        tool_error("sam-convert", &err);
+        return 1;
+    }
+    printf("%s: %s %s, %d tensors, %.1f MiB of weights\n", path, sam_model_family(m), sam_model_variant(m), sam_model_n_tensors(m),
+           (double)sam_model_weight_bytes(m) / (1 << 20));
+    const char *name;
+    char v[256];
+    for (int i = 0; sam_model_meta(m, i, &name, v, sizeof v); i++) printf("  %-20s %s\n", name, v);
+    sam_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"random", required_argument, 0, 'r'}, {"seed", required_argument, 0, 's'},
+        {"info", required_argument, 0, 'i'},   {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+    const char *out = NULL, *random_variant = NULL, *info_path = NULL;
+    long long seed = 0;
+    int quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'r': random_variant = optarg; break;
+        case 's':
+            if (!tool_parse_int(optarg, 0, INT64_MAX, &seed)) {
+                fprintf(stderr, "sam-convert: --seed needs a non-negative integer, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'i': info_path = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("sam-convert %s\n", sam_version()); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (info_path) return info(info_path);
+    const char *in = optind < argc ? argv[optind] : NULL;
+    if (optind + 1 < argc) {
+        fprintf(stderr, "sam-convert: unexpected argument '%s'\n", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    if (!out || (!in && !random_variant) || (in && random_variant)) {
+        fprintf(stderr, "sam-convert: give a checkpoint or --random VARIANT, and -o OUT (see --help)\n");
+        return EXIT_USAGE;
+    }
+    sam_error err = {0};
+    sam_convert_params cp = sam_convert_default_params();
+    if (!quiet) {
+        cp.progress = tool_progress;
+        cp.progress_ctx = random_variant ? "writing random weights" : "converting";
+    }
+    sam_convert_info ci;
+    sam_status st = random_variant ? sam_convert_random(random_variant, (uint64_t)seed, out, &cp, &ci, &err) : sam_convert_checkpoint(in, out, &cp, &ci, &err);
+    if (st) {
+        tool_error("sam-convert", &err);
+        return random_variant && st == SAM_ERR_NOT_FOUND ? EXIT_USAGE : 1;
+    }
+    if (!quiet)
+        fprintf(stderr, "wrote %s: %s %s, %d tensors, %.1f MiB%s\n", out, ci.family, ci.variant, ci.n_tensors, (double)ci.bytes / (1 << 20),
+                random_variant ? " of RANDOM weights: its masks are meaningless" : "");
+    return 0;
+}

@@ -1,0 +1,363 @@
+#define _GNU_SOURCE /* qsort_r */
+#include "modes.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "output_files.h"
+#include "overlay.h"
+#include "tool_common.h"
+
+/* ---- inputs ---- */
+
+typedef struct {
+    char **paths;
+    int n;
+    int nested; /* one output folder per image */
+} image_list;
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    char ext[8] = {0};
+    for (int i = 0; i < 7 && dot[1 + i]; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+    return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png");
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static sam_status add_path(image_list *l, const char *path, sam_error *err)
+{
+    char **p = realloc(l->paths, sizeof *p * (size_t)(l->n + 1));
+    if (!p || !(p[l->n] = strdup(path))) {
+        if (p) l->paths = p;
+        return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    }
+    l->paths = p;
+    l->n++;
+    return SAM_OK;
+}
+
+static sam_status expand_images(const run_options *o, image_list *l, sam_error *err)
+{
+    for (int i = 0; i < o->n_images; i++) {
+        struct stat st;
+        if (stat(o->images[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            sam_status s = add_path(l, o->images[i], err);
+            if (s) return s;
+            continue;
+        }
+        DIR *d = opendir(o->images[i]);
+        if (!d) return tool_fail(err, SAM_ERR_IO, "cannot read directory '%s'", o->images[i]);
+        int first = l->n;
+        struct dirent *e;
+        sam_status s = SAM_OK;
+        while (s == SAM_OK && (e = readdir(d))) {
+            if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", o->images[i], e->d_name);
+            s = add_path(l, path, err);
+        }
+        closedir(d);
+        if (s) return s;
+        if (l->n == first) return tool_fail(err, SAM_ERR_INVALID_ARG, "--image %s: no .jpg, .jpeg or .png files in the directory", o->images[i]);
+        qsort(l->paths + first, (size_t)(l->n - first), sizeof *l->paths, by_name);
+        l->nested = 1;
+    }
+    if (l->n > 1) l->nested = 1;
+    return SAM_OK;
+}
+
+/* [[[x, y], ...], ...]: a list of normalized points per crop layer */
+typedef struct {
+    int n;
+    int sizes[8];
+    double *grids[8];
+} grid_file;
+
+static sam_status load_grids(const char *path, grid_file *g, sam_error *err)
+{
+    json_value *root;
+    sam_status st = json_parse_file(path, &root, err);
+    if (st) {
+        char old[sizeof err->msg];
+        memcpy(old, err->msg, sizeof old);
+        return tool_fail(err, st, "--point-grids: %s", old);
+    }
+    if (root->type != JSON_ARRAY || root->n < 1 || root->n > 8) {
+        json_free(root);
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s: expected a list (one per crop layer) of lists of [x, y] in [0, 1]", path);
+    }
+    for (int l = 0; l < root->n && st == SAM_OK; l++) {
+        const json_value *layer = &root->items[l];
+        if (layer->type != JSON_ARRAY || layer->n < 1) {
+            st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s:%d:%d: each layer must be a non-empty list of points", path, layer->line, layer->column);
+            break;
+        }
+        g->grids[l] = malloc(sizeof(double) * 2 * (size_t)layer->n);
+        if (!g->grids[l]) {
+            st = tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        g->sizes[l] = layer->n;
+        g->n = l + 1;
+        for (int i = 0; i < layer->n; i++) {
+            const json_value *pt = &layer->items[i];
+            int ok = pt->type == JSON_ARRAY && pt->n == 2 && pt->items[0].type == JSON_NUMBER && pt->items[1].type == JSON_NUMBER;
+            double x = ok ? pt->items[0].number : -1, y = ok ? pt->items[1].number : -1;
+            if (!ok || !(x >= 0 && x <= 1 && y >= 0 && y <= 1)) {
+                st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s:%d:%d: a point must be [x, y] with both in [0, 1]", path, pt->line, pt->column);
+                break;
+            }
+            g->grids[l][2 * i] = x;
+            g->grids[l][2 * i + 1] = y;
+        }
+    }
+    json_free(root);
+    return st;
+}
+
+/* ---- outputs (scripts/amg.py's layout) ---- */
+
+static void write_segmentation(FILE *f, const sam_amg_mask *m, int mode, uint8_t *buf)
+{
+    const sam_rle *r = &m->segmentation;
+    if (mode == OUTPUT_COCO_RLE) {
+        char *s = sam_rle_to_coco(r);
+        fprintf(f, "{\"size\": [%d, %d], \"counts\": ", r->height, r->width);
+        json_write_string(f, s ? s : "");
+        fprintf(f, "}");
+        free(s);
+    } else if (mode == OUTPUT_UNCOMPRESSED_RLE) {
+        fprintf(f, "{\"size\": [%d, %d], \"counts\": [", r->height, r->width);
+        for (int i = 0; i < r->n_counts; i++) fprintf(f, "%s%u", i ? ", " : "", r->counts[i]);
+        fprintf(f, "]}");
+    } else {
+        sam_rle_decode(r, buf);
+        fputc('[', f);
+        for (int y = 0; y < r->height; y++) {
+            fputs(y ? ",\n [" : "[", f);
+            for (int x = 0; x < r->width; x++) fputs(x ? (buf[(size_t)y * r->width + x] ? ",true" : ",false") : (buf[(size_t)y * r->width] ? "true" : "false"), f);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+}
+
+static sam_status write_records(const char *path, const sam_amg_result *r, int mode, uint8_t *buf, written_files *w, sam_error *err)
+{
+    text_file t;
+    sam_status st = text_open(&t, path, err);
+    if (st) return st;
+    fprintf(t.f, "[");
+    for (int i = 0; i < r->n_masks; i++) {
+        const sam_amg_mask *m = &r->masks[i];
+        fprintf(t.f, "%s\n{\"segmentation\": ", i ? "," : "");
+        write_segmentation(t.f, m, mode, buf);
+        fprintf(t.f, ", \"area\": %lld, \"bbox\": [%d, %d, %d, %d], \"predicted_iou\": %.9g, \"point_coords\": [[%.10g, %.10g]], \"stability_score\": %.9g, \"crop_box\": [%d, %d, %d, %d]}",
+                (long long)m->area, m->bbox[0], m->bbox[1], m->bbox[2], m->bbox[3], m->predicted_iou, m->point_coords[0], m->point_coords[1],
+                m->stability_score, m->crop_box[0], m->crop_box[1], m->crop_box[2], m->crop_box[3]);
+    }
+    fprintf(t.f, "\n]\n");
+    return text_commit(&t, w, err);
+}
+
+static int by_area_desc(const void *a, const void *b, void *ctx)
+{
+    const sam_amg_result *r = ctx;
+    int64_t x = r->masks[*(const int *)a].area, y = r->masks[*(const int *)b].area;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static sam_status write_folder(const char *dir, const sam_image *img, const sam_amg_result *r, int mode, uint8_t *buf, written_files *w, sam_error *err)
+{
+    sam_status st = make_dir(dir, err);
+    char path[8192];
+    uint8_t *png = malloc((size_t)img->width * img->height), *over = malloc((size_t)img->width * img->height * 3);
+    int *order = malloc(sizeof(int) * (size_t)(r->n_masks > 0 ? r->n_masks : 1));
+    text_file csv = {0};
+    if (!st && (!png || !over || !order)) st = tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    snprintf(path, sizeof path, "%s/metadata.csv", dir);
+    if (!st) st = text_open(&csv, path, err);
+    if (!st)
+        fprintf(csv.f, "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h\n");
+    for (int i = 0; !st && i < r->n_masks; i++) {
+        const sam_amg_mask *m = &r->masks[i];
+        sam_rle_decode(&m->segmentation, buf);
+        for (size_t k = 0; k < (size_t)img->width * img->height; k++) png[k] = buf[k] ? 255 : 0;
+        snprintf(path, sizeof path, "%s/%d.png", dir, i);
+        if ((st = png_output(path, img->width, img->height, 1, png, w, err))) break;
+        fprintf(csv.f, "%d,%lld,%d,%d,%d,%d,%.10g,%.10g,%.9g,%.9g,%d,%d,%d,%d\n", i, (long long)m->area, m->bbox[0], m->bbox[1], m->bbox[2], m->bbox[3],
+                m->point_coords[0], m->point_coords[1], m->predicted_iou, m->stability_score, m->crop_box[0], m->crop_box[1], m->crop_box[2], m->crop_box[3]);
+    }
+    if (csv.f) {
+        if (!st) st = text_commit(&csv, w, err);
+        else text_abandon(&csv);
+    }
+    if (!st) { /* the overlay: largest masks first, so small ones stay visible */
+        memcpy(over, img->rgb, (size_t)img->width * img->height * 3);
+        for (int i = 0; i < r->n_masks; i++) order[i] = i;
+        qsort_r(order, (size_t)r->n_masks, sizeof *order, by_area_desc, (void *)r);
+        for (int i = 0; i < r->n_masks; i++) {
+            sam_rle_decode(&r->masks[order[i]].segmentation, buf);
+            overlay_add_mask(over, img->width, img->height, buf, order[i]);
+        }
+        snprintf(path, sizeof path, "%s/overlay.png", dir);
+        st = png_output(path, img->width, img->height, 3, over, w, err);
+    }
+    if (!st && mode != OUTPUT_BINARY_MASK) {
+        snprintf(path, sizeof path, "%s/masks.json", dir);
+        st = write_records(path, r, mode, buf, w, err);
+    }
+    free(png);
+    free(over);
+    free(order);
+    return st;
+}
+
+/* ---- progress ---- */
+
+static int progress(void *ctx, int done, int total, int crop, int n_crops)
+{
+    const char *name = ctx;
+    if (!isatty(STDERR_FILENO)) return 0;
+    int filled = total ? done * 30 / total : 30;
+    fprintf(stderr, "\r%s [%.*s%*s] %d/%d points, crop %d/%d", name, filled, "##############################", 30 - filled, "", done, total, crop + 1, n_crops);
+    if (done >= total) fputc('\n', stderr);
+    return 0;
+}
+
+static const char *stem_of(const char *path, char *buf, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    snprintf(buf, cap, "%s", base ? base + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
+}
+
+/* The family's defaults, with the options the command line gave on top. */
+static void apply_options(sam_amg_params *a, const sam_amg_params *given)
+{
+#define TAKE_INT(f) if (given->f >= 0) a->f = given->f
+#define TAKE_REAL(f) if (!isnan(given->f)) a->f = given->f
+    TAKE_INT(points_per_side);
+    TAKE_INT(points_per_batch);
+    TAKE_INT(crop_n_layers);
+    TAKE_INT(crop_n_points_downscale_factor);
+    TAKE_INT(min_mask_region_area);
+    TAKE_INT(multimask_output);
+    TAKE_INT(use_m2m);
+    TAKE_REAL(pred_iou_thresh);
+    TAKE_REAL(stability_score_thresh);
+    TAKE_REAL(stability_score_offset);
+    TAKE_REAL(box_nms_thresh);
+    TAKE_REAL(crop_nms_thresh);
+    TAKE_REAL(crop_overlap_ratio);
+    TAKE_REAL(mask_threshold);
+#undef TAKE_INT
+#undef TAKE_REAL
+}
+
+int run_auto_mode(const run_options *o)
+{
+    sam_error err = {0};
+    image_list images = {0};
+    grid_file grids = {0};
+    sam_model *model = NULL;
+    sam_predictor *pred = NULL;
+    sam_mask_source src = {0};
+    written_files w = {0};
+    uint8_t *buf = NULL;
+    int rc = EXIT_USAGE;
+    sam_amg_params amg;
+    if (expand_images(o, &images, &err)) goto fail;
+    if (o->json_path && images.n > 1) {
+        tool_fail(&err, SAM_ERR_INVALID_ARG, "--json writes one image's masks; for %d images use --out DIR (a folder per image)", images.n);
+        goto fail;
+    }
+    if (o->point_grids && load_grids(o->point_grids, &grids, &err)) goto fail;
+    rc = 1;
+    if (o->oracle) {
+        if (sam_oracle_create(o->oracle, &src, &err)) goto fail;
+        fprintf(stderr, "sam-run: using the synthetic ORACLE predictor of the golden data (a test aid), not a model\n");
+    } else {
+        sam_model_params mp = sam_model_default_params();
+        mp.config_path = o->config;
+        sam_predictor_params pp = sam_predictor_default_params();
+        pp.n_threads = o->threads;
+        pp.profile = o->profile;
+        pp.fuse = !o->no_fuse;
+        if (sam_model_open(o->model, &mp, &model, &err) || sam_predictor_create(model, &pp, &pred, &err)) goto fail;
+        sam_predictor_mask_source(pred, &src);
+    }
+    if (sam_amg_default_params(src.family, &amg, &err)) goto fail;
+    apply_options(&amg, &o->amg);
+    amg.n_threads = o->threads;
+    amg.progress = progress;
+    if (o->point_grids) {
+        if (grids.n < amg.crop_n_layers + 1) {
+            tool_fail(&err, SAM_ERR_INVALID_ARG, "--point-grids has %d layer(s); --crop-n-layers %d needs %d", grids.n, amg.crop_n_layers, amg.crop_n_layers + 1);
+            rc = EXIT_USAGE;
+            goto fail;
+        }
+        amg.points_per_side = 0;
+        amg.n_point_grids = grids.n;
+        amg.point_grid_sizes = grids.sizes;
+        amg.point_grids = (const double *const *)grids.grids;
+    }
+    for (int i = 0; i < images.n; i++) {
+        sam_image img;
+        sam_amg_result *res = NULL;
+        char stem[4096], dir[8192];
+        if (sam_image_load(images.paths[i], &img, &err)) goto fail;
+        amg.progress_ctx = (void *)stem_of(images.paths[i], stem, sizeof stem);
+        sam_status st = sam_amg_generate_with(&src, &img, &amg, &res, &err);
+        if (st == SAM_OK) {
+            free(buf);
+            buf = malloc((size_t)img.width * img.height);
+            if (!buf) st = tool_fail(&err, SAM_ERR_NOMEM, "out of memory");
+        }
+        if (st == SAM_OK && o->out_dir) {
+            if (images.nested) {
+                if (!(st = make_dir(o->out_dir, &err))) snprintf(dir, sizeof dir, "%s/%s", o->out_dir, stem);
+            } else {
+                snprintf(dir, sizeof dir, "%s", o->out_dir);
+            }
+            if (!st) st = write_folder(dir, &img, res, o->output_mode, buf, &w, &err);
+        }
+        if (st == SAM_OK && o->json_path) st = write_records(o->json_path, res, o->output_mode, buf, &w, &err);
+        if (st == SAM_OK)
+            fprintf(stderr, "%s: %d masks; encoder %.2f s, decoder %.2f s, postprocess %.2f s\n", images.paths[i], res->n_masks, res->seconds_encode,
+                    res->seconds_decode, res->seconds_postprocess);
+        sam_amg_result_free(res);
+        sam_image_free(&img);
+        if (st) goto fail;
+    }
+    if (o->profile && pred) sam_predictor_print_profile(pred, stderr);
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "sam-run: %s\n", err.msg);
+    written_rollback(&w);
+done:
+    written_free(&w);
+    free(buf);
+    for (int i = 0; i < images.n; i++) free(images.paths[i]);
+    free(images.paths);
+    for (int i = 0; i < grids.n; i++) free(grids.grids[i]);
+    if (o->oracle) sam_oracle_free(&src);
+    sam_predictor_free(pred);
+    sam_model_free(model);
+    return rc;
+}
