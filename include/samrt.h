@@ -23,16 +23,14 @@
  *         sam_image_load(argv[2], &image, &err) || sam_predictor_set_image(pred, &image, &err))
  *         goto fail;
  *
- *     // one object: a foreground click and a box, three candidate masks
- *     float click[2] = {500, 375};
- *     int label = 1;
+ *     // one object: a box, and a background click inside it
+ *     float click[2] = {575, 750};
+ *     int label = 0;
  *     sam_prompt prompt = {.n_points = 1, .points = click, .labels = &label, .has_box = 1, .box = {425, 600, 700, 875}};
  *     sam_predict_params pp = sam_predict_default_params();
- *     pp.multimask_output = 1;
+ *     pp.multimask_output = 0;
  *     if (sam_predictor_predict(pred, &prompt, 1, &pp, &out, &err)) goto fail;
- *     for (int m = 0; m < out->n_masks; m++)
- *         printf("mask %d: IoU %.3f, area %lld\n", m, out->iou[m],
- *                (long long)sam_mask_stats(out->masks + (size_t)m * out->height * out->width, out->height, out->width, NULL));
+ *     printf("mask: IoU %.3f, area %lld\n", out->iou[0], (long long)sam_mask_stats(out->masks, out->height, out->width, NULL));
  *
  *     // everything, with the generator's default options
  *     sam_amg_params ap;

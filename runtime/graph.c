@@ -44,11 +44,11 @@ sam_status sam_graph_clone(const sam_graph *g, sam_graph **out, sam_error *err)
         sam_graph_free(c);
         return sam_fail(err, SAM_ERR_NOMEM, "out of memory copying graph '%s'", g->name);
     }
-    memcpy(c->nodes, g->nodes, sizeof *c->nodes * (size_t)g->n_nodes);
+    if (g->n_nodes) memcpy(c->nodes, g->nodes, sizeof *c->nodes * (size_t)g->n_nodes);
     c->n_nodes = c->cap_nodes = g->n_nodes;
-    memcpy(c->inputs, g->inputs, sizeof(int) * (size_t)g->n_inputs);
+    if (g->n_inputs) memcpy(c->inputs, g->inputs, sizeof(int) * (size_t)g->n_inputs);
     c->n_inputs = g->n_inputs;
-    memcpy(c->outputs, g->outputs, sizeof(int) * (size_t)g->n_outputs);
+    if (g->n_outputs) memcpy(c->outputs, g->outputs, sizeof(int) * (size_t)g->n_outputs);
     c->n_outputs = g->n_outputs;
     *out = c;
     return SAM_OK;

@@ -3,8 +3,8 @@
 #ifndef SAMRT_GOLDEN_CASES_H
 #define SAMRT_GOLDEN_CASES_H
 
-#include "json.h"
 #include "../task/predictor.h"
+#include "json.h"
 #include "test_util.h"
 
 /* golden/README.md, "What parity means" */
@@ -19,8 +19,11 @@ typedef struct {
     int n, batched;
 } case_prompts;
 
+/* With Check assertions (main thread), and without (any thread: 0 on success). */
 void read_case(const json_value *c, case_prompts *cp);
+int read_case_quiet(const json_value *c, case_prompts *cp);
 /* The golden array named by c[key] (e.g. "low_res_logits_file"). */
 sam_array load_golden(const json_value *c, const char *key);
+int load_golden_quiet(const json_value *c, const char *key, sam_array *out);
 
 #endif

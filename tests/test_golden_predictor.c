@@ -3,6 +3,7 @@
  * resizing, the encoder, the prompt encoder and mask decoder graphs, to the masks at
  * the original size, at the tolerances of golden/README.md. */
 #include <math.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,96 @@ START_TEST(test_case)
 }
 END_TEST
 
+/* The feature cache: features saved by one predictor and loaded by another give the
+ * same predictions bit for bit; a cache made for this image is reused, a damaged one is
+ * refused by load and recomputed by the cached set_image. */
+START_TEST(test_feature_cache)
+{
+    sam_error err = {0};
+    sam_image img;
+    ck_assert_msg(sam_image_load(golden_path("images/truck.jpg"), &img, &err) == SAM_OK, "%s", err.msg);
+    const char *cache = tmp_path("truck.features");
+    unlink(cache);
+    int reused = -1;
+    ck_assert_msg(sam_predictor_set_image_cached(pred, &img, cache, &reused, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(reused, 0);
+    ck_assert_msg(sam_predictor_set_image_cached(pred, &img, cache, &reused, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(reused, 1);
+    current_image[0] = 0;
+    sam_predictor *other;
+    ck_assert_msg(sam_predictor_create(model, NULL, &other, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_predictor_load_features(other, cache, &err) == SAM_OK, "%s", err.msg);
+    int h, w;
+    sam_predictor_original_size(other, &h, &w);
+    ck_assert_int_eq(h, 1200);
+    ck_assert_int_eq(w, 1800);
+    float pt[2] = {500, 375};
+    int label = 1;
+    sam_prompt q = {.n_points = 1, .points = pt, .labels = &label};
+    sam_prediction *a, *b;
+    ck_assert_int_eq(sam_predictor_predict(pred, &q, 1, NULL, &a, &err), SAM_OK);
+    ck_assert_int_eq(sam_predictor_predict(other, &q, 1, NULL, &b, &err), SAM_OK);
+    ck_assert_mem_eq(a->low_res_logits, b->low_res_logits, sizeof(float) * 3 * 256 * 256);
+    ck_assert_mem_eq(a->iou, b->iou, sizeof(float) * 3);
+    sam_tensor_view f;
+    ck_assert_int_eq(sam_predictor_feature(other, 0, &f, &err), SAM_OK);
+    ck_assert_str_eq(f.name, "image_embeddings");
+    ck_assert_int_eq(f.shape[1], 256);
+    sam_prediction_free(a);
+    sam_prediction_free(b);
+    /* a damaged file: refused, and recomputed by the cached call */
+    truncate(cache, 1000);
+    ck_assert_int_eq(sam_predictor_load_features(other, cache, &err), SAM_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "truncated"), "%s", err.msg);
+    ck_assert_msg(sam_predictor_set_image_cached(other, &img, cache, &reused, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(reused, 0);
+    ck_assert_int_eq(sam_predictor_load_features(other, tmp_path("none.features"), &err), SAM_ERR_IO);
+    sam_predictor_free(other);
+    sam_image_free(&img);
+}
+END_TEST
+
+/* Bad prompts through the API: an error naming the problem, nothing computed. */
+START_TEST(test_bad_prompts)
+{
+    sam_error err = {0};
+    sam_predictor *fresh;
+    ck_assert_msg(sam_predictor_create(model, NULL, &fresh, &err) == SAM_OK, "%s", err.msg);
+    float pt[2] = {10, 10}, nan_pt[2] = {NAN, 3};
+    int fg = 1, odd = 5;
+    sam_prompt q = {.n_points = 1, .points = pt, .labels = &fg};
+    sam_prediction *out = NULL;
+    ck_assert_int_eq(sam_predictor_predict(fresh, &q, 1, NULL, &out, &err), SAM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "no image"), "%s", err.msg);
+    set_image("truck.jpg");
+    struct {
+        sam_prompt q;
+        int n;
+        const char *what;
+    } bad[] = {
+        {{.n_points = 1, .points = nan_pt, .labels = &fg}, 1, "not a finite number"},
+        {{.n_points = 1, .points = pt, .labels = &odd}, 1, "label 5"},
+        {{.has_box = 1, .box = {100, 100, 50, 200}}, 1, "x1 >= x0"},
+        {{.has_box = 1, .box = {100, NAN, 150, 200}}, 1, "not finite"},
+        {{.n_points = 0}, 1, "neither points nor a box"},
+        {{.n_points = 1, .points = pt, .labels = &fg}, 0, "0 prompts"},
+        {{.n_points = 100000, .points = pt, .labels = &fg}, 1, "at most 1024"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_int_eq(sam_predictor_predict(pred, &bad[i].q, bad[i].n, NULL, &out, &err), SAM_ERR_INVALID_ARG);
+        ck_assert_msg(strstr(err.msg, bad[i].what), "case %zu: '%s' lacks '%s'", i, err.msg, bad[i].what);
+        ck_assert_ptr_null(out);
+    }
+    float *mask = calloc(256 * 256, sizeof(float));
+    mask[777] = INFINITY;
+    sam_prompt with_mask = {.n_points = 1, .points = pt, .labels = &fg, .mask_input = mask};
+    ck_assert_int_eq(sam_predictor_predict(pred, &with_mask, 1, NULL, &out, &err), SAM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.msg, "mask input"), "%s", err.msg);
+    free(mask);
+    sam_predictor_free(fresh);
+}
+END_TEST
+
 int main(void)
 {
     if (!golden_dir()) {
@@ -116,6 +207,8 @@ int main(void)
     TCase *tc = tcase_create("cases");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_case, 0, cases()->n);
+    tcase_add_test(tc, test_feature_cache);
+    tcase_add_test(tc, test_bad_prompts);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_predictor_free(pred);

@@ -8,6 +8,7 @@
 
 #include "../converter/convert.h"
 #include "../converter/pickle.h"
+#include "../task/task.h"
 #include "test_util.h"
 
 /* ---------------- YAML graphs ---------------- */
@@ -95,6 +96,61 @@ START_TEST(test_graph_runs)
 }
 END_TEST
 
+/* ---------------- configs ---------------- */
+
+START_TEST(test_configs)
+{
+    sam_error err = {0};
+    sam_config *cfg = malloc(sizeof *cfg);
+    /* a variant extends its family: its parameters override, the sections resolve with them */
+    const char *family = "family: fam\ngraphs: {a: a.yaml, b: b.yaml}\nparams: {size: 8, scale: 2}\n"
+                         "output: {low_res: $(size * scale), multimask_tokens: [1, 2, 3], mean: [1.5, 2, 3]}\n";
+    ck_assert(write_file(tmp_path("fam.yaml"), family, strlen(family)));
+    const char *variant = "variant: big\nparams: {size: 32}\nbase: fam.yaml\ngraphs: {b: /abs/b2.yaml}\n";
+    ck_assert(write_file(tmp_path("big.yaml"), variant, strlen(variant)));
+    ck_assert_msg(sam_config_load(tmp_path("big.yaml"), cfg, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_config_resolve(cfg, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_str_eq(cfg->family, "fam");
+    ck_assert_str_eq(cfg->variant, "big");
+    ck_assert_int_eq(cfg->n_graphs, 2);
+    ck_assert_str_eq(sam_config_graph(cfg, "b"), "/abs/b2.yaml");
+    ck_assert_ptr_nonnull(strstr(sam_config_graph(cfg, "a"), "/a.yaml"));
+    const sam_value *low = sam_params_get(&cfg->task, "output.low_res"), *tokens = sam_params_get(&cfg->task, "output.multimask_tokens");
+    const sam_value *mean = sam_params_get(&cfg->task, "output.mean");
+    ck_assert_int_eq(low->i, 64); /* the variant's size */
+    ck_assert_int_eq(tokens->type, SAM_VAL_LIST);
+    ck_assert_int_eq(tokens->list[2], 3);
+    ck_assert_int_eq(mean->type, SAM_VAL_REALS);
+    ck_assert_double_eq(mean->reals[0], 1.5);
+    /* what it lacks for a task is named */
+    sam_task t;
+    ck_assert_int_eq(sam_task_from_config(cfg, &t, &err), SAM_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "lacks 'input.size'"), "%s", err.msg);
+    /* errors carry the file and line */
+    const char *typo = "base: fam.yaml\nvariant: x\nparms: {size: 1}\n";
+    ck_assert(write_file(tmp_path("typo.yaml"), typo, strlen(typo)));
+    ck_assert_int_eq(sam_config_load(tmp_path("typo.yaml"), cfg, &err), SAM_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "typo.yaml:3:1: unknown or malformed key in config") && strstr(err.msg, "parms"), "%s", err.msg);
+    const char *loop = "base: loop.yaml\nfamily: f\n";
+    ck_assert(write_file(tmp_path("loop.yaml"), loop, strlen(loop)));
+    ck_assert_int_ne(sam_config_load(tmp_path("loop.yaml"), cfg, &err), SAM_OK);
+    ck_assert_msg(strstr(err.msg, "too deeply"), "%s", err.msg);
+    const char *orphan = "variant: x\nparams: {size: 1}\n";
+    ck_assert(write_file(tmp_path("orphan.yaml"), orphan, strlen(orphan)));
+    ck_assert_int_eq(sam_config_load(tmp_path("orphan.yaml"), cfg, &err), SAM_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "does not name its 'family'"), "%s", err.msg);
+    /* the real family configs give complete tasks */
+    ck_assert_msg(sam_task_for_family("sam", &t, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(t.input_size, 1024);
+    ck_assert_int_eq(t.low_res, 256);
+    ck_assert_int_eq(t.multi_first, 1);
+    ck_assert_double_eq_tol(t.amg.pred_iou_thresh, 0.88, 1e-12);
+    ck_assert_int_eq(sam_task_for_family("nope", &t, &err), SAM_ERR_NOT_FOUND);
+    ck_assert_int_eq(sam_task_for_family("../x", &t, &err), SAM_ERR_INVALID_ARG);
+    free(cfg);
+}
+END_TEST
+
 /* ---------------- weight blobs ---------------- */
 
 static sam_status fill_counting(void *ctx, int index, void *dst, size_t nbytes, sam_error *err)
@@ -116,6 +172,7 @@ START_TEST(test_real_graph_needs_weights)
     sam_model *m;
     sam_graph *g;
     ck_assert_int_eq(sam_model_open_blob(path, &m, &err), SAM_OK);
+    ck_assert_str_eq(sam_model_family(m), "sam"); /* blobs of version 0.1 record no family */
     ck_assert_int_eq(sam_graph_load_file(sam_config_graph(&cfg, "image_encoder"), &cfg.params, m, &g, &err), SAM_ERR_GRAPH);
     ck_assert_msg(strstr(err.msg, "image_encoder.yaml:") && strstr(err.msg, "undefined tensor 'image_encoder.patch_embed.proj.weight'"), "%s", err.msg);
     sam_model_free(m);
@@ -386,6 +443,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_graph_errors);
     tcase_add_test(tc, test_graph_runs);
+    tcase_add_test(tc, test_configs);
     tcase_add_test(tc, test_real_graph_needs_weights);
     tcase_add_test(tc, test_blob_roundtrip);
     tcase_add_test(tc, test_blob_errors);

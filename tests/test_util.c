@@ -11,7 +11,7 @@
 
 const char *golden_dir(void)
 {
-    static char dir[4096];
+    static _Thread_local char dir[4096];
     const char *env = getenv("SAMRT_GOLDEN_DIR");
     snprintf(dir, sizeof dir, "%s", env && *env ? env : SAMRT_GOLDEN_DEFAULT);
     char probe[4200];
@@ -21,8 +21,8 @@ const char *golden_dir(void)
 
 const char *golden_path(const char *rel)
 {
-    static char bufs[8][4200];
-    static int next;
+    static _Thread_local char bufs[8][4200]; /* rotating, per thread: the threads test calls these concurrently */
+    static _Thread_local int next;
     char *b = bufs[next++ % 8];
     snprintf(b, sizeof bufs[0], "%s/%s", golden_dir(), rel);
     return b;
@@ -45,8 +45,8 @@ const char *tmp_dir(void)
 
 const char *tmp_path(const char *name)
 {
-    static char bufs[8][4200];
-    static int next;
+    static _Thread_local char bufs[8][4200]; /* rotating, per thread: the threads test calls these concurrently */
+    static _Thread_local int next;
     char *b = bufs[next++ % 8];
     snprintf(b, sizeof bufs[0], "%s/%s", tmp_dir(), name);
     return b;

@@ -6,5 +6,5 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev check >/dev/null
-echo "install-deps: build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev check"
+    build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev libjansson-dev check >/dev/null
+echo "install-deps: build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev libjansson-dev check"

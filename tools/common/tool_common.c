@@ -67,6 +67,19 @@ void tool_progress(void *label, uint64_t done, uint64_t total)
     if (done >= total) last = -1;
 }
 
+sam_status tool_open_predictor(const char *model_path, const char *config_path, int n_threads, int profile, int fuse, sam_model **model,
+                               sam_predictor **pred, sam_error *err)
+{
+    sam_model_params mp = sam_model_default_params();
+    mp.config_path = config_path;
+    sam_predictor_params pp = sam_predictor_default_params();
+    pp.n_threads = n_threads;
+    pp.profile = profile;
+    pp.fuse = fuse;
+    sam_status st = sam_model_open(model_path, &mp, model, err);
+    return st ? st : sam_predictor_create(*model, &pp, pred, err);
+}
+
 uint64_t tool_peak_rss(void)
 {
     struct rusage ru;

@@ -21,6 +21,9 @@ int tool_parse_double(const char *s, double lo, double hi, double *out);
 /* A progress bar on stderr when it is a terminal, a line every 10% otherwise
  * (the label is a const char *); for sam_convert_params. */
 void tool_progress(void *label, uint64_t done, uint64_t total);
+/* Opens the model (with config_path, or its own config) and a predictor on it. */
+sam_status tool_open_predictor(const char *model_path, const char *config_path, int n_threads, int profile, int fuse, sam_model **model,
+                               sam_predictor **pred, sam_error *err);
 /* Peak resident set size of this process, bytes. */
 uint64_t tool_peak_rss(void);
 /* Seconds on a monotonic clock. */

@@ -61,18 +61,6 @@ static double sgemm_gflops(int n, int threads)
     return best;
 }
 
-static sam_status open_predictor(const char *model_path, const char *config_path, int n_threads, int profile, sam_model **model,
-                                 sam_predictor **pred, sam_error *err)
-{
-    sam_model_params mp = sam_model_default_params();
-    mp.config_path = config_path;
-    sam_predictor_params pp = sam_predictor_default_params();
-    pp.n_threads = n_threads;
-    pp.profile = profile;
-    sam_status st = sam_model_open(model_path, &mp, model, err);
-    return st ? st : sam_predictor_create(*model, &pp, pred, err);
-}
-
 static int bench_encoder(const char *model_path, const char *config_path, int n_threads, int runs, int sgemm_n, int profile)
 {
     sam_error err = {0};
@@ -173,7 +161,7 @@ static int bench_decoder(const char *model_path, const char *config_path, int n_
     sam_predictor *pred = NULL;
     float *data[8] = {0};
     int rc = 1;
-    if (open_predictor(model_path, config_path, n_threads, profile, &model, &pred, &err)) goto fail;
+    if (tool_open_predictor(model_path, config_path, n_threads, profile, 1, &model, &pred, &err)) goto fail;
     sam_tensor_view f[8];
     int nf = sam_predictor_n_features(pred);
     for (int i = 0; i < nf && i < 8; i++) { /* synthetic features of a 1800x1200 image */
@@ -230,7 +218,7 @@ static int bench_auto(const char *model_path, const char *config_path, int n_thr
     sam_amg_result *res = NULL;
     int rc = 1;
     sam_amg_params o;
-    if (sam_image_load(image, &img, &err) || open_predictor(model_path, config_path, n_threads, profile, &model, &pred, &err) ||
+    if (sam_image_load(image, &img, &err) || tool_open_predictor(model_path, config_path, n_threads, profile, 1, &model, &pred, &err) ||
         sam_amg_default_params(sam_model_family(model), &o, &err))
         goto fail;
     o.n_threads = n_threads;

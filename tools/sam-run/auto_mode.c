@@ -292,13 +292,7 @@ int run_auto_mode(const run_options *o)
         if (sam_oracle_create(o->oracle, &src, &err)) goto fail;
         fprintf(stderr, "sam-run: using the synthetic ORACLE predictor of the golden data (a test aid), not a model\n");
     } else {
-        sam_model_params mp = sam_model_default_params();
-        mp.config_path = o->config;
-        sam_predictor_params pp = sam_predictor_default_params();
-        pp.n_threads = o->threads;
-        pp.profile = o->profile;
-        pp.fuse = !o->no_fuse;
-        if (sam_model_open(o->model, &mp, &model, &err) || sam_predictor_create(model, &pp, &pred, &err)) goto fail;
+        if (tool_open_predictor(o->model, o->config, o->threads, o->profile, !o->no_fuse, &model, &pred, &err)) goto fail;
         sam_predictor_mask_source(pred, &src);
     }
     if (sam_amg_default_params(src.family, &amg, &err)) goto fail;

@@ -145,13 +145,7 @@ int run_segment_mode(run_options *o)
         rc = EXIT_USAGE;
         goto fail;
     }
-    sam_model_params mp = sam_model_default_params();
-    mp.config_path = o->config;
-    sam_predictor_params pp = sam_predictor_default_params();
-    pp.n_threads = o->threads;
-    pp.profile = o->profile;
-    pp.fuse = !o->no_fuse;
-    if (sam_model_open(o->model, &mp, &model, &err) || sam_predictor_create(model, &pp, &pred, &err)) goto fail;
+    if (tool_open_predictor(o->model, o->config, o->threads, o->profile, !o->no_fuse, &model, &pred, &err)) goto fail;
     double scale = o->input_percent / 100.0;
     if (scale < 1.0) {
         int ww = (int)(img.width * scale + 0.5), wh = (int)(img.height * scale + 0.5);
