@@ -274,6 +274,8 @@ SAMRT_API int sam_predictor_is_image_set(const sam_predictor *pred);
 /* The image's size, and the size of the image inside the model's input frame. */
 SAMRT_API void sam_predictor_original_size(const sam_predictor *pred, int *height, int *width);
 SAMRT_API void sam_predictor_input_size(const sam_predictor *pred, int *height, int *width);
+/* The side of the low-res logits the model outputs and takes as mask inputs (256). */
+SAMRT_API int sam_predictor_low_res(const sam_predictor *pred);
 /* Seconds the encoder took for the current image (0 when its features were set). */
 SAMRT_API double sam_predictor_encoder_seconds(const sam_predictor *pred);
 

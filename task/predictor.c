@@ -181,6 +181,11 @@ void sam_predictor_input_size(const sam_predictor *p, int *h, int *w)
     *w = p->in_w;
 }
 
+int sam_predictor_low_res(const sam_predictor *p)
+{
+    return p->task.low_res;
+}
+
 double sam_predictor_encoder_seconds(const sam_predictor *p)
 {
     return p->encoder_seconds;

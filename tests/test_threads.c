@@ -89,6 +89,58 @@ START_TEST(test_two_predictors_two_threads)
 }
 END_TEST
 
+/* Two sessions of one loaded graph, in two threads: the graph stays as loaded (each
+ * session fuses and plans its own copy) and both give the same embedding. */
+typedef struct {
+    const sam_graph *g;
+    const sam_array *in;
+    float *out;
+    int ok;
+} session_job;
+
+static void *run_session(void *arg)
+{
+    session_job *j = arg;
+    sam_session *s;
+    sam_error err;
+    sam_tensor_view e;
+    if (sam_session_create(j->g, NULL, &s, &err)) return NULL;
+    j->ok = sam_session_set_input(s, "image", j->in->data, j->in->ndim, j->in->shape, &err) == SAM_OK && sam_session_run(s, &err) == SAM_OK &&
+            sam_session_tensor(s, "image_embeddings", &e, &err) == SAM_OK;
+    if (j->ok) memcpy(j->out, e.data, sizeof(float) * 256 * 64 * 64);
+    sam_session_free(s);
+    return NULL;
+}
+
+START_TEST(test_two_sessions_one_graph)
+{
+    sam_graph *g;
+    sam_error err = {0};
+    sam_array in;
+    ck_assert_msg(sam_model_load_graph(model, "image_encoder", NULL, &g, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_npy_read(golden_path("sam_tiny/truck_input.npy"), &in, &err) == SAM_OK, "%s", err.msg);
+    int nodes = g->n_nodes;
+    session_job j[2] = {{g, &in, malloc(sizeof(float) * 256 * 64 * 64), 0}, {g, &in, malloc(sizeof(float) * 256 * 64 * 64), 0}};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, run_session, &j[1]), 0);
+    run_session(&j[0]);
+    pthread_join(t, NULL);
+    ck_assert(j[0].ok && j[1].ok);
+    ck_assert_int_eq(g->n_nodes, nodes);
+    ck_assert_mem_eq(j[0].out, j[1].out, sizeof(float) * 256 * 64 * 64);
+    sam_array want;
+    ck_assert_msg(sam_npy_read(golden_path("sam_tiny/truck_embedding.npy"), &want, &err) == SAM_OK, "%s", err.msg);
+    diff_stats d = compare_f32(j[0].out, want.data, 256 * 64 * 64);
+    fprintf(stderr, "  two sessions of one graph: identical embeddings, max abs %.2e from the golden one\n", d.max_abs);
+    ck_assert(d.max_abs <= 1e-3);
+    sam_array_free(&want);
+    sam_array_free(&in);
+    free(j[0].out);
+    free(j[1].out);
+    sam_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     if (!golden_dir()) {
@@ -108,6 +160,7 @@ int main(void)
     TCase *tc = tcase_create("concurrent");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_two_predictors_two_threads);
+    tcase_add_test(tc, test_two_sessions_one_graph);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_model_free(model);

@@ -29,7 +29,11 @@ static sam_status ensure_object(prompt_set *s, int index, const char *source, sa
     if (lbl) s->labels = lbl;
     float **msk = lbl ? realloc(s->masks, sizeof *msk * (size_t)n) : NULL;
     if (msk) s->masks = msk;
-    char **src = msk ? realloc(s->sources, sizeof *src * (size_t)n) : NULL;
+    int *sides = msk ? realloc(s->mask_sides, sizeof *sides * (size_t)n) : NULL;
+    if (sides) s->mask_sides = sides;
+    char **whats = sides ? realloc(s->mask_whats, sizeof *whats * (size_t)n) : NULL;
+    if (whats) s->mask_whats = whats;
+    char **src = whats ? realloc(s->sources, sizeof *src * (size_t)n) : NULL;
     if (src) s->sources = src;
     if (!src) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     for (int i = s->n; i < n; i++) {
@@ -37,6 +41,8 @@ static sam_status ensure_object(prompt_set *s, int index, const char *source, sa
         s->points[i] = NULL;
         s->labels[i] = NULL;
         s->masks[i] = NULL;
+        s->mask_sides[i] = 0;
+        s->mask_whats[i] = NULL;
         s->sources[i] = strdup(source);
         if (!s->sources[i]) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
         s->n = i + 1;
@@ -50,12 +56,15 @@ void prompt_set_free(prompt_set *s)
         free(s->points[i]);
         free(s->labels[i]);
         free(s->masks[i]);
+        free(s->mask_whats[i]);
         free(s->sources[i]);
     }
     free(s->prompts);
     free(s->points);
     free(s->labels);
     free(s->masks);
+    free(s->mask_sides);
+    free(s->mask_whats);
     free(s->sources);
     memset(s, 0, sizeof *s);
 }
@@ -126,35 +135,48 @@ sam_status prompt_set_box(prompt_set *s, const char *arg, sam_error *err)
     return SAM_OK;
 }
 
-static sam_status load_mask(prompt_set *s, int obj, const char *path, int low, const char *what, sam_error *err)
+static sam_status load_mask(prompt_set *s, int obj, const char *path, const char *what, sam_error *err)
 {
     sam_npy a;
     sam_status st = sam_npy_load(path, &a, err);
     if (st) return prefix_error(err, what);
     int64_t numel = 1;
     for (int d = 0; d < a.ndim; d++) numel *= a.shape[d];
-    int ok = a.dtype == SAM_NPY_F32 && a.ndim >= 2 && a.shape[a.ndim - 1] == low && a.shape[a.ndim - 2] == low && numel == (int64_t)low * low;
-    if (!ok) {
-        char buf[96];
-        int used = snprintf(buf, sizeof buf, "[");
-        for (int d = 0; d < a.ndim && used < (int)sizeof buf; d++) used += snprintf(buf + used, sizeof buf - (size_t)used, "%s%lld", d ? ", " : "", (long long)a.shape[d]);
-        if (used < (int)sizeof buf) snprintf(buf + used, sizeof buf - (size_t)used, "]");
-        sam_npy_free(&a);
-        return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: the mask input must be float32 1x%dx%d low-res logits (from --save-logits), got %s %s", what, low, low,
-                         a.dtype == SAM_NPY_F32 ? "float32" : "uint8", buf);
-    }
+    int64_t side = a.ndim >= 2 ? a.shape[a.ndim - 1] : 0;
+    char shape[96];
+    int used = snprintf(shape, sizeof shape, "%s [", a.dtype == SAM_NPY_F32 ? "float32" : "uint8");
+    for (int d = 0; d < a.ndim && used < (int)sizeof shape; d++) used += snprintf(shape + used, sizeof shape - (size_t)used, "%s%lld", d ? ", " : "", (long long)a.shape[d]);
+    if (used < (int)sizeof shape) snprintf(shape + used, sizeof shape - (size_t)used, "]");
+    /* the model's low-res side is checked once the model is known (prompt_check_masks) */
+    int square = a.dtype == SAM_NPY_F32 && a.ndim >= 2 && a.shape[a.ndim - 2] == side && numel == side * side && side <= 4096;
     free(s->masks[obj]);
+    free(s->mask_whats[obj]);
     s->masks[obj] = a.data;
+    s->mask_sides[obj] = square ? (int)side : 0;
     s->prompts[obj].mask_input = a.data;
+    size_t n = strlen(what) + strlen(shape) + 2;
+    if (!(s->mask_whats[obj] = malloc(n))) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    snprintf(s->mask_whats[obj], n, "%s\n%s", what, shape); /* the argument, then what it holds */
     return SAM_OK;
 }
 
-sam_status prompt_set_mask_input(prompt_set *s, const char *path, int low, sam_error *err)
+sam_status prompt_set_mask_input(prompt_set *s, const char *path, sam_error *err)
 {
     char what[300];
     snprintf(what, sizeof what, "--mask-input '%s'", path);
     sam_status st = ensure_object(s, 0, "command line", err);
-    return st ? st : load_mask(s, 0, path, low, what, err);
+    return st ? st : load_mask(s, 0, path, what, err);
+}
+
+sam_status prompt_check_masks(const prompt_set *s, int low, sam_error *err)
+{
+    for (int i = 0; i < s->n; i++) {
+        if (!s->masks[i] || s->mask_sides[i] == low) continue;
+        const char *nl = strchr(s->mask_whats[i], '\n');
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "%.*s: the mask input must be float32 1x%dx%d low-res logits (from --save-logits), got %s",
+                         (int)(nl - s->mask_whats[i]), s->mask_whats[i], low, low, nl + 1);
+    }
+    return SAM_OK;
 }
 
 static sam_status json_numbers(const json_value *v, double *out, int count, const char *what, const char *path, sam_error *err)
@@ -169,7 +191,7 @@ bad:
     return tool_fail(err, SAM_ERR_INVALID_ARG, "%s:%d:%d: %s must be a list of %d numbers", path, v ? v->line : 0, v ? v->column : 0, what, count);
 }
 
-sam_status prompt_load_json(prompt_set *s, const char *path, int low, sam_error *err)
+sam_status prompt_load_json(prompt_set *s, const char *path, sam_error *err)
 {
     json_value *root;
     sam_status st = json_parse_file(path, &root, err);
@@ -234,7 +256,7 @@ sam_status prompt_load_json(prompt_set *s, const char *path, int low, sam_error 
             }
             char file[8192];
             snprintf(file, sizeof file, "%s%s", mask->string[0] == '/' ? "" : dir, mask->string);
-            st = load_mask(s, base + i, file, low, what, err);
+            st = load_mask(s, base + i, file, what, err);
         }
         if (st == SAM_OK && !s->prompts[base + i].n_points && !s->prompts[base + i].has_box)
             st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: an object needs points or a box", what);

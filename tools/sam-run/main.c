@@ -213,9 +213,7 @@ static int check_combination(run_options *o, int want_auto, int cli_prompt, cons
             fprintf(stderr, "sam-run: --prompts cannot be combined with --point/--box/--mask-input\n");
             return EXIT_USAGE;
         }
-        /* the low-res side of SAM and SAM 2 alike; a model of another size refuses the shape later */
-        if ((mask_input && prompt_set_mask_input(&o->prompts, mask_input, 256, &err)) ||
-            (prompts_file && prompt_load_json(&o->prompts, prompts_file, 256, &err))) {
+        if ((mask_input && prompt_set_mask_input(&o->prompts, mask_input, &err)) || (prompts_file && prompt_load_json(&o->prompts, prompts_file, &err))) {
             fprintf(stderr, "sam-run: %s\n", err.msg);
             return EXIT_USAGE;
         }

@@ -146,6 +146,10 @@ int run_segment_mode(run_options *o)
         goto fail;
     }
     if (tool_open_predictor(o->model, o->config, o->threads, o->profile, !o->no_fuse, &model, &pred, &err)) goto fail;
+    if (prompt_check_masks(ps, sam_predictor_low_res(pred), &err)) {
+        rc = EXIT_USAGE;
+        goto fail;
+    }
     double scale = o->input_percent / 100.0;
     if (scale < 1.0) {
         int ww = (int)(img.width * scale + 0.5), wh = (int)(img.height * scale + 0.5);
