@@ -194,6 +194,8 @@ SAMRT_API void sam_model_free(sam_model *model);
 SAMRT_API const char *sam_model_family(const sam_model *model);
 SAMRT_API const char *sam_model_variant(const sam_model *model);
 SAMRT_API const char *sam_model_path(const sam_model *model);
+/* The side of the model's square input frame (1024), or 0 for a blob opened without its config. */
+SAMRT_API int sam_model_image_size(const sam_model *model);
 SAMRT_API int sam_model_n_tensors(const sam_model *model);
 SAMRT_API int64_t sam_model_weight_bytes(const sam_model *model);
 /* The blob's metadata (family, variant, hyper-parameters): entry i as name and value

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/model.h"
 #include "../runtime/status.h"
 
 typedef struct {
@@ -148,6 +149,12 @@ sam_status sam_task_for_family(const char *family, sam_task *t, sam_error *err)
     if (st == SAM_OK) st = sam_task_from_config(cfg, t, err);
     free(cfg);
     return st;
+}
+
+int sam_model_image_size(const sam_model *m)
+{
+    sam_task t;
+    return m->config && sam_task_from_config(m->config, &t, NULL) == SAM_OK ? t.input_size : 0;
 }
 
 void sam_task_input_shape(const sam_task *t, int h, int w, int *in_h, int *in_w)
