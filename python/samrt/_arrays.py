@@ -22,16 +22,26 @@ def owner(ptr, free):
     return _Owner(ptr, free)
 
 
+class _Memory:
+    """Library memory described to NumPy (its array interface); the arrays made from it
+    hold it, and it holds the owner."""
+
+    __slots__ = ("__array_interface__", "keep")
+
+    def __init__(self, address, shape, typestr, keep):
+        self.__array_interface__ = {"data": (address, False), "shape": shape, "typestr": typestr, "version": 3}
+        self.keep = keep
+
+
 def view(address, shape, dtype, keep):
     """An array of `shape` and `dtype` at `address`, holding `keep` alive."""
-    count = int(np.prod(shape)) if len(shape) else 1
-    nbytes = count * np.dtype(dtype).itemsize
-    if nbytes == 0:
+    dtype = np.dtype(dtype)
+    shape = tuple(int(d) for d in shape)
+    if 0 in shape:
         return np.zeros(shape, dtype)
-    buf_type = type("_Buffer", (ctypes.c_uint8 * nbytes,), {})
-    buf = buf_type.from_address(address)
-    buf.keep = keep  # the buffer is the array's base; it holds the owner
-    return np.frombuffer(buf, dtype=dtype, count=count).reshape(shape)
+    if not address:
+        raise RuntimeError("samrt: the library returned no data for a %s array" % (shape,))
+    return np.asarray(_Memory(address, shape, dtype.str, keep))
 
 
 def address(p):
