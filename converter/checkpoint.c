@@ -17,9 +17,11 @@ typedef struct {
     size_t prefix_len;
     sam_pt_tensor *tensors;
     int n_tensors;
-    sam_spec_tensor *spec;
+    sam_model_spec model;
+    const sam_spec_tensor *spec;
     int n_spec;
     int *spec_to_pt;
+    int skipped; /* checkpoint tensors the image path does not read, left out */
     uint64_t done, total;
     sam_progress_fn progress;
     void *pctx;
@@ -147,34 +149,47 @@ static sam_status find_pickle(converter *c, const sam_zip_entry **pkl, sam_error
     return SAM_OK;
 }
 
-/* Every expected tensor present with its shape, and nothing else. */
+/* Every expected tensor present with its shape, and nothing else but what the family
+ * may leave out (SAM 2's video modules). */
 static sam_status match_spec(converter *c, sam_error *err)
 {
-    c->spec_to_pt = calloc((size_t)c->n_spec, sizeof(int));
-    if (!c->spec_to_pt) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < c->n_spec; i++) {
+    c->spec = c->model.tensors;
+    c->n_spec = c->model.n_tensors;
+    c->spec_to_pt = calloc((size_t)c->n_spec + 1, sizeof(int));
+    char *used = calloc((size_t)c->n_tensors + 1, 1);
+    if (!c->spec_to_pt || !used) {
+        free(used);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
+    }
+    const char *family = strcmp(c->model.family, "sam2") == 0 ? "SAM 2" : "SAM";
+    sam_status st = SAM_OK;
+    for (int i = 0; i < c->n_spec && st == SAM_OK; i++) {
         const sam_spec_tensor *s = &c->spec[i];
         const sam_pt_tensor *t = find_pt(c, s->name);
-        if (!t) return sam_fail(err, SAM_ERR_FORMAT, "%s: tensor '%s' is missing: not a complete SAM checkpoint", c->zip.path, s->name);
+        if (!t) {
+            st = sam_fail(err, SAM_ERR_FORMAT, "%s: tensor '%s' is missing: not a complete %s checkpoint", c->zip.path, s->name, family);
+            break;
+        }
         int same = t->ndim == s->ndim;
         for (int d = 0; same && d < s->ndim; d++) same = t->shape[d] == s->shape[d];
         if (!same) {
             char a[96], b[96];
-            return sam_fail(err, SAM_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", c->zip.path, s->name, sam_shape_str(t->ndim, t->shape, a, sizeof a),
-                            sam_shape_str(s->ndim, s->shape, b, sizeof b));
+            st = sam_fail(err, SAM_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", c->zip.path, s->name, sam_shape_str(t->ndim, t->shape, a, sizeof a),
+                          sam_shape_str(s->ndim, s->shape, b, sizeof b));
+            break;
         }
         c->spec_to_pt[i] = (int)(t - c->tensors);
+        used[c->spec_to_pt[i]]++;
         c->total += (uint64_t)sam_shape_numel(s->ndim, s->shape) * sizeof(float);
     }
-    if (c->n_tensors != c->n_spec) {
-        for (int i = 0; i < c->n_tensors; i++) {
-            int known = 0;
-            for (int k = 0; k < c->n_spec && !known; k++) known = strcmp(c->spec[k].name, c->tensors[i].name) == 0;
-            if (!known) return sam_fail(err, SAM_ERR_FORMAT, "%s: unexpected tensor '%s': not part of a SAM model", c->zip.path, c->tensors[i].name);
-        }
-        return sam_fail(err, SAM_ERR_FORMAT, "%s: the state_dict lists a tensor twice", c->zip.path);
+    for (int i = 0; i < c->n_tensors && st == SAM_OK; i++) {
+        if (used[i]) continue;
+        if (find_pt(c, c->tensors[i].name) != &c->tensors[i]) st = sam_fail(err, SAM_ERR_FORMAT, "%s: the state_dict lists '%s' twice", c->zip.path, c->tensors[i].name);
+        else if (c->model.skippable && c->model.skippable(c->tensors[i].name)) c->skipped++;
+        else st = sam_fail(err, SAM_ERR_FORMAT, "%s: unexpected tensor '%s': not part of a %s model", c->zip.path, c->tensors[i].name, family);
     }
-    return SAM_OK;
+    free(used);
+    return st;
 }
 
 sam_convert_params sam_convert_default_params(void)
@@ -187,26 +202,20 @@ sam_status sam_convert_checkpoint(const char *pth_path, const char *out_path, co
 {
     sam_convert_params p = params ? *params : sam_convert_default_params();
     converter c = {.progress = p.progress, .pctx = p.progress_ctx};
-    sam_hparams hparams, *hp = &hparams;
     sam_blob_entry *entries = NULL;
-    sam_params *meta = calloc(1, sizeof *meta);
     const sam_zip_entry *pkl;
     const uint8_t *pkl_data;
-    if (!meta) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
     sam_status st = sam_zip_open(pth_path, &c.zip, err);
-    if (st) {
-        free(meta);
-        return st;
-    }
+    if (st) return st;
     if ((st = find_pickle(&c, &pkl, err)) || (st = sam_zip_data(&c.zip, pkl, &pkl_data, err))) goto done;
     char where[600];
     snprintf(where, sizeof where, "%s (%s)", pth_path, pkl->name);
     if ((st = sam_pickle_state_dict(pkl_data, (size_t)pkl->size, where, &c.tensors, &c.n_tensors, err))) goto done;
-    if ((st = sam_hparams_detect(lookup_shape, &c, hp, err))) {
+    if ((st = sam_model_spec_detect(lookup_shape, &c, &c.model, err))) {
         sam_fail_context(err, "%s", pth_path);
         goto done;
     }
-    if ((st = sam_spec_build(hp, &c.spec, &c.n_spec, err)) || (st = match_spec(&c, err))) goto done;
+    if ((st = match_spec(&c, err))) goto done;
     entries = calloc((size_t)c.n_spec, sizeof *entries);
     if (!entries) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory");
@@ -218,21 +227,16 @@ sam_status sam_convert_checkpoint(const char *pth_path, const char *out_path, co
         entries[i].ndim = c.spec[i].ndim;
         memcpy(entries[i].shape, c.spec[i].shape, sizeof c.spec[i].shape);
     }
-    if ((st = sam_hparams_to_meta(hp, meta, err))) goto done;
-    st = sam_blob_write(out_path, meta, entries, c.n_spec, fill_tensor, &c, err);
+    st = sam_blob_write(out_path, c.model.meta, entries, c.n_spec, fill_tensor, &c, err);
     if (st == SAM_OK && info) {
-        memset(info, 0, sizeof *info);
-        snprintf(info->family, sizeof info->family, "sam");
-        snprintf(info->variant, sizeof info->variant, "%s", hp->variant);
-        info->n_tensors = c.n_spec;
-        info->bytes = (int64_t)c.total;
+        sam_convert_info_of(&c.model, info);
+        info->skipped_tensors = c.skipped;
     }
 done:
     free(entries);
-    free(c.spec);
+    sam_model_spec_free(&c.model);
     free(c.spec_to_pt);
     sam_pt_tensors_free(c.tensors, c.n_tensors);
     sam_zip_close(&c.zip);
-    free(meta);
     return st;
 }

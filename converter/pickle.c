@@ -440,6 +440,10 @@ sam_status sam_pickle_state_dict(const uint8_t *data, size_t len, const char *wh
         }
         st = step(&m, m.p[m.pos++], &result, &done);
     }
+    /* SAM 2's checkpoints wrap the state_dict: torch.save({"model": state_dict}) */
+    if (st == SAM_OK && result && result->type == V_DICT && result->n == 2 && result->items[0]->type == V_STR &&
+        strcmp(result->items[0]->s, "model") == 0 && result->items[1]->type == V_DICT)
+        result = result->items[1];
     if (st == SAM_OK) st = collect(&m, result, out, n);
     for (size_t i = 0; i < m.n_pool; i++) free(m.pool[i]);
     free(m.pool);

@@ -1,7 +1,8 @@
 /* The subset of Python's pickle that torch.save writes for a state_dict: an
  * OrderedDict of torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)
  * entries whose storages are persistent ids ('storage', torch.FloatStorage, key,
- * location, numel). Anything else is refused with a message, never executed. */
+ * location, numel), or a dict {"model": that} (SAM 2's checkpoints). Anything else is
+ * refused with a message, never executed. */
 #ifndef SAMRT_PICKLE_H
 #define SAMRT_PICKLE_H
 

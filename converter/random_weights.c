@@ -53,55 +53,53 @@ static sam_status fill_random(void *ctx, int index, void *dst, size_t nbytes, sa
     return SAM_OK;
 }
 
-sam_status sam_write_random_model(const sam_hparams *hp, uint64_t seed, const char *out_path, sam_progress_fn progress, void *pctx,
+sam_status sam_write_random_model(const sam_model_spec *spec, uint64_t seed, const char *out_path, sam_progress_fn progress, void *pctx,
                                   sam_error *err)
 {
-    sam_spec_tensor *spec = NULL;
-    int n = 0;
-    sam_status st = sam_spec_build(hp, &spec, &n, err);
-    if (st) return st;
-    sam_blob_entry *entries = calloc((size_t)n, sizeof *entries);
-    sam_params *meta = calloc(1, sizeof *meta);
-    random_ctx c = {spec, seed, 0, 0, progress, pctx};
+    int n = spec->n_tensors;
+    sam_blob_entry *entries = calloc((size_t)n + 1, sizeof *entries);
+    sam_params *meta = malloc(sizeof *meta);
+    random_ctx c = {spec->tensors, seed, 0, 0, progress, pctx};
+    sam_status st = SAM_OK;
     if (!entries || !meta) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        entries[i].name = spec[i].name;
+        entries[i].name = spec->tensors[i].name;
         entries[i].dtype = SAM_F32;
-        entries[i].ndim = spec[i].ndim;
-        memcpy(entries[i].shape, spec[i].shape, sizeof spec[i].shape);
-        c.total += (uint64_t)sam_shape_numel(spec[i].ndim, spec[i].shape) * sizeof(float);
+        entries[i].ndim = spec->tensors[i].ndim;
+        memcpy(entries[i].shape, spec->tensors[i].shape, sizeof spec->tensors[i].shape);
     }
-    if ((st = sam_hparams_to_meta(hp, meta, err)) == SAM_OK && (st = sam_params_set_int(meta, "random_seed", (int64_t)seed, err)) == SAM_OK)
+    c.total = (uint64_t)sam_model_spec_bytes(spec);
+    *meta = *spec->meta;
+    if ((st = sam_params_set_int(meta, "random_seed", (int64_t)seed, err)) == SAM_OK)
         st = sam_blob_write(out_path, meta, entries, n, fill_random, &c, err);
 done:
     free(entries);
     free(meta);
-    free(spec);
     return st;
+}
+
+void sam_convert_info_of(const sam_model_spec *spec, sam_convert_info *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->family, sizeof info->family, "%s", spec->family);
+    snprintf(info->variant, sizeof info->variant, "%s", spec->variant);
+    snprintf(info->version, sizeof info->version, "%s", spec->version);
+    info->n_tensors = spec->n_tensors;
+    info->bytes = sam_model_spec_bytes(spec);
 }
 
 sam_status sam_convert_random(const char *variant, uint64_t seed, const char *out_path, const sam_convert_params *params, sam_convert_info *info,
                               sam_error *err)
 {
-    sam_hparams hp;
-    sam_status st = sam_hparams_for_variant(variant, &hp, err);
+    sam_model_spec spec;
+    sam_status st = sam_model_spec_for_variant(variant, &spec, err);
     if (st) return st;
     sam_convert_params p = params ? *params : sam_convert_default_params();
-    if ((st = sam_write_random_model(&hp, seed, out_path, p.progress, p.progress_ctx, err))) return st;
-    if (info) {
-        memset(info, 0, sizeof *info);
-        snprintf(info->family, sizeof info->family, "sam");
-        snprintf(info->variant, sizeof info->variant, "%s", hp.variant);
-        sam_spec_tensor *spec;
-        int n;
-        if (sam_spec_build(&hp, &spec, &n, NULL) == SAM_OK) {
-            info->n_tensors = n;
-            for (int i = 0; i < n; i++) info->bytes += sam_shape_numel(spec[i].ndim, spec[i].shape) * (int64_t)sizeof(float);
-            free(spec);
-        }
-    }
-    return SAM_OK;
+    st = sam_write_random_model(&spec, seed, out_path, p.progress, p.progress_ctx, err);
+    if (st == SAM_OK && info) sam_convert_info_of(&spec, info);
+    sam_model_spec_free(&spec);
+    return st;
 }

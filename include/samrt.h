@@ -216,6 +216,7 @@ typedef struct sam_convert_info {
     int n_tensors;
     int64_t bytes;
     int skipped_tensors; /* tensors of the checkpoint the image path does not read */
+    char version[8];     /* SAM 2's "2.0" or "2.1"; "" for SAM */
 } sam_convert_info;
 
 SAMRT_API sam_convert_params sam_convert_default_params(void);
@@ -223,8 +224,9 @@ SAMRT_API sam_convert_params sam_convert_default_params(void);
  * writes the blob under a temporary name, renamed into place when complete. */
 SAMRT_API sam_status sam_convert_checkpoint(const char *checkpoint_path, const char *out_path, const sam_convert_params *params,
                                             sam_convert_info *info, sam_error *err);
-/* A blob of the official shapes of `variant` ("vit_b", "vit_l", "vit_h") filled with
- * seeded random values, for benchmarks (its masks mean nothing). */
+/* A blob of the official shapes of `variant` ("vit_b", "vit_l", "vit_h", or SAM 2.1's
+ * "hiera_t", "hiera_s", "hiera_b+", "hiera_l") filled with seeded random values, for
+ * benchmarks (its masks mean nothing). */
 SAMRT_API sam_status sam_convert_random(const char *variant, uint64_t seed, const char *out_path, const sam_convert_params *params,
                                         sam_convert_info *info, sam_error *err);
 

@@ -1,10 +1,13 @@
-/* Attention ops. rel_pos_attention: the multi-head self-attention of SAM's ViT, with
- * decomposed relative positions:
+/* Attention ops. self_attention: the multi-head self-attention of SAM's ViT and of
+ * SAM 2's Hiera, from the fused qkv projection [B, H, W, 3*C] (channel order
+ * [3][heads][head_dim], as the official reshape(B, HW, 3, heads, -1) implies), giving
+ * [B, H, W, C]. With the tables rel_pos_h and rel_pos_w (SAM), decomposed relative
+ * positions:
  *   softmax(q k^T * scale + rel_h[qh, kh] + rel_w[qw, kw]) v
- * from the fused qkv projection [B, H, W, 3*C] (channel order [3][heads][head_dim],
- * as the official reshape(B, HW, 3, heads, -1) implies), giving [B, H, W, C].
  * rel_h[q, k] = <q, rel_pos_h[qh - kh + H - 1]> with the unscaled q (get_rel_pos
- * without interpolation: tables must have 2H-1 and 2W-1 rows).
+ * without interpolation: tables must have 2H-1 and 2W-1 rows). With q_stride s > 1
+ * (Hiera's q-pooling at a stage change), the queries are max-pooled over s x s cells
+ * of the grid first, and the output is [B, H/s, W/s, C].
  * The fast kernel works on blocks of query rows and, within them, blocks of keys with
  * a one-pass softmax, so no score matrix larger than a block is ever held (a global
  * vit_h block would otherwise need 16 x 4096 x 4096 floats). The scores are kept
@@ -21,36 +24,58 @@ enum { ATTN_ROWS = 256, ATTN_KEYS = 256 };
 typedef struct {
     int64_t B, H, W, N, C, heads, hd;
     int rel;
+    int64_t s, Wq, Nq; /* q_stride, and the (pooled) query grid's width and size */
 } attn_dims;
 
 static attn_dims attn_get_dims(const sam_node *node, const sam_tensor *const *in)
 {
     const sam_tensor *qkv = in[0];
     attn_dims d = {qkv->shape[0], qkv->shape[1], qkv->shape[2], qkv->shape[1] * qkv->shape[2], qkv->shape[3] / 3,
-                   node->attrs[ATTN_HEADS].i, 0, node->n_in == 3};
+                   node->attrs[ATTN_HEADS].i, 0, node->n_in == 3, node->attrs[ATTN_Q_STRIDE].i, 0, 0};
     d.hd = d.heads > 0 ? d.C / d.heads : 0;
+    if (d.s >= 1) {
+        d.Wq = d.W / d.s;
+        d.Nq = d.H / d.s * d.Wq;
+    }
     return d;
+}
+
+/* Query row qi of the (pooled) grid, head channels [0, hd): the max over its s x s cell. */
+static void load_query(const attn_dims *d, const float *base, int64_t ld, int64_t qi, float *q)
+{
+    int64_t y = qi / d->Wq * d->s, x = qi % d->Wq * d->s;
+    const float *first = base + (y * d->W + x) * ld;
+    for (int64_t c = 0; c < d->hd; c++) q[c] = first[c];
+    for (int64_t i = 0; i < d->s; i++)
+        for (int64_t j = 0; j < d->s; j++) {
+            const float *row = first + (i * d->W + j) * ld;
+            for (int64_t c = 0; c < d->hd; c++) q[c] = row[c] > q[c] || isnan(row[c]) ? row[c] : q[c];
+        }
 }
 
 static sam_status attn_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
     const sam_tensor *qkv = in[0];
-    if (qkv->ndim != 4 || qkv->shape[3] % 3) return sam_shape_error(err, "rel_pos_attention", "qkv must be [B, H, W, 3*C]", qkv);
-    if (node->n_in == 2) return sam_fail(err, SAM_ERR_GRAPH, "rel_pos_attention: give both rel_pos_h and rel_pos_w, or neither");
+    if (qkv->ndim != 4 || qkv->shape[3] % 3) return sam_shape_error(err, "self_attention", "qkv must be [B, H, W, 3*C]", qkv);
+    if (node->n_in == 2) return sam_fail(err, SAM_ERR_GRAPH, "self_attention: give both rel_pos_h and rel_pos_w, or neither");
     attn_dims d = attn_get_dims(node, in);
-    if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "rel_pos_attention: num_heads %lld does not divide %lld channels", (long long)d.heads, (long long)d.C);
+    if (d.heads < 1 || d.C % d.heads) return sam_fail(err, SAM_ERR_GRAPH, "self_attention: num_heads %lld does not divide %lld channels", (long long)d.heads, (long long)d.C);
+    if (d.s < 1 || d.s > d.H || d.s > d.W || (d.rel && d.s != 1))
+        return sam_fail(err, SAM_ERR_GRAPH, "self_attention: q_stride %lld must be >= 1, fit the grid, and be 1 with relative positions", (long long)d.s);
     if (d.rel) {
         for (int k = 1; k < 3; k++) {
             int64_t size = k == 1 ? d.H : d.W;
-            if (in[k]->ndim != 2 || in[k]->shape[1] != d.hd) return sam_shape_error(err, "rel_pos_attention", "relative position tables must be [2*size-1, head_dim]", in[k]);
+            if (in[k]->ndim != 2 || in[k]->shape[1] != d.hd) return sam_shape_error(err, "self_attention", "relative position tables must be [2*size-1, head_dim]", in[k]);
             if (in[k]->shape[0] != 2 * size - 1) {
                 char buf[96];
-                return sam_fail(err, SAM_ERR_SHAPE, "rel_pos_attention: '%s' has shape %s but attention over %lld positions needs %lld rows (interpolating relative positions is not supported)",
+                return sam_fail(err, SAM_ERR_SHAPE, "self_attention: '%s' has shape %s but attention over %lld positions needs %lld rows (interpolating relative positions is not supported)",
                                 in[k]->name, sam_shape_str(in[k]->ndim, in[k]->shape, buf, sizeof buf), (long long)size, (long long)(2 * size - 1));
             }
         }
     }
     sam_copy_shape(out, qkv);
+    out->shape[1] = d.H / d.s;
+    out->shape[2] = d.Wq;
     out->shape[3] = d.C;
     return SAM_OK;
 }
@@ -59,14 +84,15 @@ static sam_status attn_infer(const sam_node *node, const sam_tensor *const *in, 
  * (key row/column major), softmax maxima, sums and rescale factors, one rel_dots row */
 static size_t attn_thread_floats(const attn_dims *d)
 {
-    return (size_t)(ATTN_ROWS * (2 * d->hd + ATTN_KEYS + d->H + d->W + 3) + d->H + d->W);
+    return (size_t)(ATTN_ROWS * (2 * d->hd + ATTN_KEYS + d->H + d->W + 3) + d->H + d->W + d->hd);
 }
 
 static size_t attn_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     (void)out;
     attn_dims d = attn_get_dims(node, in);
-    return (size_t)n_threads * attn_thread_floats(&d) * sizeof(float);
+    size_t fast = (size_t)n_threads * attn_thread_floats(&d), reference = (size_t)(d.N + d.hd);
+    return (fast > reference ? fast : reference) * sizeof(float);
 }
 
 static float dot(const float *a, const float *b, int64_t n)
@@ -81,11 +107,11 @@ SAM_KERNEL static void attn_reference(const sam_kernel_args *a)
     attn_dims d = attn_get_dims(a->node, a->in);
     int64_t ld = 3 * d.C;
     float scale = 1.0f / sqrtf((float)d.hd);
-    float *scores = a->workspace;
+    float *scores = a->workspace, *q = scores + d.N;
     for (int64_t b = 0; b < d.B; b++)
         for (int64_t h = 0; h < d.heads; h++)
-            for (int64_t qi = 0; qi < d.N; qi++) {
-                const float *q = sam_f32(a->in[0]) + (b * d.N + qi) * ld + h * d.hd;
+            for (int64_t qi = 0; qi < d.Nq; qi++) {
+                load_query(&d, sam_f32(a->in[0]) + b * d.N * ld + h * d.hd, ld, qi, q);
                 int64_t qh = qi / d.W, qw = qi % d.W;
                 for (int64_t ki = 0; ki < d.N; ki++) {
                     const float *k = sam_f32(a->in[0]) + (b * d.N + ki) * ld + d.C + h * d.hd;
@@ -99,7 +125,7 @@ SAM_KERNEL static void attn_reference(const sam_kernel_args *a)
                     scores[ki] = (float)s;
                 }
                 sam_reference_softmax_mix(scores, d.N, sam_f32(a->in[0]) + b * d.N * ld + 2 * d.C + h * d.hd, ld, d.hd,
-                                          sam_f32(a->out) + (b * d.N + qi) * d.C + h * d.hd);
+                                          sam_f32(a->out) + (b * d.Nq + qi) * d.C + h * d.hd);
             }
 }
 
@@ -139,14 +165,20 @@ static void attn_task(void *p, int task, int thread)
     const attn_dims d = c->d;
     const sam_kernel_args *a = c->a;
     int64_t bh = task / c->row_blocks, r0 = task % c->row_blocks * ATTN_ROWS;
-    int64_t b = bh / d.heads, h = bh % d.heads, rows = d.N - r0 < ATTN_ROWS ? d.N - r0 : ATTN_ROWS;
+    int64_t b = bh / d.heads, h = bh % d.heads, rows = d.Nq - r0 < ATTN_ROWS ? d.Nq - r0 : ATTN_ROWS;
     int64_t ld = 3 * d.C;
     const float *base = sam_f32(a->in[0]) + b * d.N * ld + h * d.hd;
     const float *Q = base + r0 * ld, *K = base + d.C, *V = base + 2 * d.C;
     float *qt = (float *)a->workspace + (size_t)thread * attn_thread_floats(&d), *s = qt + d.hd * rows, *o = s + ATTN_KEYS * rows;
     float *rel_h = o + rows * d.hd, *rel_w = rel_h + d.H * rows, *m = rel_w + d.W * rows, *sums = m + rows, *alpha = sums + rows, *dots = alpha + rows;
+    float *pooled = dots + d.H + d.W;
     for (int64_t q = 0; q < rows; q++) {
-        for (int64_t ch = 0; ch < d.hd; ch++) qt[ch * rows + q] = Q[q * ld + ch];
+        if (d.s > 1) {
+            load_query(&d, base, ld, r0 + q, pooled);
+            for (int64_t ch = 0; ch < d.hd; ch++) qt[ch * rows + q] = pooled[ch];
+        } else {
+            for (int64_t ch = 0; ch < d.hd; ch++) qt[ch * rows + q] = Q[q * ld + ch];
+        }
         if (d.rel) {
             rel_dots(Q + q * ld, sam_f32(a->in[1]), (r0 + q) / d.W, d.H, d.hd, dots);
             rel_dots(Q + q * ld, sam_f32(a->in[2]), (r0 + q) % d.W, d.W, d.hd, dots + d.H);
@@ -166,7 +198,7 @@ static void attn_task(void *p, int task, int thread)
                 for (int64_t ch = 0; ch < d.hd; ch++) o[q * d.hd + ch] *= alpha[q];
         sam_gemm_tiles(rows, d.hd, nk, s, 1, rows, V + k0 * ld, ld, o, d.hd, k0 > 0); /* P V, P read through S^T */
     }
-    float *out = sam_f32(a->out) + (b * d.N + r0) * d.C + h * d.hd;
+    float *out = sam_f32(a->out) + (b * d.Nq + r0) * d.C + h * d.hd;
     for (int64_t q = 0; q < rows; q++) {
         float inv = 1.0f / sums[q];
         for (int64_t ch = 0; ch < d.hd; ch++) out[q * d.C + ch] = o[q * d.hd + ch] * inv;
@@ -176,7 +208,7 @@ static void attn_task(void *p, int task, int thread)
 SAM_KERNEL static void attn_fast(const sam_kernel_args *a)
 {
     attn_ctx c = {a, attn_get_dims(a->node, a->in), 0};
-    c.row_blocks = (c.d.N + ATTN_ROWS - 1) / ATTN_ROWS;
+    c.row_blocks = (c.d.Nq + ATTN_ROWS - 1) / ATTN_ROWS;
     sam_pool_run(a->pool, (int)(c.d.B * c.d.heads * c.row_blocks), attn_task, &c);
 }
 
@@ -184,17 +216,17 @@ static double attn_flops(const sam_node *node, const sam_tensor *const *in, cons
 {
     (void)out;
     attn_dims d = attn_get_dims(node, in);
-    double per_head = 4.0 * (double)d.N * (double)d.N * (double)d.hd;
+    double per_head = 4.0 * (double)d.Nq * (double)d.N * (double)d.hd;
     if (d.rel) per_head += 2.0 * (double)d.N * (double)(d.H + d.W) * (double)d.hd;
     return per_head * (double)(d.B * d.heads);
 }
 
-const sam_op_def sam_op_rel_pos_attention = {
-    .name = "rel_pos_attention",
+const sam_op_def sam_op_self_attention = {
+    .name = "self_attention",
     .min_inputs = 1,
     .max_inputs = 3,
-    .n_attrs = 1,
-    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}},
+    .n_attrs = 2,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"q_stride", SAM_ATTR_INT, false, 1}},
     .infer = attn_infer,
     .workspace = attn_workspace,
     .flops = attn_flops,

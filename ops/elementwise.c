@@ -1,4 +1,4 @@
-/* add (with numpy broadcasting), exact GELU and ReLU. */
+/* add (with numpy broadcasting), exact GELU, ReLU and the sigmoid. */
 #include <math.h>
 
 #include "op_util.h"
@@ -210,4 +210,38 @@ const sam_op_def sam_op_relu = {
     .flops = one_flop_per_element,
     .reference = relu_reference,
     .fast = relu_fast,
+};
+
+/* ---- sigmoid (SAM 2's IoU head) ---- */
+
+SAM_KERNEL static void sigmoid_reference(const sam_kernel_args *a)
+{
+    const float *x = sam_f32(a->in[0]);
+    float *o = sam_f32(a->out);
+    int64_t n = sam_numel(a->out);
+    for (int64_t i = 0; i < n; i++) o[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+}
+
+static void sigmoid_range(void *p, int64_t b, int64_t e)
+{
+    const sam_kernel_args *a = p;
+    const float *x = sam_f32(a->in[0]);
+    float *o = sam_f32(a->out);
+    for (int64_t i = b; i < e; i++) o[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+SAM_KERNEL static void sigmoid_fast(const sam_kernel_args *a)
+{
+    sam_parallel_range(a->pool, sam_numel(a->out), 1 << 14, sigmoid_range, (void *)a);
+}
+
+const sam_op_def sam_op_sigmoid = {
+    .name = "sigmoid",
+    .inplace_inputs = 1u,
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = same_shape_infer,
+    .flops = one_flop_per_element,
+    .reference = sigmoid_reference,
+    .fast = sigmoid_fast,
 };

@@ -1,4 +1,4 @@
-/* Data-movement ops: permute, reshape (a view), concat, slice, and the window
+/* Data-movement ops: permute, reshape (a view), concat, slice, tile, and the window
  * partition/unpartition of SAM's windowed attention (window 0 means global attention:
  * a view, no copy). */
 #include <string.h>
@@ -392,4 +392,59 @@ const sam_op_def sam_op_slice = {
     .infer = slice_infer,
     .reference = slice_reference,
     .fast = slice_fast,
+};
+
+/* ---- tile: the input repeated reps[d] times along each dimension d ---- */
+
+static sam_status tile_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    const sam_attr *reps = &node->attrs[TILE_REPS];
+    if (reps->n != in[0]->ndim) return sam_shape_error(err, "tile", "reps must give a count for every dimension", in[0]);
+    sam_copy_shape(out, in[0]);
+    for (int d = 0; d < reps->n; d++) {
+        if (reps->list[d] < 1 || reps->list[d] > 65536) return sam_fail(err, SAM_ERR_GRAPH, "tile: repeat count %lld is out of range", (long long)reps->list[d]);
+        out->shape[d] *= reps->list[d];
+    }
+    return SAM_OK;
+}
+
+/* Output rows (all dimensions but the last) [begin, end): each is its input row repeated. */
+static void tile_rows(void *p, int64_t begin, int64_t end)
+{
+    const sam_kernel_args *a = p;
+    const sam_tensor *x = a->in[0], *out = a->out;
+    int nd = out->ndim;
+    int64_t in_len = x->shape[nd - 1], out_len = out->shape[nd - 1];
+    for (int64_t r = begin; r < end; r++) {
+        int64_t rem = r, src_row = 0, scale = 1;
+        for (int d = nd - 2; d >= 0; d--) {
+            src_row += rem % out->shape[d] % x->shape[d] * scale;
+            scale *= x->shape[d];
+            rem /= out->shape[d];
+        }
+        const float *src = sam_f32(x) + src_row * in_len;
+        float *dst = sam_f32(out) + r * out_len;
+        for (int64_t o = 0; o < out_len; o += in_len) memcpy(dst + o, src, (size_t)in_len * sizeof(float));
+    }
+}
+
+SAM_KERNEL static void tile_reference(const sam_kernel_args *a)
+{
+    tile_rows((void *)a, 0, sam_rows(a->out));
+}
+
+SAM_KERNEL static void tile_fast(const sam_kernel_args *a)
+{
+    sam_parallel_range(a->pool, sam_rows(a->out), 64, tile_rows, (void *)a);
+}
+
+const sam_op_def sam_op_tile = {
+    .name = "tile",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .n_attrs = 1,
+    .attrs = {{"reps", SAM_ATTR_INTS, true, 0}},
+    .infer = tile_infer,
+    .reference = tile_reference,
+    .fast = tile_fast,
 };

@@ -4,7 +4,7 @@
 #ifndef SAMRT_OP_ATTRS_H
 #define SAMRT_OP_ATTRS_H
 
-enum { ATTN_HEADS };                                  /* attention */
+enum { ATTN_HEADS, ATTN_Q_STRIDE };                   /* attention, self_attention */
 enum { FOLD_HEADS, FOLD_RESIDUAL, FOLD_NORM, FOLD_EPS, FOLD_PLUS, FOLD_PROJECT, FOLD_UP_EPS, FOLD_UP_ACT }; /* attention_fold_out */
 enum { KV_HEADS, KV_PLUS };                                        /* attention_fold_kv */
 enum { CONV_STRIDE, CONV_PADDING, CONV_CHANNELS_FIRST };
@@ -16,6 +16,9 @@ enum { CAT_AXIS };                                    /* concat */
 enum { SLICE_AXIS, SLICE_START, SLICE_END };
 enum { MM_TRANSPOSE_B };                              /* matmul */
 enum { PE_HEIGHT, PE_WIDTH };                         /* point_embed, dense_position_encoding */
+enum { RESIZE_HEIGHT, RESIZE_WIDTH, RESIZE_MODE };    /* resize */
+enum { POOL_KERNEL };                                 /* max_pool2d */
+enum { TILE_REPS };                                   /* tile */
 
 /* values of the activation attributes (fused_linear, conv_transpose2d) */
 enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU = 2 };

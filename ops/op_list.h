@@ -7,6 +7,7 @@
     X(add)                  \
     X(gelu)                 \
     X(relu)                 \
+    X(sigmoid)              \
     X(layer_norm)           \
     X(softmax)              \
     X(linear)               \
@@ -17,9 +18,12 @@
     X(reshape)              \
     X(concat)               \
     X(slice)                \
+    X(tile)                 \
+    X(resize)               \
+    X(max_pool2d)           \
     X(window_partition)     \
     X(window_unpartition)   \
-    X(rel_pos_attention)    \
+    X(self_attention)    \
     X(attention)            \
     X(point_embed)          \
     X(dense_position_encoding) \

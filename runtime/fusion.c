@@ -92,20 +92,7 @@ static sam_status compact(sam_fuser *f, sam_error *err)
             }
         }
     }
-    int w = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (f->dead[i]) continue;
-        g->nodes[w] = g->nodes[i];
-        g->tensors[g->nodes[w].out].producer = w;
-        if (g->nodes[w].has_aux) g->tensors[g->nodes[w].aux].producer = w;
-        w++;
-    }
-    for (int t = 0; t < g->n_tensors; t++) {
-        int p = g->tensors[t].producer;
-        if (p >= 0 && (p >= w || (g->nodes[p].out != t && !(g->nodes[p].has_aux && g->nodes[p].aux == t))))
-            g->tensors[t].producer = -1; /* orphaned by a rewrite */
-    }
-    g->n_nodes = w;
+    sam_graph_remove_nodes(g, f->dead);
     /* outputs of rewritten nodes: invariant only if all their inputs are */
     for (int i = 0; i < g->n_nodes; i++) {
         sam_tensor *out = &g->tensors[g->nodes[i].out];

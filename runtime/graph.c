@@ -126,3 +126,46 @@ sam_status sam_graph_keep(sam_graph *g, const char *name, sam_error *err)
     if (g->tensors[t].kind == SAM_TENSOR_VIEW) g->tensors[g->tensors[t].view_of].keep = true;
     return SAM_OK;
 }
+
+void sam_graph_remove_nodes(sam_graph *g, const bool *dead)
+{
+    int w = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (dead[i]) continue;
+        g->nodes[w] = g->nodes[i];
+        g->tensors[g->nodes[w].out].producer = w;
+        if (g->nodes[w].has_aux) g->tensors[g->nodes[w].aux].producer = w;
+        w++;
+    }
+    for (int t = 0; t < g->n_tensors; t++) {
+        int p = g->tensors[t].producer;
+        if (p >= 0 && (p >= w || (g->nodes[p].out != t && !(g->nodes[p].has_aux && g->nodes[p].aux == t))))
+            g->tensors[t].producer = -1; /* its node is gone */
+    }
+    g->n_nodes = w;
+}
+
+sam_status sam_graph_prune(sam_graph *g, sam_error *err)
+{
+    bool *needed = calloc((size_t)g->n_tensors + 1, sizeof(bool)), *dead = calloc((size_t)g->n_nodes + 1, sizeof(bool));
+    if (!needed || !dead) {
+        free(needed);
+        free(dead);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < g->n_outputs; i++) needed[g->outputs[i]] = true;
+    for (int t = 0; t < g->n_tensors; t++) needed[t] |= g->tensors[t].keep;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const sam_node *n = &g->nodes[i];
+        if (!needed[n->out] && !(n->has_aux && needed[n->aux])) {
+            dead[i] = true;
+            continue;
+        }
+        for (int k = 0; k < n->n_in; k++) needed[n->in[k]] = true;
+        if (g->tensors[n->out].kind == SAM_TENSOR_VIEW) needed[g->tensors[n->out].view_of] = true;
+    }
+    sam_graph_remove_nodes(g, dead);
+    free(needed);
+    free(dead);
+    return SAM_OK;
+}

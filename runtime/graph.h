@@ -59,6 +59,12 @@ int sam_graph_find(const sam_graph *g, const char *name);
 /* Keeps a tensor alive to the end of a run so it can be read afterwards (debugging,
  * golden comparisons); sessions created afterwards honour it. */
 sam_status sam_graph_keep(sam_graph *g, const char *name, sam_error *err);
+/* Removes the nodes marked in dead (n_nodes flags), keeping the order of the others and
+ * their outputs' producer indices right. */
+void sam_graph_remove_nodes(sam_graph *g, const bool *dead);
+/* Removes the nodes that contribute to no output and no kept tensor (a session runs
+ * only what is read). Returns SAM_ERR_NOMEM, else SAM_OK. */
+sam_status sam_graph_prune(sam_graph *g, sam_error *err);
 /* Total FLOPs of one run, from each op's count. */
 double sam_graph_flops(const sam_graph *g);
 

@@ -4,15 +4,17 @@
  *   graph: name
  *   params: [names the config must supply]
  *   inputs: [{name: image, shape: [1, 3, $(img_size), $(img_size)]}]
- *   outputs: [names]
+ *   outputs: [names, or {name: x, if: $(expr)}]
  *   nodes:
  *     - {op: linear, in: [x, weight.name, bias.name], out: y, attrs: {...}}
  *     - repeat: i            # the nodes below, once for each i in [0, count)
  *       count: $(depth)
+ *       let: {dim: $(...)}   # (optional) names for the body, evaluated in order each time
  *       nodes: [...]
  *     - if: $(i == 0)        # then's nodes if non-zero, else else's (optional)
  *       then: [...]
  *       else: [...]
+ * The root may have a `let` too, evaluated before the inputs.
  * An input marked `stable: 1` changes rarely (the image embedding, not the prompt):
  * nodes computed only from weights and stable inputs run again only when one changes.
  * Names are SSA: each tensor is produced once. A name that is neither a graph input
@@ -232,6 +234,19 @@ static sam_status parse_attr(loader *L, const sam_attr_spec *spec, const yaml_no
     sam_value v;
     sam_status st = resolve(L, n, p, &v, what);
     if (st) return st;
+    if (spec->type == SAM_ATTR_ENUM) {
+        const char *c = spec->choices;
+        for (int64_t k = 0; v.type == SAM_VAL_STR && *c; k++) {
+            size_t len = strcspn(c, "|");
+            if (strlen(v.s) == len && strncmp(c, v.s, len) == 0) {
+                a->i = k;
+                a->f = (double)k;
+                return SAM_OK;
+            }
+            c += len + (c[len] == '|');
+        }
+        return at(L, n, SAM_ERR_GRAPH, "%s must be one of %s", what, spec->choices);
+    }
     if (spec->type == SAM_ATTR_INT) {
         if (v.type != SAM_VAL_INT) return at(L, n, SAM_ERR_GRAPH, "expected an integer for %s", what);
         a->i = v.i;
@@ -347,9 +362,23 @@ static sam_status parse_if(loader *L, const yaml_node_t *n, const sam_params *p,
     return else_n ? parse_nodes(L, else_n, p, depth + 1) : SAM_OK;
 }
 
+/* let: {name: value, ...}: each value resolved with the names before it, then added to p. */
+static sam_status apply_let(loader *L, const yaml_node_t *let_n, sam_params *p)
+{
+    sam_status st = expect(L, let_n, YAML_MAPPING_NODE, "'let'");
+    for (yaml_node_pair_t *pr = let_n->data.mapping.pairs.start; st == SAM_OK && pr < let_n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = node_at(L, pr->key);
+        sam_value v;
+        if ((st = expect(L, k, YAML_SCALAR_NODE, "a name in 'let'"))) break;
+        if ((st = resolve(L, node_at(L, pr->value), p, &v, (const char *)k->data.scalar.value))) break;
+        if (sam_params_set(p, (const char *)k->data.scalar.value, &v, L->err)) st = at_err(L, k);
+    }
+    return st;
+}
+
 static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_params *p, int depth)
 {
-    static const char *const repeat_keys[] = {"repeat", "count", "nodes", "doc", NULL};
+    static const char *const repeat_keys[] = {"repeat", "count", "let", "nodes", "doc", NULL};
     sam_status st = expect(L, seq, YAML_SEQUENCE_NODE, "'nodes'");
     if (st) return st;
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
@@ -365,7 +394,7 @@ static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_param
             continue;
         }
         if ((st = check_keys(L, n, repeat_keys, "a repeat"))) return st;
-        yaml_node_t *count_n = get(L, n, "count"), *body = get(L, n, "nodes");
+        yaml_node_t *count_n = get(L, n, "count"), *body = get(L, n, "nodes"), *let_n = get(L, n, "let");
         if (!count_n || !body) return at(L, n, SAM_ERR_GRAPH, "a repeat needs 'count' and 'nodes'");
         if (depth >= 8) return at(L, n, SAM_ERR_GRAPH, "ifs and repeats nest too deeply");
         if ((st = expect(L, var_n, YAML_SCALAR_NODE, "the repeat variable"))) return st;
@@ -377,7 +406,7 @@ static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_param
         *inner = *p;
         for (int64_t i = 0; i < count && st == SAM_OK; i++) {
             if (sam_params_set_int(inner, (const char *)var_n->data.scalar.value, i, L->err)) st = at_err(L, var_n);
-            else st = parse_nodes(L, body, inner, depth + 1);
+            else if (!let_n || (st = apply_let(L, let_n, inner)) == SAM_OK) st = parse_nodes(L, body, inner, depth + 1);
         }
         free(inner);
         if (st) return st;
@@ -385,9 +414,11 @@ static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_param
     return SAM_OK;
 }
 
+static sam_status parse_body(loader *L, const yaml_node_t *inputs_n, const yaml_node_t *outputs_n, const yaml_node_t *nodes_n, const sam_params *params);
+
 static sam_status parse_root(loader *L, const yaml_node_t *root, const sam_params *params)
 {
-    static const char *const keys[] = {"graph", "doc", "params", "inputs", "outputs", "nodes", NULL};
+    static const char *const keys[] = {"graph", "doc", "params", "let", "inputs", "outputs", "nodes", NULL};
     sam_status st;
     if ((st = expect(L, root, YAML_MAPPING_NODE, "the graph")) || (st = check_keys(L, root, keys, "the graph"))) return st;
     yaml_node_t *name_n = get(L, root, "graph"), *params_n = get(L, root, "params"), *inputs_n = get(L, root, "inputs");
@@ -405,11 +436,37 @@ static sam_status parse_root(loader *L, const yaml_node_t *root, const sam_param
                 return at(L, pn, SAM_ERR_GRAPH, "the graph needs parameter '%s', which the config does not give", (const char *)pn->data.scalar.value);
         }
     }
+    yaml_node_t *let_n = get(L, root, "let");
+    if (let_n) { /* the graph's own derived names, on a copy of the config's */
+        sam_params *with_let = malloc(sizeof *with_let);
+        if (!with_let) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
+        *with_let = *params;
+        st = apply_let(L, let_n, with_let);
+        if (st == SAM_OK) st = parse_body(L, inputs_n, outputs_n, nodes_n, with_let);
+        free(with_let);
+        return st;
+    }
+    return parse_body(L, inputs_n, outputs_n, nodes_n, params);
+}
+
+static sam_status parse_body(loader *L, const yaml_node_t *inputs_n, const yaml_node_t *outputs_n, const yaml_node_t *nodes_n, const sam_params *params)
+{
+    sam_status st;
     if ((st = parse_inputs(L, inputs_n, params))) return st;
     if ((st = parse_nodes(L, nodes_n, params, 0))) return st;
     if ((st = expect(L, outputs_n, YAML_SEQUENCE_NODE, "'outputs'"))) return st;
     for (yaml_node_item_t *it = outputs_n->data.sequence.items.start; it < outputs_n->data.sequence.items.top; it++) {
         yaml_node_t *on = node_at(L, *it);
+        if (on->type == YAML_MAPPING_NODE) { /* {name: x, if: $(...)}: an output only some configurations have */
+            static const char *const keys[] = {"name", "if", "doc", NULL};
+            yaml_node_t *if_n = get(L, on, "if");
+            int64_t present = 1;
+            if ((st = check_keys(L, on, keys, "an output"))) return st;
+            if (!get(L, on, "name")) return at(L, on, SAM_ERR_GRAPH, "an output needs 'name'");
+            if (if_n && (st = resolve_int(L, if_n, params, &present, "the condition of an output"))) return st;
+            if (!present) continue;
+            on = get(L, on, "name");
+        }
         char name[SAM_VALUE_STR_MAX];
         if ((st = resolve_name(L, on, params, name, sizeof name, "an output"))) return st;
         int t = sam_graph_find(L->g, name);

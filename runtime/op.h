@@ -10,13 +10,16 @@
 #include "graph.h"
 #include "threadpool.h"
 
-typedef enum { SAM_ATTR_INT, SAM_ATTR_FLOAT, SAM_ATTR_INTS } sam_attr_type;
+/* SAM_ATTR_ENUM: one of the words in `choices` ("nearest|bilinear|bicubic"), kept as its
+ * index in .i */
+typedef enum { SAM_ATTR_INT, SAM_ATTR_FLOAT, SAM_ATTR_INTS, SAM_ATTR_ENUM } sam_attr_type;
 
 typedef struct sam_attr_spec {
     const char *name;
     sam_attr_type type;
     bool required;
-    double default_value; /* for optional INT and FLOAT attributes */
+    double default_value; /* for optional INT, FLOAT and ENUM (an index) attributes */
+    const char *choices;  /* SAM_ATTR_ENUM's words, separated by '|' */
 } sam_attr_spec;
 
 typedef struct sam_kernel_args {

@@ -141,6 +141,55 @@ static sam_status expr_error(expr_ctx *c, const char *what)
 
 static sam_status parse_cond(expr_ctx *c, sam_value *out);
 
+static void set_int(sam_value *v, int64_t i)
+{
+    memset(v, 0, sizeof *v);
+    v->type = SAM_VAL_INT;
+    v->i = i;
+    v->f = (double)i;
+}
+
+/* The functions: len(list), sum(list) and sum(list, n) (of its first n items), pow(a, b)
+ * of integers. What a graph derives from a variant's lists, e.g. a block's index from
+ * the blocks per stage. */
+static sam_status parse_call(expr_ctx *c, const char *name, sam_value *out)
+{
+    sam_value args[2];
+    int n = 0;
+    c->s++; /* '(' */
+    if (!accept(c, ")")) {
+        do {
+            if (n == 2) return expr_error(c, "too many arguments");
+            sam_status st = parse_cond(c, &args[n++]);
+            if (st) return st;
+        } while (accept(c, ","));
+        if (!accept(c, ")")) return expr_error(c, "expected ')'");
+    }
+    if (strcmp(name, "len") == 0 && n == 1 && args[0].type == SAM_VAL_LIST) {
+        set_int(out, args[0].n);
+        return SAM_OK;
+    }
+    if (strcmp(name, "sum") == 0 && n >= 1 && args[0].type == SAM_VAL_LIST && (n == 1 || args[1].type == SAM_VAL_INT)) {
+        int64_t count = n == 2 ? args[1].i : args[0].n, total = 0;
+        if (count < 0 || count > args[0].n) return expr_error(c, "sum: count out of range");
+        for (int64_t k = 0; k < count; k++)
+            if (__builtin_add_overflow(total, args[0].list[k], &total)) return expr_error(c, "overflow");
+        set_int(out, total);
+        return SAM_OK;
+    }
+    if (strcmp(name, "pow") == 0 && n == 2 && args[0].type == SAM_VAL_INT && args[1].type == SAM_VAL_INT) {
+        if (args[1].i < 0 || args[1].i > 62) return expr_error(c, "pow: exponent out of range");
+        int64_t r = 1;
+        for (int64_t k = 0; k < args[1].i; k++)
+            if (__builtin_mul_overflow(r, args[0].i, &r)) return expr_error(c, "overflow");
+        set_int(out, r);
+        return SAM_OK;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "unknown function '%s' or wrong arguments (len(list), sum(list[, n]), pow(int, int))", name);
+    return expr_error(c, msg);
+}
+
 static sam_status parse_primary(expr_ctx *c, sam_value *out)
 {
     skip_ws(c);
@@ -192,6 +241,11 @@ static sam_status parse_primary(expr_ctx *c, sam_value *out)
             name[n++] = *c->s++;
         }
         name[n] = 0;
+        skip_ws(c);
+        if (*c->s == '(') {
+            c->depth--;
+            return parse_call(c, name, out);
+        }
         const sam_value *v = sam_params_get(c->p, name);
         if (!v) {
             char msg[128];
@@ -291,13 +345,6 @@ static sam_status parse_sum(expr_ctx *c, sam_value *out)
     return st;
 }
 
-static void set_bool(sam_value *v, int b)
-{
-    memset(v, 0, sizeof *v);
-    v->type = SAM_VAL_INT;
-    v->i = b;
-    v->f = b;
-}
 
 static sam_status parse_compare(expr_ctx *c, sam_value *out)
 {
@@ -312,21 +359,48 @@ static sam_status parse_compare(expr_ctx *c, sam_value *out)
             if (rhs.type != SAM_VAL_LIST || out->type != SAM_VAL_INT) return expr_error(c, "'in' needs an integer and a list");
             int found = 0;
             for (int j = 0; j < rhs.n; j++) found |= rhs.list[j] == out->i;
-            set_bool(out, k == 7 ? found : !found);
+            set_int(out, k == 7 ? found : !found);
             return SAM_OK;
         }
         double x = 0, y = 0;
         if (!sam_value_as_double(out, &x) || !sam_value_as_double(&rhs, &y)) return expr_error(c, "comparison needs numbers");
         int r = k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x <= y : k == 3 ? x >= y : k == 4 ? x < y : x > y;
-        set_bool(out, r);
+        set_int(out, r);
         return SAM_OK;
     }
     return SAM_OK;
 }
 
+static sam_status parse_not(expr_ctx *c, sam_value *out)
+{
+    if (!accept(c, "not")) return parse_compare(c, out);
+    sam_status st = parse_not(c, out);
+    double x;
+    if (st) return st;
+    if (!sam_value_as_double(out, &x)) return expr_error(c, "'not' needs a number");
+    set_int(out, x == 0);
+    return SAM_OK;
+}
+
+/* a and b, a or b: 0 or 1 (both sides are evaluated; there are no side effects) */
+static sam_status parse_logic(expr_ctx *c, sam_value *out)
+{
+    sam_status st = parse_not(c, out);
+    while (st == SAM_OK) {
+        int is_and = accept(c, "and");
+        if (!is_and && !accept(c, "or")) break;
+        sam_value rhs;
+        double x, y;
+        if ((st = parse_not(c, &rhs))) break;
+        if (!sam_value_as_double(out, &x) || !sam_value_as_double(&rhs, &y)) return expr_error(c, "'and' and 'or' need numbers");
+        set_int(out, is_and ? (x != 0 && y != 0) : (x != 0 || y != 0));
+    }
+    return st;
+}
+
 static sam_status parse_cond(expr_ctx *c, sam_value *out)
 {
-    sam_status st = parse_compare(c, out);
+    sam_status st = parse_logic(c, out);
     if (st || !accept(c, "?")) return st;
     double truth;
     if (!sam_value_as_double(out, &truth)) return expr_error(c, "condition must be a number");
@@ -407,8 +481,9 @@ sam_status sam_resolve_scalar(const char *src, const sam_params *p, sam_value *o
             sam_value v;
             sam_status st = sam_expr_eval(expr, p, &v, err);
             if (st) return st;
-            if (v.type != SAM_VAL_INT) return sam_fail(err, SAM_ERR_GRAPH, "'$(%s)' inside a name must be an integer", expr);
-            int w = snprintf(buf + used, sizeof buf - used, "%lld", (long long)v.i);
+            if (v.type != SAM_VAL_INT && v.type != SAM_VAL_STR)
+                return sam_fail(err, SAM_ERR_GRAPH, "'$(%s)' inside a name must be an integer or a string", expr);
+            int w = v.type == SAM_VAL_STR ? snprintf(buf + used, sizeof buf - used, "%s", v.s) : snprintf(buf + used, sizeof buf - used, "%lld", (long long)v.i);
             if (w < 0 || used + (size_t)w >= sizeof buf) return sam_fail(err, SAM_ERR_GRAPH, "'%s' is too long", src);
             used += (size_t)w;
             s = close + 1;

@@ -45,12 +45,14 @@ void sam_value_format(const sam_value *v, char *buf, int cap);
 int sam_value_equal(const sam_value *a, const sam_value *b);
 
 /* Evaluates an expression: integers, floats, parameter names, + - * / %, comparisons,
- * `x in list`, `c ? a : b`, parentheses and [list] literals. */
+ * `x in list`, `not`, `and`, `or`, `c ? a : b`, parentheses, [list] literals, list[i],
+ * and the functions len(list), sum(list[, n]) and pow(a, b). */
 sam_status sam_expr_eval(const char *src, const sam_params *p, sam_value *out, sam_error *err);
 
 /* Resolves a scalar from a graph file: a string that is exactly "$(expr)" becomes the
- * expression's value; otherwise each "$(expr)" inside is replaced by its integer value
- * and the result is a string (or a number if it reads as one). */
+ * expression's value; otherwise each "$(expr)" inside is replaced by its value (an
+ * integer, or a string parameter's text: "$(decoder).iou_token.weight") and the result
+ * is a string (or a number if it reads as one). */
 sam_status sam_resolve_scalar(const char *src, const sam_params *p, sam_value *out, sam_error *err);
 
 #endif

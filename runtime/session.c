@@ -23,6 +23,7 @@ static sam_status create(const sam_graph *graph, const sam_session_params *param
     if (st == SAM_OK && pool) s->pool = pool;
     else if (st == SAM_OK && (st = sam_pool_create(o.n_threads > 0 ? o.n_threads : sam_cpu_count(), &s->pool, err)) == SAM_OK) s->owns_pool = 1;
     sam_graph *g = s->graph;
+    if (st == SAM_OK) st = sam_graph_prune(g, err);
     if (st == SAM_OK && o.fuse && !sam_fusion_disabled_by_env()) st = sam_fuse_graph(g, &s->fusion, err);
     if (st == SAM_OK) st = sam_plan_memory(g, sam_pool_size(s->pool), &s->plan, err);
     if (st == SAM_OK) {

@@ -55,7 +55,7 @@ sam_status sam_predictor_create(const sam_model *model, const sam_predictor_para
         if ((st = sam_graph_keep(p->enc_graph, p->task.feature_out[i], err))) break;
         const sam_tensor *x = &p->enc_graph->tensors[t];
         sam_tensor_view *f = &p->features[i];
-        f->name = p->task.feature_in[i];
+        f->name = p->task.feature_out[i]; /* the encoder's names: SAM 2's image_embed, high_res_feat0, ... */
         f->ndim = x->ndim;
         memcpy(f->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
         p->feature_numel[i] = sam_numel(x);
@@ -333,7 +333,7 @@ static sam_status decode_batch(sam_predictor *p, const sam_input_prompt *q, int 
         goto done;
     if (slot->image_version != p->image_version) { /* a new image: the decoder recomputes its image side */
         for (int i = 0; i < p->n_features; i++)
-            if ((st = sam_session_set_input(slot->dec, p->features[i].name, p->feature_data[i], p->features[i].ndim, p->features[i].shape, err)))
+            if ((st = sam_session_set_input(slot->dec, p->task.feature_in[i], p->feature_data[i], p->features[i].ndim, p->features[i].shape, err)))
                 goto done;
         slot->image_version = p->image_version;
     }

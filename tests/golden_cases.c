@@ -16,7 +16,7 @@ static int read_points(const json_value *pts, const json_value *lbl, sam_prompt 
     return 0;
 }
 
-int read_case_quiet(const json_value *c, case_prompts *cp)
+int read_case_quiet(const char *set, const json_value *c, case_prompts *cp)
 {
     memset(cp, 0, sizeof *cp);
     const json_value *bb = json_get(c, "batch_boxes"), *bp = json_get(c, "batch_points");
@@ -37,28 +37,28 @@ int read_case_quiet(const json_value *c, case_prompts *cp)
     const json_value *mf = json_get(c, "mask_input_file");
     if (mf) {
         char rel[160];
-        snprintf(rel, sizeof rel, "sam_tiny/%s", mf->string);
+        snprintf(rel, sizeof rel, "%s/%s", set, mf->string);
         if (sam_npy_read(golden_path(rel), &cp->mask_input, NULL)) return -1;
         cp->prompts[0].mask_input = cp->mask_input.data;
     }
     return 0;
 }
 
-void read_case(const json_value *c, case_prompts *cp)
+void read_case(const char *set, const json_value *c, case_prompts *cp)
 {
-    ck_assert_msg(read_case_quiet(c, cp) == 0, "cannot read case %s", json_get(c, "name")->string);
+    ck_assert_msg(read_case_quiet(set, c, cp) == 0, "cannot read case %s", json_get(c, "name")->string);
 }
 
-int load_golden_quiet(const json_value *c, const char *key, sam_array *out)
+int load_golden_quiet(const char *set, const json_value *c, const char *key, sam_array *out)
 {
     char rel[160];
-    snprintf(rel, sizeof rel, "sam_tiny/%s", json_get(c, key)->string);
+    snprintf(rel, sizeof rel, "%s/%s", set, json_get(c, key)->string);
     return sam_npy_read(golden_path(rel), out, NULL) != SAM_OK;
 }
 
-sam_array load_golden(const json_value *c, const char *key)
+sam_array load_golden(const char *set, const json_value *c, const char *key)
 {
     sam_array a;
-    ck_assert_msg(load_golden_quiet(c, key, &a) == 0, "cannot read %s of %s", key, json_get(c, "name")->string);
+    ck_assert_msg(load_golden_quiet(set, c, key, &a) == 0, "cannot read %s of %s", key, json_get(c, "name")->string);
     return a;
 }

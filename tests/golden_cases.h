@@ -1,5 +1,5 @@
-/* The prompt cases of ../shared/golden/sam_tiny/manifest.json, read into sam_prompts,
- * and the golden arrays of each case. */
+/* The prompt cases of a golden set's manifest (../shared/golden/sam_tiny or sam2_tiny),
+ * read into sam_prompts, and the golden arrays of each case. */
 #ifndef SAMRT_GOLDEN_CASES_H
 #define SAMRT_GOLDEN_CASES_H
 
@@ -20,10 +20,11 @@ typedef struct {
 } case_prompts;
 
 /* With Check assertions (main thread), and without (any thread: 0 on success). */
-void read_case(const json_value *c, case_prompts *cp);
-int read_case_quiet(const json_value *c, case_prompts *cp);
+/* `set` is the golden folder ("sam_tiny", "sam2_tiny"). */
+void read_case(const char *set, const json_value *c, case_prompts *cp);
+int read_case_quiet(const char *set, const json_value *c, case_prompts *cp);
 /* The golden array named by c[key] (e.g. "low_res_logits_file"). */
-sam_array load_golden(const json_value *c, const char *key);
-int load_golden_quiet(const json_value *c, const char *key, sam_array *out);
+sam_array load_golden(const char *set, const json_value *c, const char *key);
+int load_golden_quiet(const char *set, const json_value *c, const char *key, sam_array *out);
 
 #endif

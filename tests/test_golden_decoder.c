@@ -39,14 +39,14 @@ START_TEST(test_decoder_case)
     const json_value *c = &json_get(manifest, "cases")->items[_i];
     use_golden_embedding(json_get(c, "image")->string);
     case_prompts cp;
-    read_case(c, &cp);
+    read_case("sam_tiny", c, &cp);
     sam_predict_params pp = sam_predict_default_params();
     pp.multimask_output = (int)json_get(c, "multimask")->number;
     pp.skip_masks = 1;
     sam_prediction *out;
     sam_error err = {0};
     ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, &pp, &out, &err) == SAM_OK, "%s", err.msg);
-    sam_array want_logits = load_golden(c, "low_res_logits_file"), want_iou = load_golden(c, "iou_file");
+    sam_array want_logits = load_golden("sam_tiny", c, "low_res_logits_file"), want_iou = load_golden("sam_tiny", c, "iou_file");
     int64_t plane = (int64_t)out->low_res * out->low_res, n = (int64_t)out->n_objects * out->n_masks;
     ck_assert_int_eq(n * plane, sam_array_numel(&want_logits));
     diff_stats d = compare_f32(out->low_res_logits, want_logits.data, n * plane);
@@ -129,7 +129,7 @@ int main(void)
         return TEST_SKIP_CODE;
     }
     sam_error err = {0};
-    const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
+    const char *blob = golden_blob(SAM_CONVERT_BIN, "sam_tiny/sam_tiny_seed0.pth");
     sam_model_params mp = sam_model_default_params();
     mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
     if (!blob || sam_model_open(blob, &mp, &model, &err) || sam_predictor_create(model, NULL, &pred, &err) ||

@@ -90,7 +90,7 @@ int main(void)
         fprintf(stderr, "SKIPPED: ../shared/golden is absent (set SAMRT_GOLDEN_DIR); encoder parity NOT checked\n");
         return TEST_SKIP_CODE;
     }
-    const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
+    const char *blob = golden_blob(SAM_CONVERT_BIN, "sam_tiny/sam_tiny_seed0.pth");
     if (!blob) {
         tmp_cleanup();
         return 1;

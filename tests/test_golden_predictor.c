@@ -67,7 +67,7 @@ START_TEST(test_case)
     const char *name = json_get(c, "name")->string;
     set_image(json_get(c, "image")->string);
     case_prompts cp;
-    read_case(c, &cp);
+    read_case("sam_tiny", c, &cp);
     int multimask = (int)json_get(c, "multimask")->number;
     sam_predict_params pp = sam_predict_default_params();
     pp.multimask_output = multimask;
@@ -75,7 +75,7 @@ START_TEST(test_case)
     sam_error err = {0};
     ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, &pp, &out, &err) == SAM_OK, "%s: %s", name, err.msg);
 
-    sam_array want_logits = load_golden(c, "low_res_logits_file"), want_iou = load_golden(c, "iou_file"), want_masks = load_golden(c, "masks_file");
+    sam_array want_logits = load_golden("sam_tiny", c, "low_res_logits_file"), want_iou = load_golden("sam_tiny", c, "iou_file"), want_masks = load_golden("sam_tiny", c, "masks_file");
     ck_assert_int_eq(out->n_objects, cp.n);
     ck_assert_int_eq(out->n_masks, multimask ? 3 : 1);
     int64_t n = (int64_t)out->n_objects * out->n_masks, low = out->low_res, plane = (int64_t)out->height * out->width, equal = 0;
@@ -194,7 +194,7 @@ int main(void)
         return TEST_SKIP_CODE;
     }
     sam_error err = {0};
-    const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
+    const char *blob = golden_blob(SAM_CONVERT_BIN, "sam_tiny/sam_tiny_seed0.pth");
     sam_model_params mp = sam_model_default_params();
     mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
     if (!blob || sam_model_open(blob, &mp, &model, &err) || sam_predictor_create(model, NULL, &pred, &err) ||

@@ -145,6 +145,15 @@ START_TEST(test_configs)
     ck_assert_int_eq(t.low_res, 256);
     ck_assert_int_eq(t.multi_first, 1);
     ck_assert_double_eq_tol(t.amg.pred_iou_thresh, 0.88, 1e-12);
+    ck_assert_msg(sam_task_for_family("sam2", &t, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_int_eq(t.resize, SAM_RESIZE_SQUARE);
+    ck_assert_int_eq(t.box_first, 1);
+    ck_assert_int_eq(t.pad_always, 1);
+    ck_assert_int_eq(t.dynamic_single, 1);
+    ck_assert_int_eq(t.n_features, 3);
+    ck_assert_double_eq(t.clamp, 32);
+    ck_assert_double_eq_tol(t.amg.pred_iou_thresh, 0.8, 1e-12);
+    ck_assert_int_eq(t.amg_takes_m2m, 1);
     ck_assert_int_eq(sam_task_for_family("nope", &t, &err), SAM_ERR_NOT_FOUND);
     ck_assert_int_eq(sam_task_for_family("../x", &t, &err), SAM_ERR_INVALID_ARG);
     free(cfg);
@@ -378,7 +387,13 @@ START_TEST(test_checkpoint_errors)
     expect_convert_error(text, "not a zip archive");
 
     pk_state_dict(&p, "foo.weight", 6);
-    expect_convert_error(write_checkpoint(&p, 1), "tensor 'image_encoder.pos_embed' is missing");
+    expect_convert_error(write_checkpoint(&p, 1), "not a SAM or SAM 2 checkpoint");
+    p.n = 0;
+    pk_state_dict(&p, "image_encoder.patch_embed.proj.weight", 6);
+    expect_convert_error(write_checkpoint(&p, 1), "not a SAM checkpoint");
+    p.n = 0;
+    pk_state_dict(&p, "image_encoder.trunk.patch_embed.proj.weight", 6);
+    expect_convert_error(write_checkpoint(&p, 1), "not a SAM 2 checkpoint");
 
     p.n = 0;
     pk_op(&p, "\x80\x02" "cos\nsystem\n(\x8c\x02lstR.");
@@ -403,6 +418,66 @@ START_TEST(test_checkpoint_errors)
     ck_assert(write_zip(nopkl, 1, names, data, lens));
     expect_convert_error(nopkl, "no <folder>/data.pkl");
     pk_free(&p);
+}
+END_TEST
+
+/* SAM 2's {"model": state_dict} file, cut short anywhere: a clean error and no output */
+START_TEST(test_truncated_sam2_checkpoint)
+{
+    if (!golden_dir()) {
+        fprintf(stderr, "SKIP: ../shared/golden absent, truncated SAM 2 checkpoint test not run\n");
+        return;
+    }
+    size_t len;
+    unsigned char *b = slurp(golden_path("sam2_tiny/sam2.1_tiny_seed0.pt"), &len);
+    const char *path = tmp_path("trunc2.pt");
+    size_t cuts[] = {22, 5000, len / 3, len / 2, len - 100, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        ck_assert(write_file(path, b, cuts[i]));
+        expect_convert_error(path, "");
+    }
+    /* a Hiera block renamed into one the image path does not know: refused by name */
+    unsigned char *c = malloc(len);
+    memcpy(c, b, len);
+    unsigned char *pos = memmem(c, len, "image_encoder.trunk.blocks.7.norm2.bias", 39);
+    ck_assert_ptr_nonnull(pos);
+    pos[20] = 'X'; /* image_encoder.trunk.Xlocks.7... */
+    ck_assert(write_file(path, c, len));
+    expect_convert_error(path, "image_encoder.trunk.blocks.7.norm2.bias' is missing");
+    free(c);
+    free(b);
+}
+END_TEST
+
+/* A blob of one family opened with the other family's config: refused, naming both */
+START_TEST(test_family_mismatch)
+{
+    if (!golden_dir()) {
+        fprintf(stderr, "SKIP: ../shared/golden absent, family mismatch test not run\n");
+        return;
+    }
+    sam_error err = {0};
+    const char *sam = tmp_path("fam_sam.samrt"), *sam2 = tmp_path("fam_sam2.samrt");
+    ck_assert_msg(sam_convert_checkpoint(golden_path("sam_tiny/sam_tiny_seed0.pth"), sam, NULL, NULL, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_convert_checkpoint(golden_path("sam2_tiny/sam2.1_tiny_seed0.pt"), sam2, NULL, NULL, &err) == SAM_OK, "%s", err.msg);
+    sam_model *m = NULL;
+    sam_model_params mp = sam_model_default_params();
+    mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
+    ck_assert_int_ne(sam_model_open(sam2, &mp, &m, &err), SAM_OK);
+    ck_assert_msg(strstr(err.msg, "sam2") && strstr(err.msg, "sam"), "%s", err.msg);
+    ck_assert_ptr_null(m);
+    mp.config_path = SAMRT_GRAPH_DIR "/configs/sam2_tiny.yaml";
+    ck_assert_int_ne(sam_model_open(sam, &mp, &m, &err), SAM_OK);
+    ck_assert_msg(strstr(err.msg, "sam2"), "%s", err.msg);
+    /* an official SAM 2 config on the tiny blob: the Hiera sizes disagree */
+    mp.config_path = SAMRT_GRAPH_DIR "/configs/hiera_t.yaml";
+    ck_assert_int_ne(sam_model_open(sam2, &mp, &m, &err), SAM_OK);
+    ck_assert_msg(strstr(err.msg, "embed_dim"), "%s", err.msg);
+    /* its own config: fine, and found without help for an official variant only */
+    mp.config_path = SAMRT_GRAPH_DIR "/configs/sam2_tiny.yaml";
+    ck_assert_msg(sam_model_open(sam2, &mp, &m, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_str_eq(sam_model_family(m), "sam2");
+    sam_model_free(m);
 }
 END_TEST
 
@@ -450,6 +525,8 @@ int main(void)
     tcase_add_test(tc, test_pickle_parser);
     tcase_add_test(tc, test_checkpoint_errors);
     tcase_add_test(tc, test_truncated_official_checkpoint);
+    tcase_add_test(tc, test_truncated_sam2_checkpoint);
+    tcase_add_test(tc, test_family_mismatch);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

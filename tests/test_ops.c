@@ -130,13 +130,26 @@ static const op_case cases[] = {
     {"window_partition", 1, {4}, {S(1, 9, 13, 2)}, "window=4"},
     {"window_unpartition", 1, {4}, {S(9, 7, 7, 3)}, "window=7 height=20 width=20"},
     {"window_unpartition", 1, {4}, {S(8, 5, 5, 2)}, "window=5 height=9 width=10"},
-    {"rel_pos_attention", 3, {4, 2, 2}, {S(1, 5, 6, 24), S(9, 4), S(11, 4)}, "num_heads=2"},
-    {"rel_pos_attention", 3, {4, 2, 2}, {S(3, 7, 7, 36), S(13, 4), S(13, 4)}, "num_heads=3"},
-    {"rel_pos_attention", 1, {4}, {S(1, 9, 10, 48)}, "num_heads=1"},
-    {"rel_pos_attention", 3, {4, 2, 2}, {S(2, 11, 12, 96), S(21, 8), S(23, 8)}, "num_heads=4"},
+    {"self_attention", 3, {4, 2, 2}, {S(1, 5, 6, 24), S(9, 4), S(11, 4)}, "num_heads=2"},
+    {"self_attention", 3, {4, 2, 2}, {S(3, 7, 7, 36), S(13, 4), S(13, 4)}, "num_heads=3"},
+    {"self_attention", 1, {4}, {S(1, 9, 10, 48)}, "num_heads=1"},
+    {"self_attention", 3, {4, 2, 2}, {S(2, 11, 12, 96), S(21, 8), S(23, 8)}, "num_heads=4"},
     /* several blocks of queries and of keys (256 each), the last ones partial */
-    {"rel_pos_attention", 3, {4, 2, 2}, {S(1, 23, 25, 48), S(45, 8), S(49, 8)}, "num_heads=2"},
-    {"rel_pos_attention", 1, {4}, {S(1, 17, 31, 60)}, "num_heads=2"},
+    {"self_attention", 3, {4, 2, 2}, {S(1, 23, 25, 48), S(45, 8), S(49, 8)}, "num_heads=2"},
+    {"self_attention", 1, {4}, {S(1, 17, 31, 60)}, "num_heads=2"},
+    /* Hiera's q-pooling: windows of 8 pooled to 4, a global 2x2 pooling over several query blocks */
+    {"self_attention", 1, {4}, {S(9, 8, 8, 48)}, "num_heads=2 q_stride=2"},
+    {"self_attention", 1, {4}, {S(1, 36, 34, 24)}, "num_heads=1 q_stride=2"},
+    {"self_attention", 1, {4}, {S(2, 6, 6, 36)}, "num_heads=3 q_stride=3"},
+    {"sigmoid", 1, {2}, {S(5, 77)}, NULL},
+    {"tile", 1, {4}, {S(1, 3, 4, 5)}, "reps=1,4,3,1"},
+    {"tile", 1, {3}, {S(2, 1, 3)}, "reps=2,5,2"},
+    {"resize", 1, {4}, {S(1, 7, 7, 16)}, "height=64 width=64 mode=2"},
+    {"resize", 1, {4}, {S(2, 9, 5, 3)}, "height=4 width=11 mode=2"},
+    {"resize", 1, {4}, {S(1, 8, 8, 32)}, "height=16 width=16 mode=0"},
+    {"resize", 1, {4}, {S(1, 5, 6, 4)}, "height=13 width=3 mode=1"},
+    {"max_pool2d", 1, {4}, {S(3, 8, 10, 7)}, "kernel=2"},
+    {"max_pool2d", 1, {4}, {S(1, 9, 7, 5)}, "kernel=3"},
     {"relu", 1, {2}, {S(7, 143)}, NULL},
     {"matmul", 2, {3, 3}, {S(2, 4, 32), S(2, 300, 32)}, NULL},
     {"matmul", 2, {3, 3}, {S(3, 5, 7), S(1, 7, 9)}, "transpose_b=0"},
@@ -237,6 +250,38 @@ START_TEST(test_reference_values)
     wu->fast(&au);
     ck_assert_mem_eq(img, back, sizeof img);
     ck_assert_float_eq(win[(8 * WS * WS + WS * WS - 1) * C], 0.0f); /* a padded corner */
+}
+END_TEST
+
+/* resize against torch 1.13's F.interpolate(align_corners=False) of a 1x2x3x4 NCHW input
+ * x[i] = 3 sin(1.3 (0.37 i - 2)), i its NCHW index; values of the NHWC output. */
+START_TEST(test_resize_values)
+{
+    static const struct {
+        const char *attrs;
+        int h, w;
+        float first[8], last;
+    } want[] = {
+        {"height=5 width=7 mode=2", 5, 7, {-1.392182f, 0.324796f, -1.898195f, -0.296570f, -2.651438f, -1.272826f, -3.186141f, -2.143042f}, 2.554384f},
+        {"height=5 width=7 mode=1", 5, 7, {-1.546504f, -0.091208f, -1.908605f, -0.582996f, -2.487966f, -1.369858f, -2.776807f, -1.990124f}, 2.460630f},
+        {"height=2 width=2 mode=2", 2, 2, {-2.017466f, -1.261894f, -1.896400f, -2.254872f, 2.000175f, 1.230380f, 1.916673f, 2.256957f}, 2.256957f},
+        {"height=6 width=8 mode=0", 6, 8, {-1.546504f, -0.091208f, -1.546504f, -0.091208f, -2.560386f, -1.468215f, -2.560386f, -1.468215f}, 2.460630f},
+    };
+    float x[24], y[2 * 6 * 8];
+    for (int c = 0; c < 2; c++)
+        for (int h = 0; h < 3; h++)
+            for (int w = 0; w < 4; w++) x[(h * 4 + w) * 2 + c] = (float)(3 * sin(1.3 * (0.37 * ((c * 3 + h) * 4 + w) - 2)));
+    const sam_op_def *resize = sam_op_get(sam_op_find("resize"));
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        sam_tensor tin = {.name = "x", .ndim = 4, .shape = {1, 3, 4, 2}, .data = x};
+        sam_tensor tout = {.name = "y", .ndim = 4, .shape = {1, want[k].h, want[k].w, 2}, .data = y};
+        sam_node node = {0};
+        set_attrs(resize, &node, want[k].attrs);
+        sam_kernel_args a = {.node = &node, .n_in = 1, .in = {&tin}, .out = &tout, .pool = pool};
+        resize->reference(&a);
+        for (int i = 0; i < 8; i++) ck_assert_msg(fabsf(y[i] - want[k].first[i]) < 2e-6f, "%s: [%d] %g, want %g", want[k].attrs, i, y[i], want[k].first[i]);
+        ck_assert_float_eq_tol(y[want[k].h * want[k].w * 2 - 1], want[k].last, 2e-6f);
+    }
 }
 END_TEST
 
@@ -371,7 +416,7 @@ START_TEST(test_shape_errors)
     ck_assert_int_eq(lin->infer(&node, in, &out, &err), SAM_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(err.msg, "expects 7 input features"));
 
-    const sam_op_def *attn = sam_op_get(sam_op_find("rel_pos_attention"));
+    const sam_op_def *attn = sam_op_get(sam_op_find("self_attention"));
     sam_tensor qkv = {.name = "qkv", .ndim = 4, .shape = {1, 14, 14, 48}}, rh = {.name = "rh", .ndim = 2, .shape = {27, 8}},
                rw = {.name = "rw", .ndim = 2, .shape = {25, 8}};
     const sam_tensor *ain[3] = {&qkv, &rh, &rw};
@@ -392,6 +437,7 @@ int main(void)
     tcase_add_loop_test(tc, test_fast_matches_reference, 0, (int)(sizeof cases / sizeof *cases));
     tcase_add_test(tc, test_every_op_has_cases);
     tcase_add_test(tc, test_reference_values);
+    tcase_add_test(tc, test_resize_values);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_gemm_tiles);
     tcase_add_test(tc, test_fold_projection_chain);

@@ -14,6 +14,9 @@ static void setup(void)
     sam_params_set_int(&P, "i", 5, NULL);
     sam_params_set_list(&P, "global_attn_indexes", g, 4, NULL);
     sam_params_set_float(&P, "eps", 1e-6, NULL);
+    int64_t stages[] = {1, 2, 7, 2};
+    sam_params_set_list(&P, "stages", stages, 4, NULL);
+    sam_params_set_str(&P, "decoder", "sam_mask_decoder", NULL);
 }
 
 static int64_t eval_int(const char *s)
@@ -37,6 +40,41 @@ START_TEST(test_arithmetic)
     ck_assert_int_eq(eval_int("i not in [1, 2]"), 1);
     ck_assert_int_eq(eval_int("global_attn_indexes[3]"), 11);
     ck_assert_int_eq(eval_int("i >= 5"), 1);
+}
+END_TEST
+
+START_TEST(test_functions_and_logic)
+{
+    setup();
+    ck_assert_int_eq(eval_int("len(stages)"), 4);
+    ck_assert_int_eq(eval_int("sum(stages)"), 12);
+    ck_assert_int_eq(eval_int("sum(stages, 2) + 1"), 4); /* the second block of stage 3 */
+    ck_assert_int_eq(eval_int("sum(stages, 0)"), 0);
+    ck_assert_int_eq(eval_int("sum([])"), 0);
+    ck_assert_int_eq(eval_int("embed_dim * pow(2, 3)"), 6144);
+    ck_assert_int_eq(eval_int("pow(7, 0)"), 1);
+    ck_assert_int_eq(eval_int("i > 0 and i < 5"), 0);
+    ck_assert_int_eq(eval_int("i > 0 and i <= 5"), 1);
+    ck_assert_int_eq(eval_int("i == 0 or 3 in stages"), 0);
+    ck_assert_int_eq(eval_int("i == 0 or 7 in stages"), 1);
+    ck_assert_int_eq(eval_int("not i == 5"), 0);
+    ck_assert_int_eq(eval_int("not 0 and 1"), 1);                  /* not binds tighter than and */
+    ck_assert_int_eq(eval_int("1 or 0 ? 10 : 20"), 10);            /* and/or bind tighter than ?: */
+    ck_assert_int_eq(eval_int("stages[len(stages) - 1]"), 2);
+    ck_assert_int_eq(eval_int("i not in stages"), 1);
+
+    sam_value v;
+    sam_error err = {0};
+    ck_assert_int_eq(sam_expr_eval("sum(stages, 5)", &P, &v, &err), SAM_ERR_GRAPH);
+    ck_assert_int_eq(sam_expr_eval("pow(2, 63)", &P, &v, &err), SAM_ERR_GRAPH);
+    ck_assert_int_eq(sam_expr_eval("pow(10, 19)", &P, &v, &err), SAM_ERR_GRAPH); /* overflow */
+    ck_assert_int_eq(sam_expr_eval("len(i)", &P, &v, &err), SAM_ERR_GRAPH);
+    ck_assert_int_eq(sam_expr_eval("max(1, 2)", &P, &v, &err), SAM_ERR_GRAPH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown function 'max'"));
+    ck_assert_int_eq(sam_expr_eval("sum(stages, 1, 2)", &P, &v, &err), SAM_ERR_GRAPH);
+    ck_assert_int_eq(sam_expr_eval("len(stages", &P, &v, &err), SAM_ERR_GRAPH);
+    ck_assert_int_eq(sam_expr_eval("1 and", &P, &v, &err), SAM_ERR_GRAPH);
+    ck_assert_int_eq(sam_expr_eval("stages and 1", &P, &v, &err), SAM_ERR_GRAPH);
 }
 END_TEST
 
@@ -77,7 +115,10 @@ START_TEST(test_interpolation)
     ck_assert_int_eq(sam_resolve_scalar("42", &P, &v, &err), SAM_OK);
     ck_assert_int_eq(v.type, SAM_VAL_INT);
     ck_assert_int_eq(sam_resolve_scalar("a.$(i", &P, &v, &err), SAM_ERR_GRAPH);
-    ck_assert_int_eq(sam_resolve_scalar("a.$(eps)", &P, &v, &err), SAM_ERR_GRAPH); /* names need integers */
+    ck_assert_int_eq(sam_resolve_scalar("a.$(eps)", &P, &v, &err), SAM_ERR_GRAPH); /* names need integers or strings */
+    ck_assert_int_eq(sam_resolve_scalar("$(decoder).transformer.layers.$(i - 5).norm1.weight", &P, &v, &err), SAM_OK);
+    ck_assert_str_eq(v.s, "sam_mask_decoder.transformer.layers.0.norm1.weight");
+    ck_assert_int_eq(sam_resolve_scalar("a.$(stages)", &P, &v, &err), SAM_ERR_GRAPH);
 }
 END_TEST
 
@@ -86,6 +127,7 @@ int main(void)
     Suite *s = suite_create("params");
     TCase *tc = tcase_create("expressions");
     tcase_add_test(tc, test_arithmetic);
+    tcase_add_test(tc, test_functions_and_logic);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_interpolation);
     suite_add_tcase(s, tc);

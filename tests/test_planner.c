@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../converter/convert.h"
+#include "../converter/sam_spec.h"
 #include "../ops/ops.h"
 #include "test_util.h"
 
@@ -64,7 +65,10 @@ START_TEST(test_encoder_plan)
                       .window_size = 14, .mlp_ratio = 4, .out_chans = 256, .n_global = 2, .global_attn_indexes = {1, 3},
                       .layer_norm_eps = 1e-6};
     const char *path = tmp_path("planner.samrt");
-    ck_assert_msg(sam_write_random_model(&hp, 1, path, NULL, NULL, &err) == SAM_OK, "%s", err.msg);
+    sam_model_spec spec;
+    ck_assert_msg(sam_vit_spec(&hp, &spec, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_write_random_model(&spec, 1, path, NULL, NULL, &err) == SAM_OK, "%s", err.msg);
+    sam_model_spec_free(&spec);
     sam_model *m;
     sam_graph *g;
     sam_plan plan;

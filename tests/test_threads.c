@@ -39,13 +39,13 @@ static void *segment_truck(void *arg)
         const json_value *c = &cases->items[i];
         if (strcmp(json_get(c, "image")->string, "truck.jpg") != 0) continue;
         case_prompts cp;
-        read_case_quiet(c, &cp);
+        read_case_quiet("sam_tiny", c, &cp);
         sam_predict_params prm = sam_predict_default_params();
         prm.multimask_output = (int)json_get(c, "multimask")->number;
         sam_prediction *out;
         sam_array want_logits, want_iou, want_masks;
-        if (sam_predictor_predict(pred, cp.prompts, cp.n, &prm, &out, &err) || load_golden_quiet(c, "low_res_logits_file", &want_logits) ||
-            load_golden_quiet(c, "iou_file", &want_iou) || load_golden_quiet(c, "masks_file", &want_masks)) {
+        if (sam_predictor_predict(pred, cp.prompts, cp.n, &prm, &out, &err) || load_golden_quiet("sam_tiny", c, "low_res_logits_file", &want_logits) ||
+            load_golden_quiet("sam_tiny", c, "iou_file", &want_iou) || load_golden_quiet("sam_tiny", c, "masks_file", &want_masks)) {
             snprintf(r->error, sizeof r->error, "thread %d, case %s: %s", r->index, json_get(c, "name")->string, err.msg[0] ? err.msg : "golden file");
             sam_array_free(&cp.mask_input);
             goto done;
@@ -148,7 +148,7 @@ int main(void)
         return TEST_SKIP_CODE;
     }
     sam_error err = {0};
-    const char *blob = golden_tiny_blob(SAM_CONVERT_BIN);
+    const char *blob = golden_blob(SAM_CONVERT_BIN, "sam_tiny/sam_tiny_seed0.pth");
     sam_model_params mp = sam_model_default_params();
     mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
     if (!blob || sam_model_open(blob, &mp, &model, &err) || json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {

@@ -52,11 +52,13 @@ const char *tmp_path(const char *name)
     return b;
 }
 
-const char *golden_tiny_blob(const char *convert_bin)
+const char *golden_blob(const char *convert_bin, const char *checkpoint)
 {
-    const char *blob = tmp_path("sam_tiny.samrt");
-    if (run_cmd("'%s' -q '%s' -o '%s'", convert_bin, golden_path("sam_tiny/sam_tiny_seed0.pth"), blob) != 0) {
-        fprintf(stderr, "sam-convert failed on the golden checkpoint\n");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s.samrt", (int)strcspn(checkpoint, "/"), checkpoint);
+    const char *blob = tmp_path(name);
+    if (run_cmd("'%s' -q '%s' -o '%s'", convert_bin, golden_path(checkpoint), blob) != 0) {
+        fprintf(stderr, "sam-convert failed on the golden checkpoint %s\n", checkpoint);
         return NULL;
     }
     return blob;

@@ -23,9 +23,10 @@ const char *golden_path(const char *rel);
 const char *tmp_dir(void);
 const char *tmp_path(const char *name);
 void tmp_cleanup(void);
-/* The golden sam_tiny checkpoint converted by the real sam-convert (as a user would)
- * into the temporary directory: the blob's path, or NULL, said on stderr, on failure. */
-const char *golden_tiny_blob(const char *convert_bin);
+/* A golden checkpoint (its path under golden_dir(), e.g. "sam_tiny/sam_tiny_seed0.pth")
+ * converted by the real sam-convert (as a user would) into the temporary directory: the
+ * blob's path, or NULL, said on stderr, on failure. */
+const char *golden_blob(const char *convert_bin, const char *checkpoint);
 
 typedef struct {
     double max_abs, rel_l2;

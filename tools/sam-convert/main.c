@@ -1,5 +1,5 @@
-/* sam-convert: official SAM checkpoints (.pth) to sam-rt weight blobs, and
- * random-weight blobs of the official shapes. */
+/* sam-convert: official SAM and SAM 2 checkpoints (.pth, .pt) to sam-rt weight blobs,
+ * and random-weight blobs of the official shapes. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,21 +9,25 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sam-convert CHECKPOINT.pth -o OUT.samrt\n"
+            "usage: sam-convert CHECKPOINT -o OUT.samrt\n"
             "       sam-convert --random VARIANT [--seed N] -o OUT.samrt\n"
             "       sam-convert --info MODEL.samrt\n"
             "\n"
             "Converts an official Segment Anything checkpoint (sam_vit_b_01ec64.pth,\n"
             "sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth, or any SAM state_dict saved with\n"
-            "torch.save) into sam-rt's mmap-able weight blob. The variant is detected from the\n"
-            "tensor shapes. No Python is needed.\n"
+            "torch.save) or SAM 2 / 2.1 checkpoint (sam2_hiera_tiny.pt ... sam2.1_hiera_large.pt)\n"
+            "into sam-rt's mmap-able weight blob. Family, variant and version are detected from\n"
+            "the tensor names and shapes; SAM 2's video-only tensors are left out. No Python is\n"
+            "needed.\n"
             "\n"
             "options:\n"
             "  -o, --output FILE     where to write the blob (written whole or not at all)\n"
-            "      --random VARIANT  write random weights with the shapes of vit_b, vit_l or vit_h\n"
+            "      --random VARIANT  write random weights with the shapes of vit_b, vit_l, vit_h,\n"
+            "                        hiera_t, hiera_s, hiera_b+ or hiera_l (SAM 2.1)\n"
             "                        (for benchmarks: its masks are meaningless)\n"
             "      --seed N          seed for --random (default 0)\n"
-            "      --info MODEL      print a blob's variant, hyper-parameters and tensor count\n"
+            "      --info MODEL      print a blob's family, variant, version, hyper-parameters and\n"
+            "                        tensor count\n"
             "  -q, --quiet           no progress output\n"
             "  -h, --help            this help\n"
             "      --version         print the version\n");
@@ -96,8 +100,10 @@ int main(int argc, char **argv)
         tool_error("sam-convert", &err);
         return random_variant && st == SAM_ERR_NOT_FOUND ? EXIT_USAGE : 1;
     }
-    if (!quiet)
-        fprintf(stderr, "wrote %s: %s %s, %d tensors, %.1f MiB%s\n", out, ci.family, ci.variant, ci.n_tensors, (double)ci.bytes / (1 << 20),
-                random_variant ? " of RANDOM weights: its masks are meaningless" : "");
+    if (!quiet) {
+        fprintf(stderr, "wrote %s: %s%s%s %s, %d tensors, %.1f MiB%s\n", out, ci.family, ci.version[0] ? " " : "", ci.version, ci.variant, ci.n_tensors,
+                (double)ci.bytes / (1 << 20), random_variant ? " of RANDOM weights: its masks are meaningless" : "");
+        if (ci.skipped_tensors) fprintf(stderr, "left out %d tensors the image path does not read (video tracking)\n", ci.skipped_tensors);
+    }
     return 0;
 }
