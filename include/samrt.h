@@ -375,6 +375,10 @@ typedef struct sam_amg_params {
 
 /* The generator's defaults for a family ("sam" or "sam2", from its config). */
 SAMRT_API sam_status sam_amg_default_params(const char *family, sam_amg_params *out, sam_error *err);
+/* 1 when the family's generator has the option, by its official keyword ("use_m2m",
+ * "mask_threshold", "multimask_output" are SAM 2's only), else 0: for front ends that
+ * refuse an option the model's generator does not have rather than ignore it. */
+SAMRT_API int sam_amg_has_option(const char *family, const char *option);
 
 typedef struct sam_amg_mask {
     sam_rle segmentation; /* the whole image */

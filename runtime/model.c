@@ -37,7 +37,7 @@ static sam_status merge_blob_params(const sam_model *m, sam_config *cfg, sam_err
     return SAM_OK;
 }
 
-static sam_status find_config(const sam_model *m, const sam_model_params *p, sam_config *cfg, sam_error *err)
+static sam_status find_config(sam_model *m, const sam_model_params *p, sam_config *cfg, sam_error *err)
 {
     const char *path = p->config_path;
     char guess[8192];
@@ -47,7 +47,10 @@ static sam_status find_config(const sam_model *m, const sam_model_params *p, sam
             return sam_fail(err, SAM_ERR_NOT_FOUND,
                             "cannot find sam-rt's graphs (share/sam-rt/graphs beside the library, or the source tree): set SAMRT_GRAPH_DIR");
         snprintf(guess, sizeof guess, "%s/configs/%s.yaml", dir, m->variant);
-        if (access(guess, R_OK) != 0) snprintf(guess, sizeof guess, "%s/configs/%s.yaml", dir, m->family);
+        if (access(guess, R_OK) != 0) {
+            snprintf(guess, sizeof guess, "%s/configs/%s.yaml", dir, m->family);
+            m->family_config = 1;
+        }
         if (access(guess, R_OK) != 0)
             return sam_fail(err, SAM_ERR_NOT_FOUND, "%s: no config for variant '%s' or family '%s' in %s/configs", m->path, m->variant, m->family, dir);
         path = guess;
@@ -118,14 +121,18 @@ sam_status sam_model_load_graph(const sam_model *m, const char *name, const sam_
     if (!m->config) return sam_fail(err, SAM_ERR_INVALID_ARG, "model %s was opened without its config", m->path);
     const char *path = strchr(name, '/') || strstr(name, ".yaml") ? name : sam_config_graph(m->config, name);
     if (!path) return sam_fail(err, SAM_ERR_NOT_FOUND, "the config of variant '%s' (%s) names no '%s' graph", m->config->variant, m->config->path, name);
-    if (!overrides) return sam_graph_load_file(path, &m->config->params, m, out, err);
     sam_params *p = malloc(sizeof *p);
     if (!p) return sam_fail(err, SAM_ERR_NOMEM, "out of memory");
     *p = m->config->params;
     sam_status st = SAM_OK;
-    for (int i = 0; i < overrides->count && st == SAM_OK; i++) st = sam_params_set(p, overrides->names[i], &overrides->values[i], err);
+    for (int i = 0; overrides && i < overrides->count && st == SAM_OK; i++) st = sam_params_set(p, overrides->names[i], &overrides->values[i], err);
     if (st == SAM_OK) st = sam_graph_load_file(path, p, m, out, err);
     free(p);
+    /* a model of a size no config names, whose blob does not give every hyper-parameter
+     * (SAM 2's heads and windows are not in its tensors' shapes) */
+    if (st == SAM_ERR_GRAPH && m->family_config)
+        sam_fail_context(err, "%s is a '%s' model of variant '%s', which has no config of its own: give it one (--config); with the family's %s",
+                         m->path, m->family, m->variant, m->config->path);
     return st;
 }
 

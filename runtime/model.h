@@ -28,6 +28,7 @@ struct sam_model {
     char variant[SAM_VALUE_STR_MAX];
     uint64_t fingerprint;
     sam_config *config;  /* NULL when opened blob-only */
+    int family_config;   /* config is the family's, found for want of the variant's */
 };
 
 /* The blob alone (no config): what tests and the converter's checks need. */

@@ -18,6 +18,12 @@ sam_status sam_amg_default_params(const char *family, sam_amg_params *out, sam_e
     return st;
 }
 
+int sam_amg_has_option(const char *family, const char *option)
+{
+    sam_task t;
+    return option && sam_task_for_family(family ? family : "sam", &t, NULL) == SAM_OK && sam_task_amg_has(&t, option);
+}
+
 void sam_amg_result_free(sam_amg_result *r)
 {
     if (!r) return;
@@ -508,10 +514,10 @@ static sam_status check_params(const sam_task *t, const sam_amg_params *o, sam_e
     for (int i = 0; i < 6; i++)
         if (!isfinite(v[i])) return sam_fail(err, SAM_ERR_INVALID_ARG, "a threshold or ratio is not a finite number");
     if (!isfinite(o->mask_threshold)) return sam_fail(err, SAM_ERR_INVALID_ARG, "mask_threshold is not a finite number");
-    if (o->use_m2m && !t->amg_takes_m2m) return sam_fail(err, SAM_ERR_INVALID_ARG, "use_m2m is an option of SAM 2's generator, not of a '%s' model", t->family);
-    if (!o->multimask_output && !t->amg_takes_multimask)
+    if (o->use_m2m && !sam_task_amg_has(t, "use_m2m")) return sam_fail(err, SAM_ERR_INVALID_ARG, "use_m2m is an option of SAM 2's generator, not of a '%s' model", t->family);
+    if (!o->multimask_output && !sam_task_amg_has(t, "multimask_output"))
         return sam_fail(err, SAM_ERR_INVALID_ARG, "multimask_output is an option of SAM 2's generator; a '%s' model always uses its three masks", t->family);
-    if (o->mask_threshold != 0 && !t->amg_takes_mask_threshold)
+    if (o->mask_threshold != 0 && !sam_task_amg_has(t, "mask_threshold"))
         return sam_fail(err, SAM_ERR_INVALID_ARG, "mask_threshold is an option of SAM 2's generator, not of a '%s' model", t->family);
     return SAM_OK;
 }

@@ -117,9 +117,15 @@ sam_status sam_task_from_config(const sam_config *cfg, sam_task *t, sam_error *e
     a->crop_overlap_ratio = number(&r, "amg.crop_overlap_ratio", 0, 1);
     a->crop_n_points_downscale_factor = (int)number(&r, "amg.crop_n_points_downscale_factor", 1, 1);
     a->min_mask_region_area = (int)number(&r, "amg.min_mask_region_area", 0, 1);
-    t->amg_takes_mask_threshold = get(&r, "amg.mask_threshold", 0) != NULL;
-    t->amg_takes_multimask = get(&r, "amg.multimask_output", 0) != NULL;
-    t->amg_takes_m2m = get(&r, "amg.use_m2m", 0) != NULL;
+    for (int i = 0; i < cfg->task.count; i++) {
+        const char *key = cfg->task.names[i];
+        if (strncmp(key, "amg.", 4) != 0 || strcmp(key, "amg.small_regions") == 0) continue; /* small_regions: how, not an option */
+        if (t->n_amg_options == SAM_TASK_MAX_AMG_OPTIONS) {
+            if (r.st == SAM_OK) r.st = sam_fail(err, SAM_ERR_FORMAT, "%s: more than %d generator options", cfg->path, SAM_TASK_MAX_AMG_OPTIONS);
+            break;
+        }
+        snprintf(t->amg_options[t->n_amg_options++], sizeof t->amg_options[0], "%s", key + 4);
+    }
     a->mask_threshold = number(&r, "amg.mask_threshold", 0, 0);
     a->multimask_output = (int)number(&r, "amg.multimask_output", 1, 0);
     a->use_m2m = (int)number(&r, "amg.use_m2m", 0, 0);
@@ -149,6 +155,13 @@ sam_status sam_task_for_family(const char *family, sam_task *t, sam_error *err)
     if (st == SAM_OK) st = sam_task_from_config(cfg, t, err);
     free(cfg);
     return st;
+}
+
+int sam_task_amg_has(const sam_task *t, const char *option)
+{
+    for (int i = 0; i < t->n_amg_options; i++)
+        if (strcmp(t->amg_options[i], option) == 0) return 1;
+    return 0;
 }
 
 int sam_model_image_size(const sam_model *m)

@@ -7,6 +7,7 @@
 #include "samrt.h"
 
 #define SAM_TASK_MAX_FEATURES 4
+#define SAM_TASK_MAX_AMG_OPTIONS 24
 
 typedef enum { SAM_RESIZE_LONGEST_SIDE, SAM_RESIZE_SQUARE } sam_resize_mode;
 typedef enum { SAM_RESAMPLE_PIL_BILINEAR, SAM_RESAMPLE_ANTIALIAS_BILINEAR } sam_resample_mode;
@@ -38,11 +39,14 @@ typedef struct sam_task {
     char object_scores[64];       /* the decoder's object-score output, or "" */
     /* the generator */
     sam_amg_params amg;           /* the family's defaults */
-    int amg_takes_mask_threshold, amg_takes_multimask, amg_takes_m2m;
+    int n_amg_options;            /* the options its generator has (the keys of the config's amg section) */
+    char amg_options[SAM_TASK_MAX_AMG_OPTIONS][40];
     sam_regions_mode small_regions; /* min_mask_region_area: on the final masks, or on low-res logits */
 } sam_task;
 
 sam_status sam_task_from_config(const sam_config *cfg, sam_task *task, sam_error *err);
+/* Whether the family's generator has the option (its official keyword: "use_m2m"). */
+int sam_task_amg_has(const sam_task *t, const char *option);
 /* The family's own config (graphs/configs/<family>.yaml), for sources without a model. */
 sam_status sam_task_for_family(const char *family, sam_task *task, sam_error *err);
 

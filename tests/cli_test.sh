@@ -129,5 +129,42 @@ else
     echo "SKIP: $GOLDEN absent, end-to-end CLI checks not run"
 fi
 
+if [ -f "$GOLDEN/sam2_tiny/sam2.1_tiny_seed0.pt" ]; then
+    G2=$GOLDEN/sam2_tiny
+    CFG2=$SRC/graphs/configs/sam2_tiny.yaml
+    check "convert sam2" 0 "left out 47 tensors" -- "$BIN/sam-convert" "$G2/sam2.1_tiny_seed0.pt" -o "$T/t2.samrt"
+    check "info sam2" 0 "version              2.1" -- "$BIN/sam-convert" --info "$T/t2.samrt"
+    check "sam2 needs its config" 1 "which has no config of its own" -- "$BIN/sam-run" --model "$T/t2.samrt" --image "$GOLDEN/images/truck.jpg" --point 500,375 --json "$T/x.json"
+    absent "sam2 needs its config" "$T/x.json"
+    # a golden case through the command line: low-res logits and the embedding cache (three features)
+    seg2() { "$BIN/sam-run" --model "$T/t2.samrt" --config "$CFG2" --image "$GOLDEN/images/truck.jpg" --point 500,375 "$@"; }
+    check "sam2 segment" 0 "IoU 0.377" -- seg2 --save-logits "$T/s2.npy" --embedding "$T/t2.emb"
+    check "sam2 logits" 0 "max abs" -- "$BIN/npy_close" "$T/s2.npy" "$G2/truck_point_single_low_res_logits.npy" 1e-2
+    check "sam2 embedding reused" 0 "reused the image embedding" -- seg2 --save-logits "$T/s2b.npy" --embedding "$T/t2.emb"
+    check "sam2 cached logits" 0 "max abs 0 " -- "$BIN/npy_close" "$T/s2b.npy" "$T/s2.npy" 0
+    # SAM 2's generator on its oracle: the official mask counts
+    count() { grep -o '"predicted_iou"' "$1" | wc -l; }
+    amg2() { local want=$1 name=$2; shift 2
+        check "$name" 0 "masks;" -- "$BIN/sam-run" --auto --oracle sam2 --json "$T/$name.json" --output-mode uncompressed_rle "$@"
+        [ "$(count "$T/$name.json")" -eq "$want" ] && pass=$((pass + 1)) || { echo "FAIL $name: $(count "$T/$name.json") masks, official $want"; fail=$((fail + 1)); }
+    }
+    amg2 958 oracle2_dog --image "$GOLDEN/images/dog.jpg"
+    amg2 196 oracle2_m2m --image "$GOLDEN/images/truck.jpg" --points-per-side 16 --use-m2m
+    amg2 88 oracle2_single --image "$GOLDEN/images/groceries.jpg" --points-per-side 16 --points-per-batch 51 --no-multimask-output
+    amg2 339 oracle2_minarea --image "$GOLDEN/images/dog.jpg" --points-per-side 12 --crop-n-layers 1 --crop-n-points-downscale-factor 2 \
+        --min-mask-region-area 800
+    amg2 151 oracle2_thresholds --image "$GOLDEN/images/groceries.jpg" --points-per-side 12 --pred-iou-thresh 0.86 \
+        --stability-score-thresh 0.9 --stability-score-offset 2.0 --box-nms-thresh 0.5 --mask-threshold 1.0 --points-per-batch 20
+    # SAM 2's own options are refused for SAM, and bad spellings
+    check "m2m for sam" 2 "--use-m2m is an option of SAM 2's generator" -- "$BIN/sam-run" --auto --oracle --image "$GOLDEN/images/dog.jpg" --use-m2m --json "$T/x.json"
+    check "no-m2m for sam" 2 "--no-use-m2m is an option" -- "$BIN/sam-run" --auto --oracle sam --image "$GOLDEN/images/dog.jpg" --no-use-m2m --json "$T/x.json"
+    check "mask threshold for sam" 2 "--mask-threshold is an option" -- "$BIN/sam-run" --auto --oracle=sam --image "$GOLDEN/images/dog.jpg" --mask-threshold 0 --json "$T/x.json"
+    check "oracle name" 2 "--oracle is 'sam'" -- "$BIN/sam-run" --auto --oracle=sam3 --image "$GOLDEN/images/dog.jpg" --json "$T/x.json"
+    check "mask threshold number" 2 "--mask-threshold needs a number" -- "$BIN/sam-run" --auto --oracle sam2 --image "$GOLDEN/images/dog.jpg" --mask-threshold x --json "$T/x.json"
+    absent "sam2 refusals write nothing" "$T/x.json"
+else
+    echo "SKIP: $GOLDEN/sam2_tiny absent, SAM 2 CLI checks not run"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

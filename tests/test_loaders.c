@@ -153,7 +153,12 @@ START_TEST(test_configs)
     ck_assert_int_eq(t.n_features, 3);
     ck_assert_double_eq(t.clamp, 32);
     ck_assert_double_eq_tol(t.amg.pred_iou_thresh, 0.8, 1e-12);
-    ck_assert_int_eq(t.amg_takes_m2m, 1);
+    ck_assert_int_eq(sam_task_amg_has(&t, "use_m2m"), 1);
+    ck_assert_int_eq(sam_amg_has_option("sam2", "mask_threshold"), 1);
+    ck_assert_int_eq(sam_amg_has_option("sam", "mask_threshold"), 0);
+    ck_assert_int_eq(sam_amg_has_option("sam", "crop_n_layers"), 1);
+    ck_assert_int_eq(sam_amg_has_option("sam", "small_regions"), 0);
+    ck_assert_int_eq(sam_amg_has_option("nope", "crop_n_layers"), 0);
     ck_assert_int_eq(sam_task_for_family("nope", &t, &err), SAM_ERR_NOT_FOUND);
     ck_assert_int_eq(sam_task_for_family("../x", &t, &err), SAM_ERR_INVALID_ARG);
     free(cfg);

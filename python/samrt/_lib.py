@@ -132,7 +132,7 @@ class ConvertParams(ctypes.Structure):
 
 class ConvertInfo(ctypes.Structure):
     _fields_ = [("family", ctypes.c_char * 16), ("variant", ctypes.c_char * 32), ("n_tensors", c_int), ("bytes", c_int64),
-                ("skipped_tensors", c_int)]
+                ("skipped_tensors", c_int), ("version", ctypes.c_char * 8)]
 
 
 class TensorView(ctypes.Structure):

@@ -269,6 +269,34 @@ static void apply_options(sam_amg_params *a, const sam_amg_params *given)
 #undef TAKE_REAL
 }
 
+/* An option the command line gave that the model's generator does not have (SAM 2's
+ * own, given for a SAM model), named as on the command line; NULL when all apply. */
+static const char *foreign_option(const char *family, const sam_amg_params *given)
+{
+    const struct {
+        const char *keyword, *flag;
+        int set;
+    } options[] = {
+        {"points_per_side", "--points-per-side", given->points_per_side >= 0},
+        {"points_per_batch", "--points-per-batch", given->points_per_batch >= 0},
+        {"pred_iou_thresh", "--pred-iou-thresh", !isnan(given->pred_iou_thresh)},
+        {"stability_score_thresh", "--stability-score-thresh", !isnan(given->stability_score_thresh)},
+        {"stability_score_offset", "--stability-score-offset", !isnan(given->stability_score_offset)},
+        {"box_nms_thresh", "--box-nms-thresh", !isnan(given->box_nms_thresh)},
+        {"crop_n_layers", "--crop-n-layers", given->crop_n_layers >= 0},
+        {"crop_nms_thresh", "--crop-nms-thresh", !isnan(given->crop_nms_thresh)},
+        {"crop_overlap_ratio", "--crop-overlap-ratio", !isnan(given->crop_overlap_ratio)},
+        {"crop_n_points_downscale_factor", "--crop-n-points-downscale-factor", given->crop_n_points_downscale_factor >= 0},
+        {"min_mask_region_area", "--min-mask-region-area", given->min_mask_region_area >= 0},
+        {"mask_threshold", "--mask-threshold", !isnan(given->mask_threshold)},
+        {"use_m2m", given->use_m2m ? "--use-m2m" : "--no-use-m2m", given->use_m2m >= 0},
+        {"multimask_output", given->multimask_output ? "--multimask-output" : "--no-multimask-output", given->multimask_output >= 0},
+    };
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++)
+        if (options[i].set && !sam_amg_has_option(family, options[i].keyword)) return options[i].flag;
+    return NULL;
+}
+
 int run_auto_mode(const run_options *o)
 {
     sam_error err = {0};
@@ -296,6 +324,13 @@ int run_auto_mode(const run_options *o)
         sam_predictor_mask_source(pred, &src);
     }
     if (sam_amg_default_params(src.family, &amg, &err)) goto fail;
+    const char *foreign = foreign_option(src.family, &o->amg);
+    if (foreign) {
+        tool_fail(&err, SAM_ERR_INVALID_ARG, "%s is an option of %s generator, and this model is '%s'", foreign,
+                  strcmp(src.family, "sam2") ? "SAM 2's" : "another family's", src.family);
+        rc = EXIT_USAGE;
+        goto fail;
+    }
     apply_options(&amg, &o->amg);
     amg.n_threads = o->threads;
     amg.progress = progress;

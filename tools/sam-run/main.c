@@ -16,10 +16,11 @@ static void usage(FILE *f)
             "       sam-run --model MODEL --image IMG|DIR ... --auto [AMG options] (--out DIR | --json FILE)\n"
             "       sam-run --model MODEL [--graph FILE] --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
             "\n"
-            "Segment Anything on the CPU. The first form segments IMG (JPEG or PNG) from point and\n"
-            "box prompts; the second segments everything (automatic mask generation); the third runs\n"
-            "a graph of the model on .npy tensors (default: the image encoder, whose input is 'image'\n"
-            "1x3x1024x1024 and output 'image_embeddings').\n"
+            "Segment Anything (SAM and SAM 2) on the CPU. The first form segments IMG (JPEG or PNG)\n"
+            "from point and box prompts; the second segments everything (automatic mask generation);\n"
+            "the third runs a graph of the model on .npy tensors (default: the image encoder, whose\n"
+            "input is 'image' 1x3x1024x1024 and output 'image_embeddings', or SAM 2's 'image_embed',\n"
+            "'high_res_feat0' and 'high_res_feat1').\n"
             "\n"
             "prompts (coordinates in image pixels):\n"
             "  --point X,Y[,LABEL]      a point, label 1 foreground (default) or 0 background (repeatable)\n"
@@ -37,17 +38,21 @@ static void usage(FILE *f)
             "  --embedding FILE         reuse the image embedding from FILE when it was made for this\n"
             "                           image and model, else compute it and save it there\n"
             "  --input-size-percent P   segment a copy shrunk to P%% (masks still at the original size)\n"
-            "automatic mask generation (--auto; options and defaults of SamAutomaticMaskGenerator):\n"
-            "  --points-per-side N (32)  --points-per-batch N (64)  --pred-iou-thresh F (0.88)\n"
+            "automatic mask generation (--auto; the options and defaults of SamAutomaticMaskGenerator,\n"
+            "or of SAM2AutomaticMaskGenerator for a SAM 2 model, where they differ in brackets):\n"
+            "  --points-per-side N (32)  --points-per-batch N (64)  --pred-iou-thresh F (0.88) [0.8]\n"
             "  --stability-score-thresh F (0.95)  --stability-score-offset F (1.0)\n"
             "  --box-nms-thresh F (0.7)  --crop-n-layers N (0)  --crop-nms-thresh F (0.7)\n"
             "  --crop-overlap-ratio F (0.3413)  --crop-n-points-downscale-factor N (1)\n"
             "  --min-mask-region-area N (0)  --output-mode binary_mask|uncompressed_rle|coco_rle\n"
             "  --point-grids FILE.json   your own normalized points, a list per crop layer\n"
+            "  SAM 2 only: --mask-threshold F (0.0)  --use-m2m | --no-use-m2m (off)\n"
+            "  --multimask-output | --no-multimask-output (on); its --min-mask-region-area fills holes\n"
+            "  and removes sprinkles on the low-res logits, as the official sam2._C extension does\n"
             "  --image may repeat or name a directory; --out DIR then gets a folder per image with\n"
             "  N.png masks, metadata.csv, overlay.png and masks.json (RLE modes), as scripts/amg.py\n"
-            "  --oracle                  use the golden data's synthetic mask predictor instead of a\n"
-            "                            model (a test aid: checks the pipeline on any image)\n"
+            "  --oracle [sam|sam2]       use the golden data's synthetic mask predictor (SAM's, or SAM 2's)\n"
+            "                            instead of a model (a test aid: checks the pipeline on any image)\n"
             "graph mode:\n"
             "  -g, --graph FILE         graph to run (default: the image encoder of the model's config)\n"
             "  -i, --input NAME=FILE    a graph input from a .npy file (repeatable)\n"
@@ -91,7 +96,7 @@ enum {
     OPT_PROFILE = 256, OPT_REFERENCE, OPT_DUMP_PLAN, OPT_VERSION, OPT_IMAGE, OPT_POINT, OPT_BOX, OPT_MASK_INPUT, OPT_PROMPTS,
     OPT_MULTIMASK, OPT_OUT, OPT_JSON, OPT_SAVE_LOGITS, OPT_SAVE_MASKS, OPT_EMBEDDING, OPT_PERCENT, OPT_NO_FUSE, OPT_TRACE,
     OPT_AUTO, OPT_ORACLE, OPT_PPS, OPT_PPB, OPT_IOU, OPT_STAB, OPT_STAB_OFF, OPT_BOX_NMS, OPT_CROP_LAYERS, OPT_CROP_NMS, OPT_CROP_OVERLAP,
-    OPT_CROP_DOWN, OPT_MIN_AREA, OPT_OUTPUT_MODE, OPT_GRIDS
+    OPT_CROP_DOWN, OPT_MIN_AREA, OPT_OUTPUT_MODE, OPT_GRIDS, OPT_MASK_THRESH, OPT_M2M, OPT_NO_M2M, OPT_MULTI_OUT, OPT_NO_MULTI_OUT
 };
 
 static const struct option long_options[] = {
@@ -108,7 +113,7 @@ static const struct option long_options[] = {
     {"save-logits", required_argument, 0, OPT_SAVE_LOGITS}, {"save-masks", required_argument, 0, OPT_SAVE_MASKS},
     {"embedding", required_argument, 0, OPT_EMBEDDING}, {"input-size-percent", required_argument, 0, OPT_PERCENT},
     {"no-fuse", no_argument, 0, OPT_NO_FUSE},    {"trace", required_argument, 0, OPT_TRACE},
-    {"auto", no_argument, 0, OPT_AUTO},          {"oracle", no_argument, 0, OPT_ORACLE},
+    {"auto", no_argument, 0, OPT_AUTO},          {"oracle", optional_argument, 0, OPT_ORACLE},
     {"points-per-side", required_argument, 0, OPT_PPS}, {"points-per-batch", required_argument, 0, OPT_PPB},
     {"pred-iou-thresh", required_argument, 0, OPT_IOU}, {"stability-score-thresh", required_argument, 0, OPT_STAB},
     {"stability-score-offset", required_argument, 0, OPT_STAB_OFF}, {"box-nms-thresh", required_argument, 0, OPT_BOX_NMS},
@@ -116,7 +121,9 @@ static const struct option long_options[] = {
     {"crop-overlap-ratio", required_argument, 0, OPT_CROP_OVERLAP},
     {"crop-n-points-downscale-factor", required_argument, 0, OPT_CROP_DOWN},
     {"min-mask-region-area", required_argument, 0, OPT_MIN_AREA}, {"output-mode", required_argument, 0, OPT_OUTPUT_MODE},
-    {"point-grids", required_argument, 0, OPT_GRIDS},
+    {"point-grids", required_argument, 0, OPT_GRIDS}, {"mask-threshold", required_argument, 0, OPT_MASK_THRESH},
+    {"use-m2m", no_argument, 0, OPT_M2M},        {"no-use-m2m", no_argument, 0, OPT_NO_M2M},
+    {"multimask-output", no_argument, 0, OPT_MULTI_OUT}, {"no-multimask-output", no_argument, 0, OPT_NO_MULTI_OUT},
     {0, 0, 0, 0}};
 
 static const char *option_name(int c)
@@ -278,7 +285,25 @@ int main(int argc, char **argv)
             o.images[o.n_images++] = optarg;
             break;
         case OPT_AUTO: want_auto = 1; break;
-        case OPT_ORACLE: o.oracle = "sam"; break;
+        case OPT_ORACLE: {
+            /* --oracle, --oracle sam2, --oracle=sam2 */
+            const char *which = optarg ? optarg : optind < argc && (!strcmp(argv[optind], "sam") || !strcmp(argv[optind], "sam2")) ? argv[optind++] : "sam";
+            if (strcmp(which, "sam") && strcmp(which, "sam2")) {
+                fprintf(stderr, "sam-run: --oracle is 'sam' (the default) or 'sam2', got '%s'\n", which);
+                goto out;
+            }
+            o.oracle = which;
+            break;
+        }
+        case OPT_MASK_THRESH:
+            if (!tool_parse_double(optarg, -1e6, 1e6, &o.amg.mask_threshold)) {
+                fprintf(stderr, "sam-run: --mask-threshold needs a number, got '%s'\n", optarg);
+                goto out;
+            }
+            amg_options = 1;
+            break;
+        case OPT_M2M: case OPT_NO_M2M: o.amg.use_m2m = c == OPT_M2M; amg_options = 1; break;
+        case OPT_MULTI_OUT: case OPT_NO_MULTI_OUT: o.amg.multimask_output = c == OPT_MULTI_OUT; amg_options = 1; break;
         case OPT_PPS: case OPT_PPB: case OPT_CROP_LAYERS: case OPT_CROP_DOWN: case OPT_MIN_AREA:
         case OPT_IOU: case OPT_STAB: case OPT_STAB_OFF: case OPT_BOX_NMS: case OPT_CROP_NMS: case OPT_CROP_OVERLAP:
             if (!parse_amg_option(&o, c, optarg)) goto out;
