@@ -30,10 +30,12 @@
  *              residual must be shared by the batch, [1, N, D], and come from weights
  *              and stable inputs only: the product is kept in the node's cache and
  *              made again only when those change);
- *   project=2: inputs W, r [1 or B, N, E], bias [OC], ln_weight, ln_bias [OC]: M = W, and
- *              r must be M_g^T residual, which is what a project=1 fold whose output is
- *              this one's residual wrote (s then being this fold's ln_weight); aux is then
- *              finished like the conv: + bias, LayerNorm over OC (up_eps), up_activation.
+ *   project=2: inputs W, r [1 or B, N, E], bias [OC], [addend], ln_weight, ln_bias [OC]:
+ *              M = W, and r must be M_g^T residual, which is what a project=1 fold whose
+ *              output is this one's residual wrote (s then being this fold's ln_weight);
+ *              aux is then finished like the conv: + bias, + the addend with up_addend
+ *              (SAM 2's high-res features, [1 or B, OH, OW, OC] of the conv's output grid, the
+ *              tokens being a square grid), LayerNorm over OC (up_eps), up_activation.
  * M_g and its vectors, from the weights alone, are kept in the node's cache with it.
  * Two such folds in a row give the first upscaling conv of the decoder for the price of
  * two T-column products. */
@@ -243,22 +245,23 @@ typedef struct {
     float eps;
     /* project: the conv weights, s (1) or r, bias, norm (2); E = K*K*OC */
     int project, up_act;
-    const sam_tensor *pw, *ps, *pr, *pbias, *pln_w, *pln_b;
+    const sam_tensor *pw, *ps, *pr, *pbias, *pln_w, *pln_b, *paddend;
     int64_t OC, KK, E;
     float up_eps;
 } out_dims;
 
 enum { OUT_ROWS = 256 }; /* image rows per task */
 
-static int out_project_inputs(int64_t project)
+static int out_project_inputs(const sam_node *node)
 {
-    return project == 1 ? 2 : project == 2 ? 5 : 0;
+    int64_t project = node->attrs[FOLD_PROJECT].i;
+    return project == 1 ? 2 : project == 2 ? 5 + (node->attrs[FOLD_UP_ADDEND].i != 0) : 0;
 }
 
 static int out_base_inputs(const sam_node *node)
 {
     return node->n_in - (node->attrs[FOLD_RESIDUAL].i != 0) - 2 * (node->attrs[FOLD_NORM].i != 0) - (node->attrs[FOLD_PLUS].i != 0) -
-           out_project_inputs(node->attrs[FOLD_PROJECT].i);
+           out_project_inputs(node);
 }
 
 static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
@@ -290,6 +293,7 @@ static out_dims out_get(const sam_node *node, const sam_tensor *const *in)
         } else {
             d.pr = in[i++];
             d.pbias = in[i++];
+            if (node->attrs[FOLD_UP_ADDEND].i) d.paddend = in[i++];
             d.pln_w = in[i++];
             d.pln_b = in[i++];
         }
@@ -344,6 +348,13 @@ static sam_status out_infer(const sam_node *node, const sam_tensor *const *in, s
         if (d.project == 2 && (sam_numel(d.pbias) != d.OC || sam_numel(d.pln_w) != d.OC || sam_numel(d.pln_b) != d.OC))
             return sam_shape_error(err, "attention_fold_out", "the projection's bias and norm must have OC entries", d.pbias);
         if (d.up_act < ACT_NONE || d.up_act > ACT_RELU) return sam_fail(err, SAM_ERR_GRAPH, "attention_fold_out: up_activation must be 0, 1 or 2");
+        if (d.paddend) {
+            const sam_tensor *a = d.paddend;
+            int64_t K = d.pw->shape[2], side = a->ndim == 4 ? a->shape[2] / K : 0;
+            if (a->ndim != 4 || (a->shape[0] != 1 && a->shape[0] != d.B) || a->shape[1] != a->shape[2] || a->shape[2] % K || side * side != d.N ||
+                a->shape[3] != d.OC)
+                return sam_shape_error(err, "attention_fold_out", "the up_addend must be [B or 1, OH, OW, OC] of the conv's square output grid", a);
+        }
     }
     out->ndim = 3;
     out->shape[0] = d.B;
@@ -415,11 +426,29 @@ static double proj_weight(const out_dims *d, int64_t j, int64_t e)
     return d->ps ? w * sam_f32(d->ps)[j] : w;
 }
 
+/* + the addend for the K x K output pixels of `rows` tokens of batch b from token n0 (aux
+ * in block order: each token's patch together) */
+static void proj_add(const out_dims *d, float *aux, int64_t b, int64_t n0, int64_t rows)
+{
+    const sam_tensor *a = d->paddend;
+    if (!a) return;
+    int64_t K = d->pw->shape[2], OW = a->shape[2], W = OW / K;
+    const float *base = sam_f32(a) + bidx(a->shape[0], b) * a->shape[1] * OW * d->OC;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t iy = (n0 + r) / W, ix = (n0 + r) % W;
+        for (int64_t k = 0; k < d->KK; k++) {
+            const float *src = base + ((iy * K + k / K) * OW + ix * K + k % K) * d->OC;
+            float *dst = aux + (r * d->KK + k) * d->OC;
+            for (int64_t c = 0; c < d->OC; c++) dst[c] += src[c];
+        }
+    }
+}
+
 /* aux for one token from z (before the norm), the residual r, the norm's mean and rstd
  * and the output y: M^T y for project=1; for project=2 the formula with the given
  * M_g^T residual (rg), then the conv's epilogue */
 static void proj_reference_row(const out_dims *d, const float *z, const float *r, double mean, double rstd, const float *y, const float *rg,
-                               float *aux)
+                               int64_t b, int64_t n, float *aux)
 {
     const float *g = sam_f32(d->ln_w), *beta = sam_f32(d->ln_b);
     for (int64_t e = 0; e < d->E; e++) {
@@ -433,6 +462,7 @@ static void proj_reference_row(const out_dims *d, const float *z, const float *r
         }
         aux[e] = (float)(d->project == 1 ? acc : rstd * (rg[e] + zr - mean * sum) + mb);
     }
+    if (d->project == 2) proj_add(d, aux, b, n, 1);
     if (d->project == 2) sam_pixels_epilogue(aux, d->KK, d->OC, sam_f32(d->pbias), sam_f32(d->pln_w), sam_f32(d->pln_b), d->up_eps, d->up_act);
 }
 
@@ -478,7 +508,7 @@ SAM_KERNEL static void out_reference(const sam_kernel_args *a)
                 for (int64_t j = 0; j < d.D; j++) dst[j] = (float)((dst[j] - mean) * rstd * sam_f32(d.ln_w)[j] + sam_f32(d.ln_b)[j]);
                 if (d.project)
                     proj_reference_row(&d, zrow, sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n) * d.D, mean, rstd, dst,
-                                       d.pr ? sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n) * d.E : NULL,
+                                       d.pr ? sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n) * d.E : NULL, b, n,
                                        sam_f32(a->aux) + (b * d.N + n) * d.E);
             }
         }
@@ -553,7 +583,7 @@ static void proj_residual_task(void *p, int task, int thread)
 
 /* aux rows from P (V' M_g) (t), M_g^T residual (rg) and the norm's statistics */
 SAM_MULTIVERSION static void proj_rows(const out_dims *d, const float *vec, const float *t, const float *rg, const float *mean, const float *rstd,
-                                       int64_t rows, float *aux)
+                                       int64_t b, int64_t n0, int64_t rows, float *aux)
 {
     const int64_t E = d->E;
     const float *restrict c = vec, *restrict mb = vec + E, *restrict cb = vec + 2 * E;
@@ -562,6 +592,7 @@ SAM_MULTIVERSION static void proj_rows(const out_dims *d, const float *vec, cons
         float *restrict ar = aux + r * E, m = mean[r], rs = rstd[r];
         for (int64_t j = 0; j < E; j++) ar[j] = rs * (gr[j] + cb[j] + tr[j] - m * c[j]) + mb[j];
     }
+    if (d->project == 2) proj_add(d, aux, b, n0, rows);
     if (d->project == 2)
         sam_pixels_epilogue(aux, rows * d->KK, d->OC, sam_f32(d->pbias), sam_f32(d->pln_w), sam_f32(d->pln_b), d->up_eps, d->up_act);
 }
@@ -617,7 +648,7 @@ static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t row
     if (!d.project) return;
     sam_gemm_tiles(rows, d.E, d.HT, scores, ld, 1, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, proj, d.E, false);
     const float *rg = d.project == 1 ? c->pr + n0 * d.E : sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n0) * d.E;
-    proj_rows(&d, c->pvec, proj, rg, stats, stats + OUT_ROWS, rows, sam_f32(c->a->aux) + (b * d.N + n0) * d.E);
+    proj_rows(&d, c->pvec, proj, rg, stats, stats + OUT_ROWS, b, n0, rows, sam_f32(c->a->aux) + (b * d.N + n0) * d.E);
 }
 
 static void out_rows_task(void *p, int task, int thread)
@@ -677,11 +708,11 @@ static double out_flops(const sam_node *node, const sam_tensor *const *in, const
 const sam_op_def sam_op_attention_fold_out = {
     .name = "attention_fold_out",
     .min_inputs = 5,
-    .max_inputs = 16,
-    .n_attrs = 8,
+    .max_inputs = SAM_MAX_INPUTS,
+    .n_attrs = 9,
     .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"residual", SAM_ATTR_INT, false, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5},
               {"plus", SAM_ATTR_INT, false, 0}, {"project", SAM_ATTR_INT, false, 0}, {"up_eps", SAM_ATTR_FLOAT, false, 1e-6},
-              {"up_activation", SAM_ATTR_INT, false, 0}},
+              {"up_activation", SAM_ATTR_INT, false, 0}, {"up_addend", SAM_ATTR_INT, false, 0}},
     .infer = out_infer,
     .workspace = out_workspace,
     .cache = out_cache,

@@ -155,13 +155,16 @@ const sam_op_def sam_op_conv2d = {
  * embedding is never stored. Between two such convs the fusion pass sets blocked_out on
  * the first (its output stays in product order: each input pixel's K x K patch together,
  * so no scatter) and blocked_in = K on the second (which maps rows back to positions).
- * Inputs: x, W, [b], [ln_weight, ln_bias if norm], [vectors [B or 1, T, OC] if project]. ---- */
+ * With addend, a tensor of the output's shape (or batch 1, shared) is added before the
+ * norm and activation (SAM 2's high-res features).
+ * Inputs: x, W, [b], [addend], [ln_weight, ln_bias if norm], [vectors [B or 1, T, OC] if project]. ---- */
 
 enum { CONVT_BLOCK = 256 }; /* input pixels per product: wide enough for sgemm to run at speed */
 
 typedef struct {
     int64_t B, H, W, IC, OC, K;
     const float *bias, *ln_w, *ln_b;
+    const sam_tensor *addend; /* [B or 1, OH, OW, OC], or NULL */
     int norm, act;
     float eps;
     const sam_tensor *proj; /* [Bp, T, OC] when projecting */
@@ -196,11 +199,12 @@ static void pixel_position(int64_t pix, int64_t H, int64_t W, int64_t kb, int64_
 static convt_dims convt_get_dims(const sam_node *node, const sam_tensor *const *in)
 {
     const sam_tensor *x = in[0], *w = in[1];
-    convt_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[1], w->shape[2], NULL, NULL, NULL,
+    convt_dims d = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[1], w->shape[2], NULL, NULL, NULL, NULL,
                     node->attrs[CT_NORM].i != 0, (int)node->attrs[CT_ACTIVATION].i, (float)node->attrs[CT_EPS].f, NULL,
                     node->attrs[CT_BLOCKED_OUT].i != 0, node->attrs[CT_BLOCKED_IN].i};
-    int project = node->attrs[CT_PROJECT].i != 0, k = 2;
-    if (node->n_in - 2 - 2 * d.norm - project == 1) d.bias = sam_f32(in[k++]);
+    int project = node->attrs[CT_PROJECT].i != 0, addend = node->attrs[CT_ADDEND].i != 0, k = 2;
+    if (node->n_in - 2 - addend - 2 * d.norm - project == 1) d.bias = sam_f32(in[k++]);
+    if (addend) d.addend = in[k++];
     if (d.norm) {
         d.ln_w = sam_f32(in[k++]);
         d.ln_b = sam_f32(in[k++]);
@@ -212,14 +216,23 @@ static convt_dims convt_get_dims(const sam_node *node, const sam_tensor *const *
 static sam_status convt_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
     const sam_tensor *x = in[0], *w = in[1];
-    int norm = node->attrs[CT_NORM].i != 0, project = node->attrs[CT_PROJECT].i != 0, extra = node->n_in - 2 - 2 * norm - project;
+    int norm = node->attrs[CT_NORM].i != 0, project = node->attrs[CT_PROJECT].i != 0, addend = node->attrs[CT_ADDEND].i != 0;
+    int extra = node->n_in - 2 - addend - 2 * norm - project;
     if (x->ndim != 4) return sam_shape_error(err, "conv_transpose2d", "input must be channels-last [B, H, W, C]", x);
     if (w->ndim != 4 || w->shape[0] != x->shape[3] || w->shape[2] != w->shape[3])
         return sam_shape_error(err, "conv_transpose2d", "weight must be [IC, OC, K, K] with IC matching the input", w);
     if (node->attrs[CT_STRIDE].i != w->shape[2]) return sam_fail(err, SAM_ERR_UNSUPPORTED, "conv_transpose2d: only stride == kernel size is supported");
-    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: inputs are x, W, [b], [ln_weight, ln_bias], [vectors]");
-    for (int k = 2; k < node->n_in - project; k++)
+    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "conv_transpose2d: inputs are x, W, [b], [addend], [ln_weight, ln_bias], [vectors]");
+    for (int k = 2; k < node->n_in - project; k++) {
+        if (addend && k == 2 + extra) {
+            const sam_tensor *a = in[k];
+            if (a->ndim != 4 || (a->shape[0] != 1 && a->shape[0] != x->shape[0]) || a->shape[1] != x->shape[1] * w->shape[2] ||
+                a->shape[2] != x->shape[2] * w->shape[2] || a->shape[3] != w->shape[1])
+                return sam_shape_error(err, "conv_transpose2d", "the addend must be [B or 1, OH, OW, OC]", a);
+            continue;
+        }
         if (sam_numel(in[k]) != w->shape[1]) return sam_shape_error(err, "conv_transpose2d", "bias and norm weights must have OC entries", in[k]);
+    }
     if (project) {
         const sam_tensor *p = in[node->n_in - 1];
         if (p->ndim != 3 || p->shape[2] != w->shape[1] || (p->shape[0] != 1 && p->shape[0] != x->shape[0]))
@@ -270,6 +283,25 @@ SAM_MULTIVERSION void sam_pixels_epilogue(float *v, int64_t n, int64_t channels,
         for (int64_t i = 0; i < n * channels; i++) v[i] = v[i] > 0 ? v[i] : 0.0f;
 }
 
+/* + the addend at output pixel (n, oy, ox), for the OC channels at v */
+static void convt_add_at(const convt_dims *d, float *v, int64_t n, int64_t oy, int64_t ox)
+{
+    const sam_tensor *a = d->addend;
+    const float *src = sam_f32(a) + (((a->shape[0] == 1 ? 0 : n) * a->shape[1] + oy) * a->shape[2] + ox) * d->OC;
+    for (int64_t c = 0; c < d->OC; c++) v[c] += src[c];
+}
+
+/* + the addend for `rows` product rows from stored input pixel p0 (each K x K outputs) */
+static void convt_add_rows(const convt_dims *d, float *v, int64_t p0, int64_t rows)
+{
+    if (!d->addend) return;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t n, iy, ix;
+        pixel_position(p0 + r, d->H, d->W, d->blocked_in, &n, &iy, &ix);
+        for (int64_t k = 0; k < d->K * d->K; k++) convt_add_at(d, v + (r * d->K * d->K + k) * d->OC, n, iy * d->K + k / d->K, ix * d->K + k % d->K);
+    }
+}
+
 static void convt_epilogue(const convt_dims *d, float *v, int64_t n)
 {
     sam_pixels_epilogue(v, n, d->OC, d->bias, d->norm ? d->ln_w : NULL, d->ln_b, d->eps, d->act);
@@ -305,6 +337,7 @@ SAM_KERNEL static void convt_reference(const sam_kernel_args *a)
                     for (int64_t ic = 0; ic < d.IC; ic++) s += (double)xp[ic] * w[((ic * d.OC + oc) * d.K + ky) * d.K + kx];
                     v[oc] = (float)s;
                 }
+                if (d.addend) convt_add_at(&d, v, n, oy, ox);
                 convt_epilogue(&d, v, 1);
                 if (d.proj) convt_project(&d, v, n, oy * OW + ox, o, OH * OW);
             }
@@ -327,10 +360,12 @@ static void convt_block_task(void *p, int task, int thread)
     if (d->blocked_out) { /* the products are the output, in block order */
         float *o = sam_f32(c->a->out) + p0 * cols;
         sam_gemm_tiles(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, 1, c->wp, cols, o, cols, false);
+        convt_add_rows(d, o, p0, rows);
         convt_epilogue(d, o, rows * kk);
         return;
     }
     sam_gemm_tiles(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, 1, c->wp, cols, y, cols, false);
+    convt_add_rows(d, y, p0, rows);
     if (d->proj) {
         /* finish every pixel in the scratch, take all products in one product per batch
          * segment ([pixels, OC] x [T, OC]^T), and scatter them to the T planes */
@@ -391,11 +426,11 @@ static double convt_flops(const sam_node *node, const sam_tensor *const *in, con
 const sam_op_def sam_op_conv_transpose2d = {
     .name = "conv_transpose2d",
     .min_inputs = 2,
-    .max_inputs = 6,
-    .n_attrs = 7,
+    .max_inputs = 7,
+    .n_attrs = 8,
     .attrs = {{"stride", SAM_ATTR_INT, true, 0}, {"norm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-6},
               {"activation", SAM_ATTR_INT, false, 0}, {"project", SAM_ATTR_INT, false, 0}, {"blocked_out", SAM_ATTR_INT, false, 0},
-              {"blocked_in", SAM_ATTR_INT, false, 0}},
+              {"blocked_in", SAM_ATTR_INT, false, 0}, {"addend", SAM_ATTR_INT, false, 0}},
     .infer = convt_infer,
     .workspace = convt_workspace,
     .flops = convt_flops,

@@ -126,6 +126,30 @@ static bool fuse_convt_project(sam_fuser *f, int i)
     return true;
 }
 
+/* add(conv_transpose2d(x), a) with a of the output's shape or a shared batch of 1 (SAM 2's
+ * high-res features) -> added in the conv's epilogue, before its norm and activation */
+static bool fuse_convt_addend(sam_fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_add) return false;
+    for (int side = 0; side < 2; side++) {
+        int j = sam_fuse_sole_producer(f, n->in[side], SAM_OP_conv_transpose2d, -1);
+        if (j < 0) continue;
+        sam_node *ct = &g->nodes[j];
+        const sam_tensor *a = &g->tensors[n->in[1 - side]], *o = &g->tensors[ct->out];
+        if (ct->attrs[CT_ADDEND].i || ct->attrs[CT_NORM].i || ct->attrs[CT_ACTIVATION].i || ct->attrs[CT_PROJECT].i || ct->attrs[CT_BLOCKED_OUT].i ||
+            ct->n_in + 1 > SAM_MAX_INPUTS || a->ndim != 4 || (a->shape[0] != 1 && a->shape[0] != o->shape[0]) ||
+            memcmp(a->shape + 1, o->shape + 1, sizeof(int64_t) * 3) != 0 || !sam_fuse_available_before(g, n->in[1 - side], j))
+            continue;
+        ct->attrs[CT_ADDEND].i = 1;
+        ct->in[ct->n_in++] = n->in[1 - side];
+        sam_fuse_take_output(f, j, i);
+        return true;
+    }
+    return false;
+}
+
 /* layer_norm(conv_transpose2d(x)) over channels -> normalized in the scatter */
 static bool fuse_convt_norm(sam_fuser *f, int i)
 {
@@ -204,6 +228,7 @@ const sam_fusion_pattern sam_fusion_patterns[] = {
     {"permute NCHW->NHWC -> conv2d", fuse_permute_conv},
     {"layer_norm -> linear", fuse_prenorm},
     {"linear -> window_unpartition", fuse_window_scatter},
+    {"conv_transpose2d -> add of image-sized features", fuse_convt_addend},
     {"conv_transpose2d -> layer_norm", fuse_convt_norm},
     {"linear or conv_transpose2d -> gelu/relu", fuse_activation},
     {"conv_transpose2d -> matmul with a few vectors", fuse_convt_project},

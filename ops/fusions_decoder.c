@@ -167,23 +167,25 @@ static int normed_fold_out(const sam_fuser *f, int t, int *ln_w)
 }
 
 /* conv_transpose2d(fold_out_2(..., residual = fold_out_1(...))), both folds with a
- * residual and a norm and the conv with bias, norm and block-order output (the mask
- * decoder's first upscaling of its keys), the first fold's residual stable (the image
- * side) -> the folds take the conv's product through their norms (attention_fold_out
- * "project"): the first writes its output's product with the weights (aux), the second
- * finishes the conv from it as its own aux, for two T-column products instead of an
- * image-sized one per batch entry. */
+ * residual and a norm and the conv with bias, norm and block-order output (and SAM 2's
+ * addend) (the mask decoder's first upscaling of its keys), the first fold's residual
+ * stable (the image side) -> the folds take the conv's product through their norms
+ * (attention_fold_out "project"): the first writes its output's product with the
+ * weights (aux), the second finishes the conv from it as its own aux, for two T-column
+ * products instead of an image-sized one per batch entry. */
 bool fuse_fold_projection(sam_fuser *f, int i)
 {
     sam_graph *g = f->g;
     sam_node *c = &g->nodes[i];
-    if (c->op != SAM_OP_conv_transpose2d || c->n_in != 5 || !c->attrs[CT_NORM].i || !c->attrs[CT_BLOCKED_OUT].i || c->attrs[CT_BLOCKED_IN].i ||
+    int addend = c->attrs[CT_ADDEND].i != 0; /* inputs x, W, b, [addend], ln_w, ln_b */
+    if (c->op != SAM_OP_conv_transpose2d || c->n_in != 5 + addend || !c->attrs[CT_NORM].i || !c->attrs[CT_BLOCKED_OUT].i || c->attrs[CT_BLOCKED_IN].i ||
         c->attrs[CT_PROJECT].i)
         return false;
     int ln2, ln1, j2 = normed_fold_out(f, c->in[0], &ln2);
     if (j2 < 0 || sam_fuse_kept(g, c->out)) return false;
     int res2 = ln2 - 1, j1 = normed_fold_out(f, g->nodes[j2].in[res2], &ln1);
-    if (j1 < 0 || g->nodes[j1].n_in + 2 > SAM_MAX_INPUTS || g->nodes[j2].n_in + 5 > SAM_MAX_INPUTS) return false;
+    if (j1 < 0 || g->nodes[j1].n_in + 2 > SAM_MAX_INPUTS || g->nodes[j2].n_in + 5 + addend > SAM_MAX_INPUTS) return false;
+    if (addend && !sam_fuse_available_before(g, c->in[3], j2)) return false;
     const sam_tensor *w = &g->tensors[c->in[1]], *k1 = &g->tensors[g->nodes[j1].out], *res1 = &g->tensors[g->nodes[j1].in[ln1 - 1]];
     if (w->ndim != 4 || k1->ndim != 3 || w->shape[0] != k1->shape[2] || res1->ndim != 3 || res1->shape[0] != 1 || !res1->invariant) return false;
     char name[256];
@@ -204,8 +206,9 @@ bool fuse_fold_projection(sam_fuser *f, int i)
     f2->attrs[FOLD_PROJECT].i = 2;
     f2->attrs[FOLD_UP_EPS].f = c->attrs[CT_EPS].f;
     f2->attrs[FOLD_UP_ACT].i = c->attrs[CT_ACTIVATION].i;
-    int add[5] = {c->in[1], pr, c->in[2], c->in[3], c->in[4]};
-    for (int k = 0; k < 5; k++) f2->in[f2->n_in++] = add[k];
+    f2->attrs[FOLD_UP_ADDEND].i = addend;
+    int add[6] = {c->in[1], pr, c->in[2], c->in[3], c->in[4], addend ? c->in[5] : -1};
+    for (int k = 0; k < 5 + addend; k++) f2->in[f2->n_in++] = add[k];
     f2->has_aux = true;
     f2->aux = c->out;
     g->tensors[c->out].producer = j2;

@@ -6,8 +6,8 @@
 #include "status.h"
 #include "tensor.h"
 
-#define SAM_MAX_INPUTS 16
-#define SAM_MAX_ATTRS 8
+#define SAM_MAX_INPUTS 20
+#define SAM_MAX_ATTRS 10
 
 typedef struct sam_model sam_model;
 

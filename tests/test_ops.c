@@ -164,6 +164,11 @@ static const op_case cases[] = {
     {"conv_transpose2d", 3, {4, 4, 1}, {S(1, 4, 6, 8), S(8, 4, 2, 2), S(4)}, "stride=2 blocked_out=1 activation=1"},
     {"conv_transpose2d", 3, {4, 4, 1}, {S(2, 6, 8, 8), S(8, 4, 2, 2), S(4)}, "stride=2 blocked_in=2"},
     {"conv_transpose2d", 4, {4, 4, 1, 3}, {S(2, 6, 4, 8), S(8, 4, 2, 2), S(4), S(2, 3, 4)}, "stride=2 blocked_in=2 project=1"},
+    /* SAM 2's high-res features added before the norm and activation */
+    {"conv_transpose2d", 6, {4, 4, 1, 4, 1, 1}, {S(2, 5, 6, 8), S(8, 4, 2, 2), S(4), S(1, 10, 12, 4), S(4), S(4)}, "stride=2 addend=1 norm=1 activation=1"},
+    {"conv_transpose2d", 4, {4, 4, 1, 4}, {S(2, 6, 8, 8), S(8, 4, 2, 2), S(4), S(2, 12, 16, 4)}, "stride=2 addend=1 blocked_in=2 activation=1"},
+    {"conv_transpose2d", 5, {4, 4, 1, 4, 3}, {S(2, 6, 4, 8), S(8, 4, 2, 2), S(4), S(1, 12, 8, 4), S(2, 3, 4)}, "stride=2 addend=1 blocked_in=2 project=1 activation=1"},
+    {"conv_transpose2d", 4, {4, 4, 1, 4}, {S(1, 4, 6, 8), S(8, 4, 2, 2), S(4), S(1, 8, 12, 4)}, "stride=2 addend=1 blocked_out=1"},
     {"concat", 2, {3, 3}, {S(1, 5, 8), S(3, 2, 8)}, "axis=1"},
     {"concat", 2, {2, 2}, {S(2, 3), S(2, 4)}, "axis=-1"},
     {"concat", 4, {3, 3, 3, 3}, {S(2, 1, 4), S(2, 1, 4), S(2, 1, 4), S(2, 1, 4)}, "axis=1"},

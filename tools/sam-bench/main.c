@@ -13,7 +13,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sam-bench [--model MODEL | --variant vit_b|vit_l|vit_h] [options]\n"
+            "usage: sam-bench [--model MODEL | --variant VARIANT] [options]\n"
             "\n"
             "Times the image encoder and reports its GFLOP/s against the OpenBLAS sgemm rate\n"
             "measured in the same run (all cores, square product), then the prompt encoder and\n"
@@ -22,7 +22,8 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "  -m, --model FILE     weight blob to benchmark\n"
-            "      --variant NAME   random-weight variant when no --model (vit_b, vit_l, vit_h)\n"
+            "      --variant NAME   random-weight variant when no --model: vit_b, vit_l, vit_h, or SAM 2.1's\n"
+            "                       hiera_t, hiera_s, hiera_b+, hiera_l\n"
             "  -c, --config FILE    variant config (default: from the model)\n"
             "  -r, --runs N         timed encoder runs after one warm-up (default 2; best is reported)\n"
             "  -t, --threads N      worker threads (default: one per CPU)\n"
