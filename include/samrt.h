@@ -320,6 +320,11 @@ typedef struct sam_predict_params {
     int output_height, output_width; /* size of masks/logits; 0: the image's */
     int skip_masks;       /* 1: only low-res logits, IoU and object scores */
     sam_coord_frame coords;
+    /* SAM2ImagePredictor's max_hole_area and max_sprinkle_area (default 0: off): before
+     * the upscaling, 8-connected regions of the low-res logits at most this many pixels,
+     * holes (<= mask_threshold) and sprinkles (> it), flip to mask_threshold -/+ 10, as the
+     * official sam2._C extension does; the returned low-res logits stay as decoded */
+    int max_hole_area, max_sprinkle_area;
 } sam_predict_params;
 
 SAMRT_API sam_predict_params sam_predict_default_params(void);

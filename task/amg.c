@@ -430,7 +430,7 @@ static sam_status process_batch(generator *g, crop_work *w, const int crop[4], c
         if (!(o->pred_iou_thresh > 0) || w->sel_iou[i] > (float)o->pred_iou_thresh) w->cand[n_cand++] = i;
     /* SAM 2's small-region removal acts on the low-res logits of the masks it upscales */
     if (t->small_regions == SAM_REGIONS_LOW_RES && o->min_mask_region_area > 0)
-        for (int c = 0; c < n_cand && st == SAM_OK; c++) st = sam_amg_fill_holes_low_res(w->sel + plane * w->cand[c], t->low_res, o->min_mask_region_area, 0.0f, err);
+        for (int c = 0; c < n_cand && st == SAM_OK; c++) st = sam_amg_fill_holes_low_res(w->sel + plane * w->cand[c], t->low_res, o->min_mask_region_area, o->min_mask_region_area, 0.0f, err);
     if (st) return st;
     candidate_job job = {g, w, crop, n_cand, SAM_OK};
     memset(w->res, 0, sizeof *w->res * (size_t)n_cand);

@@ -44,8 +44,9 @@ int sam_amg_remove_small_regions(uint8_t *mask, int h, int w, int area_thresh, i
  * the unchanged masks, the kept changed ones re-encoded. */
 sam_status sam_amg_clean_regions(sam_amg_list *l, int min_area, double nms_thresh, int H, int W, sam_pool *pool, sam_error *err);
 /* SAM 2's hole and sprinkle removal on n x n low-res logits (what its sam2._C extension
- * does): 8-connected components of l <= threshold of at most max_area pixels become
- * threshold + 10, then those of l > threshold (found on the original logits) threshold - 10. */
-sam_status sam_amg_fill_holes_low_res(float *logits, int n, int max_area, float threshold, sam_error *err);
+ * does): 8-connected components of l <= threshold of at most max_hole_area pixels become
+ * threshold + 10, then those of l > threshold (found on the original logits) of at most
+ * max_sprinkle_area threshold - 10; an area of 0 skips its pass. */
+sam_status sam_amg_fill_holes_low_res(float *logits, int n, int max_hole_area, int max_sprinkle_area, float threshold, sam_error *err);
 
 #endif

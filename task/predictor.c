@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amg.h"
 #include "preprocess.h"
 #include "upscale.h"
 
@@ -449,6 +450,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     if (!p->image_set) return sam_fail(err, SAM_ERR_INVALID_ARG, "no image is set: call sam_predictor_set_image first");
     if (n < 1 || n > 4096 || !prompts) return sam_fail(err, SAM_ERR_INVALID_ARG, "%d prompts (1 to 4096)", n);
     if (!isfinite(pp.mask_threshold)) return sam_fail(err, SAM_ERR_INVALID_ARG, "the mask threshold is not a number");
+    if (pp.max_hole_area < 0 || pp.max_sprinkle_area < 0) return sam_fail(err, SAM_ERR_INVALID_ARG, "max_hole_area and max_sprinkle_area must not be negative");
     int out_h = pp.output_height > 0 ? pp.output_height : p->orig_h, out_w = pp.output_width > 0 ? pp.output_width : p->orig_w;
     if (out_h > 32768 || out_w > 32768) return sam_fail(err, SAM_ERR_INVALID_ARG, "output size %dx%d is too large", out_w, out_h);
     for (int i = 0; i < n; i++) {
@@ -460,7 +462,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     sam_prediction *r = calloc(1, sizeof *r);
     sam_input_prompt *q = calloc((size_t)n, sizeof *q);
     float *pts = NULL, *all_logits = malloc(sizeof(float) * plane_low * T * (size_t)n), *all_iou = malloc(sizeof(float) * T * (size_t)n);
-    float *scores = t->object_scores[0] ? malloc(sizeof(float) * (size_t)n) : NULL, *scratch = NULL;
+    float *scores = t->object_scores[0] ? malloc(sizeof(float) * (size_t)n) : NULL, *scratch = NULL, *cleaned = NULL;
     int total_points = 0;
     for (int i = 0; i < n; i++) total_points += prompts[i].n_points;
     pts = malloc(sizeof(float) * 2 * (size_t)(total_points + 1));
@@ -491,6 +493,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
         if (pp.return_logits) r->logits = malloc(sizeof(float) * plane * (size_t)n * per_obj);
         else r->masks = malloc(plane * (size_t)n * per_obj);
         scratch = malloc(sizeof(float) * (size_t)out_h * low);
+        if ((pp.max_hole_area || pp.max_sprinkle_area) && !(cleaned = malloc(sizeof(float) * plane_low))) scratch = (free(scratch), NULL);
     }
     if (!r->iou || !r->low_res_logits || (!pp.skip_masks && ((pp.return_logits ? !r->logits : !r->masks) || !scratch))) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory: %d objects x %d masks of %dx%d", n, per_obj, out_w, out_h);
@@ -506,9 +509,16 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
             const float *src = lb + plane_low * tokens[m];
             float *dst = r->low_res_logits + plane_low * idx;
             r->iou[idx] = ib[tokens[m]];
-            /* masks from the logits as decoded; the returned low-res logits clamped (SAM 2) */
+            /* masks from the logits as decoded (or with SAM 2's holes and sprinkles
+             * removed); the returned low-res logits clamped (SAM 2) */
+            const float *up_src = src;
+            if (cleaned && !pp.skip_masks) {
+                memcpy(cleaned, src, sizeof(float) * plane_low);
+                if ((st = sam_amg_fill_holes_low_res(cleaned, low, pp.max_hole_area, pp.max_sprinkle_area, pp.mask_threshold, err))) goto fail;
+                up_src = cleaned;
+            }
             if (!pp.skip_masks)
-                sam_upscale(&up, src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, pp.return_logits ? NULL : r->masks + plane * idx,
+                sam_upscale(&up, up_src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, pp.return_logits ? NULL : r->masks + plane * idx,
                             pp.mask_threshold);
             for (size_t k = 0; k < plane_low; k++) dst[k] = t->clamp > 0 ? fminf(fmaxf(src[k], -t->clamp), t->clamp) : src[k];
         }
@@ -528,6 +538,7 @@ fail:
     free(all_iou);
     free(scores);
     free(scratch);
+    free(cleaned);
     return st;
 }
 

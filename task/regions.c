@@ -225,7 +225,7 @@ done:
 }
 
 
-sam_status sam_amg_fill_holes_low_res(float *logits, int n, int max_area, float threshold, sam_error *err)
+sam_status sam_amg_fill_holes_low_res(float *logits, int n, int max_hole_area, int max_sprinkle_area, float threshold, sam_error *err)
 {
     size_t total = (size_t)n * n;
     uint8_t *on = malloc(total);
@@ -238,6 +238,8 @@ sam_status sam_amg_fill_holes_low_res(float *logits, int n, int max_area, float 
     }
     memcpy(orig, logits, sizeof(float) * total);
     for (int pass = 0; pass < 2; pass++) { /* holes (background), then sprinkles (foreground) */
+        int max_area = pass ? max_sprinkle_area : max_hole_area;
+        if (max_area <= 0) continue;
         for (size_t i = 0; i < total; i++) on[i] = pass ? orig[i] > threshold : orig[i] <= threshold;
         free(sizes);
         int count = label_components(on, n, n, labels, &sizes);

@@ -33,5 +33,15 @@ masks, iou, _ = p.predict(point_coords=np.array([[500, 375]]), point_labels=np.a
 want = np.load(os.path.join(golden, "sam_tiny", "point_multimask_masks.npy")).astype(bool)
 print("installed package: masks %.4f%% equal to the golden ones" % (100 * (masks == want).mean()))
 assert (masks == want).mean() >= 0.999
+# SAM 2 through the installed package (its graphs include the golden model's config)
+from samrt.sam2.build_sam import build_sam2
+from samrt.sam2.sam2_image_predictor import SAM2ImagePredictor
+cfg = os.path.join(os.path.dirname(samrt.__file__), "share", "sam-rt", "graphs", "configs", "sam2_tiny.yaml")
+p2 = SAM2ImagePredictor(build_sam2(cfg, os.path.join(golden, "sam2_tiny", "sam2.1_tiny_seed0.pt"), device="cpu"))
+p2.set_image(samrt.load_image(os.path.join(golden, "images", "truck.jpg")))
+masks, iou, _ = p2.predict(point_coords=np.array([[500, 375]]), point_labels=np.array([1]), multimask_output=False)
+want = np.load(os.path.join(golden, "sam2_tiny", "truck_point_single_masks.npy"))
+print("installed package, SAM 2: masks %.4f%% equal to the golden ones" % (100 * (masks == want).mean()))
+assert (masks == want).mean() >= 0.999
 PY
 echo "python install: passed"

@@ -153,7 +153,7 @@ COORDS_IMAGE, COORDS_INPUT, COORDS_NORMALIZED = 0, 1, 2
 
 class PredictParams(ctypes.Structure):
     _fields_ = [("multimask_output", c_int), ("return_logits", c_int), ("mask_threshold", c_float), ("output_height", c_int),
-                ("output_width", c_int), ("skip_masks", c_int), ("coords", c_int)]
+                ("output_width", c_int), ("skip_masks", c_int), ("coords", c_int), ("max_hole_area", c_int), ("max_sprinkle_area", c_int)]
 
 
 class Prediction(ctypes.Structure):

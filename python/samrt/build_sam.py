@@ -97,7 +97,7 @@ def load_model(checkpoint=None, variant=None, config=None):
     blob = path if path.endswith(".samrt") else converted_blob(path)
     model = Sam(blob, config)
     if variant is not None and model.variant != variant:
-        raise ValueError("%s is a %s model, not %s (use sam_model_registry[%r])" % (path, model.variant, variant, model.variant))
+        raise ValueError("%s is a %s model, not %s (its family: %s)" % (path, model.variant, variant, model.family))
     return model
 
 

@@ -54,6 +54,9 @@ class SamPredictor:
         _lib.call(_lib.sam_predictor_create, sam_model._handle, ctypes.byref(params), ctypes.byref(self._handle))
         self.transform = ResizeLongestSide(sam_model.image_encoder.img_size)
         self.low_res = _lib.sam_predictor_low_res(self._handle)
+        # SAM 2's predictor sets these; SAM's uses the model's threshold and no cleanup
+        self.mask_threshold = sam_model.mask_threshold
+        self.max_hole_area = self.max_sprinkle_area = 0
 
     def __del__(self):
         if getattr(self, "_handle", None):
@@ -140,7 +143,8 @@ class SamPredictor:
     def _predict(self, coords, labels, boxes, masks, batch, multimask_output, return_logits, frame):
         self._require_image()
         prompts = _Prompts(coords, labels, boxes, masks, batch)
-        params = _lib.PredictParams(int(bool(multimask_output)), int(bool(return_logits)), float(self.model.mask_threshold), 0, 0, 0, frame)
+        params = _lib.PredictParams(int(bool(multimask_output)), int(bool(return_logits)), float(self.mask_threshold), 0, 0, 0, frame,
+                                    int(self.max_hole_area), int(self.max_sprinkle_area))
         out = ctypes.POINTER(_lib.Prediction)()
         _lib.call(_lib.sam_predictor_predict, self._handle, prompts.items, batch, ctypes.byref(params), ctypes.byref(out))
         r = out.contents

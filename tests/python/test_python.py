@@ -31,6 +31,7 @@ os.environ["XDG_CACHE_HOME"] = os.path.join(TMP, "cache")  # converted checkpoin
 from samrt import SamAutomaticMaskGenerator, SamPredictor, sam_model_registry  # noqa: E402  (the one changed line)
 import samrt  # noqa: E402
 from samrt.testing import Oracle  # noqa: E402
+from amg_match import match  # noqa: E402
 
 HAVE_GOLDEN = os.path.exists(os.path.join(GOLDEN, "sam_tiny", "sam_tiny_seed0.pth"))
 CHECKPOINT = os.path.join(GOLDEN, "sam_tiny", "sam_tiny_seed0.pth")
@@ -255,37 +256,6 @@ class Generator(unittest.TestCase):
         grid = np.array([[0.25, 0.25], [0.5, 0.5], [0.75, 0.6]])
         records = SamAutomaticMaskGenerator(Oracle("sam"), points_per_side=None, point_grids=[grid], output_mode="coco_rle").generate(image("dog.jpg"))
         self.assertTrue(all(r["point_coords"][0][0] in (200.0, 400.0, 600.0) for r in records))
-
-
-def decode(seg):
-    h, w = seg["size"]
-    flat = np.zeros(h * w, dtype=bool)
-    pos, value = 0, False
-    for c in seg["counts"]:
-        flat[pos:pos + c] = value
-        pos, value = pos + c, not value
-    return flat.reshape(w, h).T
-
-
-def match(records, want):
-    """Official masks matched one to one (mask IoU >= 0.98, bbox within 1 px); masks are
-    decoded only for the candidates the boxes leave."""
-    used, matched = set(), 0
-    boxes = np.array([r["bbox"] for r in records]).reshape(-1, 4)
-    for w in want:
-        near = np.nonzero(np.abs(boxes - np.array(w["bbox"])).max(axis=1) <= 1)[0] if len(boxes) else []
-        wm = None
-        for j in near:
-            if j in used:
-                continue
-            wm = decode(w["segmentation"]) if wm is None else wm
-            m = decode(records[j]["segmentation"])
-            inter = np.logical_and(m, wm).sum()
-            if inter / (m.sum() + wm.sum() - inter) >= 0.98:
-                used.add(j)
-                matched += 1
-                break
-    return matched
 
 
 @unittest.skipUnless(HAVE_GOLDEN, "../shared/golden is absent")
