@@ -47,7 +47,12 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     if pkg-config --exists jansson; then
         cc -std=c11 -Wall -Wextra -Werror $CFLAGS $(pkg-config --cflags jansson) "$SRC/tests/install/golden_check.c" $LIBS $(pkg-config --libs jansson) -lm \
             -o "$T/golden_check" || bad "golden_check does not compile"
-        env -u SAMRT_GRAPH_DIR "$T/golden_check" "$T/tiny.samrt" "$GOLDEN" || bad "the installed library disagrees with the golden data"
+        sam2=()
+        if [ -f "$GOLDEN/sam2_tiny/sam2.1_tiny_seed0.pt" ]; then
+            "$T/prefix/bin/sam-convert" -q "$GOLDEN/sam2_tiny/sam2.1_tiny_seed0.pt" -o "$T/tiny2.samrt" || bad "installed sam-convert failed on SAM 2"
+            sam2=("$T/tiny2.samrt" "$T/prefix/share/sam-rt/graphs/configs/sam2_tiny.yaml")
+        fi
+        env -u SAMRT_GRAPH_DIR "$T/golden_check" "$T/tiny.samrt" "$GOLDEN" "${sam2[@]}" || bad "the installed library disagrees with the golden data"
     else
         bad "jansson (libjansson-dev) is needed to read the golden JSON"
     fi

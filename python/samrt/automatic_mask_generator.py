@@ -11,8 +11,8 @@ from .predictor import SamPredictor
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
 
-def _records(result, output_mode):
-    """The official list of dicts from a sam_amg_result."""
+def _records(result, output_mode, box_type=int):
+    """The official list of dicts from a sam_amg_result (SAM 2's give boxes as floats)."""
     r = result.contents
     out = []
     for i in range(r.n_masks):
@@ -36,11 +36,11 @@ def _records(result, output_mode):
         out.append({
             "segmentation": seg,
             "area": int(m.area),
-            "bbox": [int(v) for v in m.bbox],
+            "bbox": [box_type(v) for v in m.bbox],
             "predicted_iou": float(m.predicted_iou),
             "point_coords": [[float(m.point_coords[0]), float(m.point_coords[1])]],
             "stability_score": float(m.stability_score),
-            "crop_box": [int(v) for v in m.crop_box],
+            "crop_box": [box_type(v) for v in m.crop_box],
         })
     return out
 
@@ -93,7 +93,7 @@ class _Generator:
         _lib.call(_lib.sam_amg_generate_with, ctypes.byref(self._source), ctypes.byref(img), ctypes.byref(self.params), ctypes.byref(result))
         try:
             self.last_timing = (result.contents.seconds_encode, result.contents.seconds_decode, result.contents.seconds_postprocess)
-            return _records(result, self.output_mode)
+            return _records(result, self.output_mode, float if self._family == "sam2" else int)
         finally:
             _lib.sam_amg_result_free(result)
 

@@ -147,6 +147,7 @@ class Generator(unittest.TestCase):
             records = SAM2AutomaticMaskGenerator(Oracle("sam2"), output_mode="uncompressed_rle", **params).generate(image(run["image"]))
             with open(os.path.join(SET, run["output_file"])) as f:
                 want = json.load(f)
+            self.assertEqual(type(records[0]["bbox"][0]), type(want[0]["bbox"][0]))  # floats, as SAM 2 gives them
             matched = match(records, want)
             print("  %-34s %d masks (official %d), %d matched" % (run["name"], len(records), len(want), matched), file=sys.stderr)
             self.assertLessEqual(abs(len(records) - len(want)), 0.01 * len(want))
