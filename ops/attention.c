@@ -13,6 +13,7 @@
  * vit_h block would otherwise need 16 x 4096 x 4096 floats). The scores are kept
  * key-major (S^T = K Q^T), so both products read K and V rows in place. */
 #include <math.h>
+#include <string.h>
 
 #include "gemm.h"
 #include "op_util.h"
@@ -102,31 +103,38 @@ static float dot(const float *a, const float *b, int64_t n)
     return s;
 }
 
+/* The reference attention of one window (its qkv, N x 3C; its output, Nq x C);
+ * scratch: N + hd floats. */
+static void reference_window(const attn_dims *d, const float *qkv, const float *tab_h, const float *tab_w, float *scratch, float *out)
+{
+    int64_t ld = 3 * d->C;
+    float scale = 1.0f / sqrtf((float)d->hd);
+    float *scores = scratch, *q = scores + d->N;
+    for (int64_t h = 0; h < d->heads; h++)
+        for (int64_t qi = 0; qi < d->Nq; qi++) {
+            load_query(d, qkv + h * d->hd, ld, qi, q);
+            int64_t qh = qi / d->W, qw = qi % d->W;
+            for (int64_t ki = 0; ki < d->N; ki++) {
+                const float *k = qkv + ki * ld + d->C + h * d->hd;
+                double s = 0;
+                for (int64_t c = 0; c < d->hd; c++) s += (double)q[c] * scale * k[c];
+                if (d->rel) {
+                    int64_t kh = ki / d->W, kw = ki % d->W;
+                    s += dot(q, tab_h + (qh - kh + d->H - 1) * d->hd, d->hd);
+                    s += dot(q, tab_w + (qw - kw + d->W - 1) * d->hd, d->hd);
+                }
+                scores[ki] = (float)s;
+            }
+            sam_reference_softmax_mix(scores, d->N, qkv + 2 * d->C + h * d->hd, ld, d->hd, out + qi * d->C + h * d->hd);
+        }
+}
+
 SAM_KERNEL static void attn_reference(const sam_kernel_args *a)
 {
     attn_dims d = attn_get_dims(a->node, a->in);
-    int64_t ld = 3 * d.C;
-    float scale = 1.0f / sqrtf((float)d.hd);
-    float *scores = a->workspace, *q = scores + d.N;
     for (int64_t b = 0; b < d.B; b++)
-        for (int64_t h = 0; h < d.heads; h++)
-            for (int64_t qi = 0; qi < d.Nq; qi++) {
-                load_query(&d, sam_f32(a->in[0]) + b * d.N * ld + h * d.hd, ld, qi, q);
-                int64_t qh = qi / d.W, qw = qi % d.W;
-                for (int64_t ki = 0; ki < d.N; ki++) {
-                    const float *k = sam_f32(a->in[0]) + (b * d.N + ki) * ld + d.C + h * d.hd;
-                    double s = 0;
-                    for (int64_t c = 0; c < d.hd; c++) s += (double)q[c] * scale * k[c];
-                    if (d.rel) {
-                        int64_t kh = ki / d.W, kw = ki % d.W;
-                        s += dot(q, sam_f32(a->in[1]) + (qh - kh + d.H - 1) * d.hd, d.hd);
-                        s += dot(q, sam_f32(a->in[2]) + (qw - kw + d.W - 1) * d.hd, d.hd);
-                    }
-                    scores[ki] = (float)s;
-                }
-                sam_reference_softmax_mix(scores, d.N, sam_f32(a->in[0]) + b * d.N * ld + 2 * d.C + h * d.hd, ld, d.hd,
-                                          sam_f32(a->out) + (b * d.Nq + qi) * d.C + h * d.hd);
-            }
+        reference_window(&d, sam_f32(a->in[0]) + b * d.N * 3 * d.C, d.rel ? sam_f32(a->in[1]) : NULL, d.rel ? sam_f32(a->in[2]) : NULL,
+                         a->workspace, sam_f32(a->out) + b * d.Nq * d.C);
 }
 
 typedef struct {
@@ -159,17 +167,16 @@ SAM_MULTIVERSION static void rel_dots(const float *restrict q, const float *rest
     }
 }
 
-static void attn_task(void *p, int task, int thread)
+/* Head h, query rows [r0, r0 + ATTN_ROWS) of one window: its qkv (N x 3C) and output
+ * (Nq x C); ws: attn_thread_floats of scratch. */
+static void attend_rows(const attn_dims *dp, const float *qkv, const float *tab_h, const float *tab_w, int64_t h, int64_t r0, float *ws, float *out_window)
 {
-    const attn_ctx *c = p;
-    const attn_dims d = c->d;
-    const sam_kernel_args *a = c->a;
-    int64_t bh = task / c->row_blocks, r0 = task % c->row_blocks * ATTN_ROWS;
-    int64_t b = bh / d.heads, h = bh % d.heads, rows = d.Nq - r0 < ATTN_ROWS ? d.Nq - r0 : ATTN_ROWS;
+    const attn_dims d = *dp;
+    int64_t rows = d.Nq - r0 < ATTN_ROWS ? d.Nq - r0 : ATTN_ROWS;
     int64_t ld = 3 * d.C;
-    const float *base = sam_f32(a->in[0]) + b * d.N * ld + h * d.hd;
+    const float *base = qkv + h * d.hd;
     const float *Q = base + r0 * ld, *K = base + d.C, *V = base + 2 * d.C;
-    float *qt = (float *)a->workspace + (size_t)thread * attn_thread_floats(&d), *s = qt + d.hd * rows, *o = s + ATTN_KEYS * rows;
+    float *qt = ws, *s = qt + d.hd * rows, *o = s + ATTN_KEYS * rows;
     float *rel_h = o + rows * d.hd, *rel_w = rel_h + d.H * rows, *m = rel_w + d.W * rows, *sums = m + rows, *alpha = sums + rows, *dots = alpha + rows;
     float *pooled = dots + d.H + d.W;
     for (int64_t q = 0; q < rows; q++) {
@@ -180,8 +187,8 @@ static void attn_task(void *p, int task, int thread)
             for (int64_t ch = 0; ch < d.hd; ch++) qt[ch * rows + q] = Q[q * ld + ch];
         }
         if (d.rel) {
-            rel_dots(Q + q * ld, sam_f32(a->in[1]), (r0 + q) / d.W, d.H, d.hd, dots);
-            rel_dots(Q + q * ld, sam_f32(a->in[2]), (r0 + q) % d.W, d.W, d.hd, dots + d.H);
+            rel_dots(Q + q * ld, tab_h, (r0 + q) / d.W, d.H, d.hd, dots);
+            rel_dots(Q + q * ld, tab_w, (r0 + q) % d.W, d.W, d.hd, dots + d.H);
         }
         for (int64_t k = 0; k < d.H; k++) rel_h[k * rows + q] = d.rel ? dots[k] : 0.0f;
         for (int64_t k = 0; k < d.W; k++) rel_w[k * rows + q] = d.rel ? dots[d.H + k] : 0.0f;
@@ -198,11 +205,21 @@ static void attn_task(void *p, int task, int thread)
                 for (int64_t ch = 0; ch < d.hd; ch++) o[q * d.hd + ch] *= alpha[q];
         sam_gemm_tiles(rows, d.hd, nk, s, 1, rows, V + k0 * ld, ld, o, d.hd, k0 > 0); /* P V, P read through S^T */
     }
-    float *out = sam_f32(a->out) + (b * d.Nq + r0) * d.C + h * d.hd;
+    float *out = out_window + r0 * d.C + h * d.hd;
     for (int64_t q = 0; q < rows; q++) {
         float inv = 1.0f / sums[q];
         for (int64_t ch = 0; ch < d.hd; ch++) out[q * d.C + ch] = o[q * d.hd + ch] * inv;
     }
+}
+
+static void attn_task(void *p, int task, int thread)
+{
+    const attn_ctx *c = p;
+    const attn_dims *d = &c->d;
+    const sam_kernel_args *a = c->a;
+    int64_t bh = task / c->row_blocks, r0 = task % c->row_blocks * ATTN_ROWS, b = bh / d->heads, h = bh % d->heads;
+    attend_rows(d, sam_f32(a->in[0]) + b * d->N * 3 * d->C, d->rel ? sam_f32(a->in[1]) : NULL, d->rel ? sam_f32(a->in[2]) : NULL, h, r0,
+                (float *)a->workspace + (size_t)thread * attn_thread_floats(d), sam_f32(a->out) + b * d->Nq * d->C);
 }
 
 SAM_KERNEL static void attn_fast(const sam_kernel_args *a)
@@ -343,4 +360,184 @@ const sam_op_def sam_op_attention = {
     .flops = mha_flops,
     .reference = mha_reference,
     .fast = mha_fast,
+};
+
+/* ---- window_attention: self_attention over the windows of an image, with the windows'
+ * qkv projection (and the LayerNorm before it) taken in: the fusion pass makes it from
+ * fused_linear(window gather, prenorm) -> self_attention. A task projects a group of
+ * windows into its own scratch and attends within them, so the [windows, ws, ws, 3C]
+ * qkv tensor (226 MB for hiera_l's first q-pooling block) never exists.
+ * Inputs: x [B, H, W, Cin], W [3C, Cin], b [3C], [ln_weight, ln_bias if prenorm],
+ * [rel_pos_h, rel_pos_w]; output [B * windows, ws/s, ws/s, C]. ---- */
+
+enum { WA_ROWS = 512 }; /* tokens per task's group of windows */
+
+typedef struct {
+    attn_dims a; /* one window's geometry (B = all windows) */
+    const sam_tensor *x, *w, *b, *ln_w, *ln_b, *rel_h, *rel_w;
+    int64_t IB, IH, IW, Cin, ws, nh, nw, group;
+    int prenorm;
+    float eps;
+} wa_dims;
+
+static wa_dims wa_get(const sam_node *node, const sam_tensor *const *in)
+{
+    wa_dims d = {0};
+    int k = 0;
+    d.x = in[k++];
+    d.w = in[k++];
+    d.b = in[k++];
+    d.prenorm = node->attrs[WA_PRENORM].i != 0;
+    if (d.prenorm) {
+        d.ln_w = in[k++];
+        d.ln_b = in[k++];
+    }
+    if (node->n_in - k == 2) {
+        d.rel_h = in[k++];
+        d.rel_w = in[k++];
+    }
+    d.eps = (float)node->attrs[WA_EPS].f;
+    d.ws = node->attrs[WA_WINDOW].i;
+    if (d.x->ndim == 4 && d.ws > 0) {
+        d.IB = d.x->shape[0];
+        d.IH = d.x->shape[1];
+        d.IW = d.x->shape[2];
+        d.Cin = d.x->shape[3];
+        d.nh = (d.IH + d.ws - 1) / d.ws;
+        d.nw = (d.IW + d.ws - 1) / d.ws;
+    }
+    attn_dims a = {d.IB * d.nh * d.nw, d.ws, d.ws, d.ws * d.ws, d.w->ndim == 2 ? d.w->shape[0] / 3 : 0, node->attrs[WA_HEADS].i, 0, d.rel_h != NULL,
+                   node->attrs[WA_Q_STRIDE].i, 0, 0};
+    a.hd = a.heads > 0 ? a.C / a.heads : 0;
+    if (a.s >= 1) {
+        a.Wq = a.W / a.s;
+        a.Nq = a.H / a.s * a.Wq;
+    }
+    d.a = a;
+    d.group = a.N > 0 ? (WA_ROWS + a.N - 1) / a.N : 1;
+    return d;
+}
+
+static sam_status wa_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
+{
+    int prenorm = node->attrs[WA_PRENORM].i != 0, extra = node->n_in - 3 - 2 * prenorm;
+    if (extra != 0 && extra != 2) return sam_fail(err, SAM_ERR_GRAPH, "window_attention: inputs are x, W, b, [ln_weight, ln_bias], [rel_pos_h, rel_pos_w]");
+    wa_dims d = wa_get(node, in);
+    if (d.x->ndim != 4) return sam_shape_error(err, "window_attention", "x must be [B, H, W, C]", d.x);
+    if (d.ws < 1) return sam_fail(err, SAM_ERR_GRAPH, "window_attention: the window must be at least 1");
+    if (d.w->ndim != 2 || d.w->shape[1] != d.Cin || d.w->shape[0] % 3 || sam_numel(d.b) != d.w->shape[0])
+        return sam_shape_error(err, "window_attention", "W must be [3C, Cin] with bias [3C]", d.w);
+    if (prenorm && (sam_numel(d.ln_w) != d.Cin || sam_numel(d.ln_b) != d.Cin)) return sam_shape_error(err, "window_attention", "norm weights must have Cin entries", d.ln_w);
+    const attn_dims *a = &d.a;
+    if (a->heads < 1 || a->C % a->heads) return sam_fail(err, SAM_ERR_GRAPH, "window_attention: num_heads does not divide %lld channels", (long long)a->C);
+    if (a->s < 1 || a->s > d.ws || (a->rel && a->s != 1)) return sam_fail(err, SAM_ERR_GRAPH, "window_attention: q_stride must be >= 1, fit the window, and be 1 with relative positions");
+    if (a->rel && (d.rel_h->ndim != 2 || d.rel_h->shape[0] != 2 * d.ws - 1 || d.rel_h->shape[1] != a->hd || d.rel_w->ndim != 2 ||
+                   d.rel_w->shape[0] != 2 * d.ws - 1 || d.rel_w->shape[1] != a->hd))
+        return sam_shape_error(err, "window_attention", "relative position tables must be [2*window-1, head_dim]", d.rel_h);
+    out->ndim = 4;
+    out->shape[0] = a->B;
+    out->shape[1] = a->H / a->s;
+    out->shape[2] = a->Wq;
+    out->shape[3] = a->C;
+    return SAM_OK;
+}
+
+/* per thread: the group's gathered rows, its qkv, and one attention task's scratch */
+static size_t wa_thread_floats(const wa_dims *d)
+{
+    return (size_t)(d->group * d->a.N * (d->Cin + 3 * d->a.C)) + attn_thread_floats(&d->a);
+}
+
+static size_t wa_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)out;
+    wa_dims d = wa_get(node, in);
+    size_t fast = (size_t)n_threads * wa_thread_floats(&d), reference = (size_t)(d.a.N * (d.Cin + 3 * d.a.C) + d.a.N + d.a.hd);
+    return (fast > reference ? fast : reference) * sizeof(float);
+}
+
+/* Window `win`'s rows of x into rows (zeros where the window overhangs the image:
+ * the official code pads after the norm), normalized. */
+static void wa_gather(const wa_dims *d, int64_t win, float *rows)
+{
+    int64_t b = win / (d->nh * d->nw), wy = win / d->nw % d->nh, wx = win % d->nw;
+    for (int64_t i = 0; i < d->ws; i++)
+        for (int64_t j = 0; j < d->ws; j++) {
+            int64_t y = wy * d->ws + i, x = wx * d->ws + j;
+            float *row = rows + (i * d->ws + j) * d->Cin;
+            if (y >= d->IH || x >= d->IW) {
+                memset(row, 0, sizeof(float) * (size_t)d->Cin);
+                continue;
+            }
+            memcpy(row, sam_f32(d->x) + ((b * d->IH + y) * d->IW + x) * d->Cin, sizeof(float) * (size_t)d->Cin);
+            if (d->prenorm) sam_layer_norm_row(row, row, d->Cin, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps);
+        }
+}
+
+SAM_KERNEL static void wa_reference(const sam_kernel_args *a)
+{
+    wa_dims d = wa_get(a->node, a->in);
+    int64_t N = d.a.N, C3 = 3 * d.a.C;
+    float *rows = a->workspace, *qkv = rows + N * d.Cin, *scratch = qkv + N * C3;
+    for (int64_t win = 0; win < d.a.B; win++) {
+        wa_gather(&d, win, rows);
+        for (int64_t r = 0; r < N; r++)
+            for (int64_t n = 0; n < C3; n++) {
+                double acc = sam_f32(d.b)[n];
+                for (int64_t k = 0; k < d.Cin; k++) acc += (double)rows[r * d.Cin + k] * sam_f32(d.w)[n * d.Cin + k];
+                qkv[r * C3 + n] = (float)acc;
+            }
+        reference_window(&d.a, qkv, d.rel_h ? sam_f32(d.rel_h) : NULL, d.rel_w ? sam_f32(d.rel_w) : NULL, scratch, sam_f32(a->out) + win * d.a.Nq * d.a.C);
+    }
+}
+
+typedef struct {
+    const sam_kernel_args *a;
+    wa_dims d;
+} wa_ctx;
+
+static void wa_task(void *p, int task, int thread)
+{
+    const wa_ctx *c = p;
+    const wa_dims *d = &c->d;
+    int64_t N = d->a.N, C3 = 3 * d->a.C, w0 = (int64_t)task * d->group, n = d->a.B - w0 < d->group ? d->a.B - w0 : d->group;
+    float *rows = (float *)c->a->workspace + (size_t)thread * wa_thread_floats(d), *qkv = rows + d->group * N * d->Cin;
+    float *scratch = qkv + d->group * N * C3;
+    for (int64_t g = 0; g < n; g++) wa_gather(d, w0 + g, rows + g * N * d->Cin);
+    sam_gemm_nt_serial(n * N, C3, d->Cin, rows, d->Cin, sam_f32(d->w), d->Cin, sam_f32(d->b), qkv, C3);
+    for (int64_t g = 0; g < n; g++)
+        for (int64_t h = 0; h < d->a.heads; h++)
+            for (int64_t r0 = 0; r0 < d->a.Nq; r0 += ATTN_ROWS)
+                attend_rows(&d->a, qkv + g * N * C3, d->rel_h ? sam_f32(d->rel_h) : NULL, d->rel_w ? sam_f32(d->rel_w) : NULL, h, r0, scratch,
+                            sam_f32(c->a->out) + (w0 + g) * d->a.Nq * d->a.C);
+}
+
+SAM_KERNEL static void wa_fast(const sam_kernel_args *a)
+{
+    wa_ctx c = {a, wa_get(a->node, a->in)};
+    sam_pool_run(a->pool, (int)((c.d.a.B + c.d.group - 1) / c.d.group), wa_task, &c);
+}
+
+static double wa_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
+{
+    (void)out;
+    wa_dims d = wa_get(node, in);
+    const attn_dims *a = &d.a;
+    double per_head = 4.0 * (double)a->Nq * (double)a->N * (double)a->hd;
+    if (a->rel) per_head += 2.0 * (double)a->N * (double)(a->H + a->W) * (double)a->hd;
+    return per_head * (double)(a->B * a->heads) + 2.0 * (double)(a->B * a->N) * (double)d.Cin * (double)(3 * a->C);
+}
+
+const sam_op_def sam_op_window_attention = {
+    .name = "window_attention",
+    .min_inputs = 3,
+    .max_inputs = 7,
+    .n_attrs = 5,
+    .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"q_stride", SAM_ATTR_INT, false, 1}, {"window", SAM_ATTR_INT, true, 0},
+              {"prenorm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5}},
+    .infer = wa_infer,
+    .workspace = wa_workspace,
+    .flops = wa_flops,
+    .reference = wa_reference,
+    .fast = wa_fast,
 };

@@ -8,7 +8,10 @@
  *   epilogue  activation (gelu / relu), then + residual, then rows scattered back
  *             through a window unpartition (out_window: [B*windows*ws*ws] rows to
  *             [B, height, width], padding dropped)
- * Inputs: x, W, [b], [ln_weight, ln_bias if prenorm], [residual if residual].
+ *   mlp       a second layer after the activation, h W2^T + b2 (then + residual): a
+ *             transformer block's MLP, whose 4x-wide hidden rows then live only in a
+ *             block of scratch, never in the arena
+ * Inputs: x, W, [b], [ln_weight, ln_bias if prenorm], [W2, b2 if mlp], [residual if residual].
  * The reference kernel is the composition of the unfused reference semantics. */
 #include <math.h>
 #include <string.h>
@@ -16,11 +19,12 @@
 #include "gemm.h"
 #include "op_util.h"
 
-enum { FL_BLOCK = 2048 }; /* at most this many rows per task */
+enum { FL_BLOCK = 2048, FL_MLP_BLOCK = 256 }; /* at most this many rows per task (an MLP's hidden block stays in L2) */
 
 typedef struct {
-    const sam_tensor *x, *w, *b, *ln_w, *ln_b, *res;
+    const sam_tensor *x, *w, *b, *ln_w, *ln_b, *res, *w2, *b2;
     int64_t M, N, K;          /* rows of the product, out features, in features */
+    int64_t N2;               /* with mlp: the second layer's out features (the output's), else N */
     int act, prenorm, in_ws, out_ws;
     float eps;
     int64_t B, H, W, nh, nw; /* window geometry (image side) */
@@ -38,12 +42,16 @@ static fl_setup fl_get(const sam_node *node, const sam_tensor *const *in, const 
     s.x = in[k++];
     s.w = in[k++];
     s.prenorm = node->attrs[FL_PRENORM].i != 0;
-    int residual = node->attrs[FL_RESIDUAL].i != 0;
-    int has_bias = node->n_in - 2 - 2 * s.prenorm - residual == 1;
+    int residual = node->attrs[FL_RESIDUAL].i != 0, mlp = node->attrs[FL_MLP].i != 0;
+    int has_bias = node->n_in - 2 - 2 * s.prenorm - residual - 2 * mlp == 1;
     if (has_bias) s.b = in[k++];
     if (s.prenorm) {
         s.ln_w = in[k++];
         s.ln_b = in[k++];
+    }
+    if (mlp) {
+        s.w2 = in[k++];
+        s.b2 = in[k++];
     }
     if (residual) s.res = in[k++];
     s.act = (int)node->attrs[FL_ACTIVATION].i;
@@ -52,6 +60,7 @@ static fl_setup fl_get(const sam_node *node, const sam_tensor *const *in, const 
     s.out_ws = (int)node->attrs[FL_OUT_WINDOW].i;
     s.N = s.w->shape[0];
     s.K = s.w->shape[1];
+    s.N2 = s.w2 ? s.w2->shape[0] : s.N;
     if (s.in_ws) {
         s.B = s.x->shape[0];
         s.H = s.x->shape[1];
@@ -87,15 +96,17 @@ static int64_t window_row(const fl_setup *s, int ws, int64_t r)
 
 static sam_status fl_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
 {
-    int prenorm = node->attrs[FL_PRENORM].i != 0, residual = node->attrs[FL_RESIDUAL].i != 0;
-    int extra = node->n_in - 2 - 2 * prenorm - residual;
-    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "fused_linear: inputs are x, W, [b], [ln_weight, ln_bias], [residual]");
+    int prenorm = node->attrs[FL_PRENORM].i != 0, residual = node->attrs[FL_RESIDUAL].i != 0, mlp = node->attrs[FL_MLP].i != 0;
+    int extra = node->n_in - 2 - 2 * prenorm - residual - 2 * mlp;
+    if (extra < 0 || extra > 1) return sam_fail(err, SAM_ERR_GRAPH, "fused_linear: inputs are x, W, [b], [ln_weight, ln_bias], [W2, b2], [residual]");
     fl_setup s = fl_get(node, in, NULL);
     if (s.w->ndim != 2 || s.x->shape[s.x->ndim - 1] != s.K) return sam_shape_error(err, "fused_linear", "weight must be [out, in] matching the input", s.w);
     if (s.b && sam_numel(s.b) != s.N) return sam_shape_error(err, "fused_linear", "bias must have out entries", s.b);
     if (s.prenorm && (sam_numel(s.ln_w) != s.K || sam_numel(s.ln_b) != s.K)) return sam_shape_error(err, "fused_linear", "norm weights must have in entries", s.ln_w);
     if (s.act < ACT_NONE || s.act > ACT_RELU) return sam_fail(err, SAM_ERR_GRAPH, "fused_linear: activation must be 0 (none), 1 (gelu) or 2 (relu)");
     if (s.in_ws && s.out_ws) return sam_fail(err, SAM_ERR_GRAPH, "fused_linear: in_window and out_window cannot both be set");
+    if (mlp && (s.out_ws || s.w2->ndim != 2 || s.w2->shape[1] != s.N || sam_numel(s.b2) != s.N2))
+        return sam_shape_error(err, "fused_linear", "mlp needs W2 [out2, out] and b2 [out2], and no out_window", s.w2);
     if (s.in_ws && s.x->ndim != 4) return sam_shape_error(err, "fused_linear", "in_window needs a [B, H, W, C] input", s.x);
     if (s.out_ws && (s.H < 1 || s.W < 1 || s.M != sam_rows(s.x)))
         return sam_shape_error(err, "fused_linear", "out_window needs whole windows of the given height and width", s.x);
@@ -103,7 +114,7 @@ static sam_status fl_infer(const sam_node *node, const sam_tensor *const *in, sa
         out->ndim = 4;
         out->shape[0] = s.B * s.nh * s.nw;
         out->shape[1] = out->shape[2] = s.in_ws;
-        out->shape[3] = s.N;
+        out->shape[3] = s.N2;
     } else if (s.out_ws) {
         out->ndim = 4;
         out->shape[0] = s.B;
@@ -112,7 +123,7 @@ static sam_status fl_infer(const sam_node *node, const sam_tensor *const *in, sa
         out->shape[3] = s.N;
     } else {
         sam_copy_shape(out, s.x);
-        out->shape[out->ndim - 1] = s.N;
+        out->shape[out->ndim - 1] = s.N2;
     }
     if (s.res && (sam_numel(s.res) != sam_numel(out))) return sam_shape_error(err, "fused_linear", "the residual must have the output's shape", s.res);
     return SAM_OK;
@@ -122,7 +133,7 @@ static sam_status fl_infer(const sam_node *node, const sam_tensor *const *in, sa
  * blocks keep OpenBLAS from repacking W often, bounded ones keep the scratch small. */
 static int fl_block_rows(const fl_setup *s, int n_threads)
 {
-    int64_t rounds = cdiv(s->M, (int64_t)n_threads * FL_BLOCK);
+    int64_t rounds = cdiv(s->M, (int64_t)n_threads * (s->w2 ? FL_MLP_BLOCK : FL_BLOCK));
     int64_t rows = cdiv(s->M, rounds * n_threads);
     return (int)(rows < 1 ? 1 : rows);
 }
@@ -137,9 +148,9 @@ static size_t fl_workspace(const sam_node *node, const sam_tensor *const *in, co
     fl_setup s = fl_get(node, in, out);
     size_t rows = (size_t)fl_block_rows(&s, n_threads), per = 0;
     if (fl_needs_a(&s)) per += rows * (size_t)s.K;
-    if (s.out_ws) per += rows * (size_t)s.N;
+    if (s.out_ws || s.w2) per += rows * (size_t)s.N;
     per = per < 1 ? 1 : per;
-    size_t ref = (size_t)s.K; /* the reference kernel's one normalized row */
+    size_t ref = (size_t)(s.K + s.N); /* the reference kernel's one normalized row and hidden row */
     return (size_t)n_threads * per * sizeof(float) + ref * sizeof(float);
 }
 
@@ -168,12 +179,21 @@ SAM_KERNEL static void fl_reference(const sam_kernel_args *a)
             for (int64_t k = 0; k < s.K; k++) row[k] = (float)((row[k] - mean) * rstd * sam_f32(s.ln_w)[k] + sam_f32(s.ln_b)[k]);
         }
         if (dst < 0) continue;
+        float *hidden = row + s.K;
         for (int64_t n = 0; n < s.N; n++) {
             double acc = s.b ? sam_f32(s.b)[n] : 0;
             for (int64_t k = 0; k < s.K; k++) acc += (double)row[k] * sam_f32(s.w)[n * s.K + k];
-            float v = activate((float)acc, s.act);
-            if (s.res) v += sam_f32(s.res)[dst * s.N + n];
-            sam_f32(a->out)[dst * s.N + n] = v;
+            hidden[n] = activate((float)acc, s.act);
+        }
+        for (int64_t n = 0; n < s.N2; n++) {
+            float v = hidden[n];
+            if (s.w2) {
+                double acc = sam_f32(s.b2)[n];
+                for (int64_t k = 0; k < s.N; k++) acc += (double)hidden[k] * sam_f32(s.w2)[n * s.N + k];
+                v = (float)acc;
+            }
+            if (s.res) v += sam_f32(s.res)[dst * s.N2 + n];
+            sam_f32(a->out)[dst * s.N2 + n] = v;
         }
     }
 }
@@ -202,7 +222,8 @@ static void fl_task(void *p, int task, int thread)
     const fl_ctx *c = p;
     const fl_setup *s = &c->s;
     int64_t r0 = (int64_t)task * c->block, rows = s->M - r0 < c->block ? s->M - r0 : c->block;
-    float *scratch = (float *)c->a->workspace + (size_t)thread * ((fl_needs_a(s) ? (size_t)c->block * s->K : 0) + (s->out_ws ? (size_t)c->block * s->N : 0));
+    float *scratch = (float *)c->a->workspace +
+                     (size_t)thread * ((fl_needs_a(s) ? (size_t)c->block * s->K : 0) + (s->out_ws || s->w2 ? (size_t)c->block * s->N : 0));
     const float *A = sam_f32(s->x) + r0 * s->K;
     if (fl_needs_a(s)) {
         float *buf = scratch;
@@ -219,8 +240,16 @@ static void fl_task(void *p, int task, int thread)
         }
         A = buf;
     }
-    float *C = s->out_ws ? scratch : sam_f32(c->a->out) + r0 * s->N;
+    float *C = s->out_ws || s->w2 ? scratch : sam_f32(c->a->out) + r0 * s->N;
     sam_gemm_nt_serial(rows, s->N, s->K, A, s->K, sam_f32(s->w), s->K, s->b ? sam_f32(s->b) : NULL, C, s->N);
+    if (s->w2) { /* the hidden block, activated in place, through the second layer */
+        float *out = sam_f32(c->a->out) + r0 * s->N2;
+        for (int64_t r = 0; r < rows; r++) fl_epilogue_row(C + r * s->N, C + r * s->N, NULL, s->N, s->act);
+        sam_gemm_nt_serial(rows, s->N2, s->N, C, s->N, sam_f32(s->w2), s->N, sam_f32(s->b2), out, s->N2);
+        if (s->res)
+            for (int64_t r = 0; r < rows; r++) fl_epilogue_row(out + r * s->N2, out + r * s->N2, sam_f32(s->res) + (r0 + r) * s->N2, s->N2, ACT_NONE);
+        return;
+    }
     if (!s->act && !s->res && !s->out_ws) return;
     for (int64_t r = 0; r < rows; r++) {
         int64_t dst = s->out_ws ? window_row(s, s->out_ws, r0 + r) : r0 + r;
@@ -249,7 +278,7 @@ SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
     int threads = sam_pool_size(a->pool);
     /* a few rows (a prompt's tokens) against a wide weight: split the columns, so each
      * thread reads its share of the weights rather than all of them for half the rows */
-    if (threads > 1 && c.s.M < 32 && c.s.N >= 64 * threads && !fl_needs_a(&c.s) && !c.s.out_ws) {
+    if (threads > 1 && c.s.M < 32 && c.s.N >= 64 * threads && !fl_needs_a(&c.s) && !c.s.out_ws && !c.s.w2) {
         c.cols = (c.s.N + threads - 1) / threads;
         sam_pool_run(a->pool, (int)cdiv(c.s.N, c.cols), fl_column_task, &c);
         return;
@@ -261,17 +290,17 @@ SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
 static double fl_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
 {
     fl_setup s = fl_get(node, in, out);
-    return 2.0 * (double)s.M * (double)s.N * (double)s.K;
+    return 2.0 * (double)s.M * (double)s.N * (double)(s.K + (s.w2 ? s.N2 : 0));
 }
 
 const sam_op_def sam_op_fused_linear = {
     .name = "fused_linear",
     .min_inputs = 2,
-    .max_inputs = 6,
-    .n_attrs = 8,
+    .max_inputs = 8,
+    .n_attrs = 9,
     .attrs = {{"activation", SAM_ATTR_INT, false, 0}, {"prenorm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5},
               {"residual", SAM_ATTR_INT, false, 0}, {"in_window", SAM_ATTR_INT, false, 0}, {"out_window", SAM_ATTR_INT, false, 0},
-              {"height", SAM_ATTR_INT, false, 0}, {"width", SAM_ATTR_INT, false, 0}},
+              {"height", SAM_ATTR_INT, false, 0}, {"width", SAM_ATTR_INT, false, 0}, {"mlp", SAM_ATTR_INT, false, 0}},
     .infer = fl_infer,
     .workspace = fl_workspace,
     .flops = fl_flops,

@@ -216,6 +216,64 @@ static bool fuse_residual(sam_fuser *f, int i)
     return false;
 }
 
+/* linear(fused_linear(x) with an activation) with one reader of the hidden rows -> one
+ * fused_linear for the whole MLP (the hidden rows never reach the arena) */
+static bool fuse_mlp(sam_fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    bool plain = n->op == SAM_OP_linear && n->n_in == 3;
+    bool residual_only = n->op == SAM_OP_fused_linear && !n->attrs[FL_ACTIVATION].i && !n->attrs[FL_PRENORM].i && !n->attrs[FL_IN_WINDOW].i &&
+                         !n->attrs[FL_OUT_WINDOW].i && !n->attrs[FL_MLP].i && n->attrs[FL_RESIDUAL].i && n->n_in == 4;
+    if (!plain && !residual_only) return false;
+    int j = sam_fuse_sole_producer(f, n->in[0], SAM_OP_fused_linear, -1);
+    if (j < 0 || g->tensors[n->in[0]].kind == SAM_TENSOR_VIEW) return false;
+    sam_node *first = &g->nodes[j];
+    if (!first->attrs[FL_ACTIVATION].i || first->attrs[FL_RESIDUAL].i || first->attrs[FL_OUT_WINDOW].i || first->attrs[FL_MLP].i ||
+        first->n_in + 2 + residual_only > SAM_MAX_INPUTS)
+        return false;
+    if (residual_only && !sam_fuse_available_before(g, n->in[3], j)) return false;
+    first->attrs[FL_MLP].i = 1;
+    first->in[first->n_in++] = n->in[1];
+    first->in[first->n_in++] = n->in[2];
+    if (residual_only) {
+        first->attrs[FL_RESIDUAL].i = 1;
+        first->in[first->n_in++] = n->in[3];
+    }
+    sam_fuse_take_output(f, j, i);
+    return true;
+}
+
+/* self_attention(fused_linear(window gather [, norm])) -> window_attention: each group of
+ * windows is projected and attended in scratch, and the windows' qkv is never stored */
+static bool fuse_window_attention(sam_fuser *f, int i)
+{
+    sam_graph *g = f->g;
+    sam_node *n = &g->nodes[i];
+    if (n->op != SAM_OP_self_attention) return false;
+    int j = sam_fuse_sole_producer(f, n->in[0], SAM_OP_fused_linear, -1);
+    if (j < 0) return false;
+    const sam_node *fl = &g->nodes[j];
+    int prenorm = fl->attrs[FL_PRENORM].i != 0;
+    if (!fl->attrs[FL_IN_WINDOW].i || fl->attrs[FL_ACTIVATION].i || fl->attrs[FL_RESIDUAL].i || fl->attrs[FL_OUT_WINDOW].i || fl->attrs[FL_MLP].i ||
+        fl->n_in != 3 + 2 * prenorm)
+        return false;
+    sam_node fused = *n;
+    fused.op = SAM_OP_window_attention;
+    memset(fused.attrs, 0, sizeof fused.attrs);
+    fused.attrs[WA_HEADS] = n->attrs[ATTN_HEADS];
+    fused.attrs[WA_Q_STRIDE] = n->attrs[ATTN_Q_STRIDE];
+    fused.attrs[WA_WINDOW].i = fl->attrs[FL_IN_WINDOW].i;
+    fused.attrs[WA_PRENORM].i = prenorm;
+    fused.attrs[WA_EPS].f = fl->attrs[FL_EPS].f;
+    fused.n_in = 0;
+    for (int k = 0; k < fl->n_in; k++) fused.in[fused.n_in++] = fl->in[k];
+    for (int k = 1; k < n->n_in; k++) fused.in[fused.n_in++] = n->in[k]; /* the relative position tables */
+    *n = fused;
+    f->dead[j] = true;
+    return true;
+}
+
 /* Order matters: the attention folds claim their projections first; prologue folds
  * (window gather, norm) before the epilogue ones (scatter, activation, residual),
  * because a residual must be added after the activation and in the scattered layout. */
@@ -227,6 +285,7 @@ const sam_fusion_pattern sam_fusion_patterns[] = {
     {"window_partition -> linear", fuse_window_gather},
     {"permute NCHW->NHWC -> conv2d", fuse_permute_conv},
     {"layer_norm -> linear", fuse_prenorm},
+    {"window gather -> linear -> self_attention", fuse_window_attention},
     {"linear -> window_unpartition", fuse_window_scatter},
     {"conv_transpose2d -> add of image-sized features", fuse_convt_addend},
     {"conv_transpose2d -> layer_norm", fuse_convt_norm},
@@ -235,5 +294,6 @@ const sam_fusion_pattern sam_fusion_patterns[] = {
     {"conv_transpose2d -> conv_transpose2d in block order", fuse_convt_blocked},
     {"attention_fold_out -> attention_fold_out -> conv_transpose2d through the norms", fuse_fold_projection},
     {"linear -> residual add", fuse_residual},
+    {"linear -> activation -> linear (an MLP)", fuse_mlp},
 };
 const int sam_fusion_n_patterns = (int)(sizeof sam_fusion_patterns / sizeof *sam_fusion_patterns);

@@ -23,7 +23,8 @@
     X(max_pool2d)           \
     X(window_partition)     \
     X(window_unpartition)   \
-    X(self_attention)    \
+    X(self_attention)       \
+    X(window_attention)     \
     X(attention)            \
     X(point_embed)          \
     X(dense_position_encoding) \

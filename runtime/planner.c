@@ -80,6 +80,19 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
             x->last_use = end; /* the caller writes inputs before the run; keep them whole */
         }
     }
+    /* A tensor computed from weights and stable inputs alone keeps its value across runs
+     * only where a node computed from other inputs reads it (or it is kept): the steps
+     * before (an upsampled table before the sum that uses it) are recomputed with it,
+     * whenever a stable input changes, and may share bytes like any activation. */
+    char *persist = calloc((size_t)g->n_tensors + 1, 1);
+    if (!persist) return sam_fail(err, SAM_ERR_NOMEM, "out of memory planning graph '%s'", g->name);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            const sam_tensor *in = &g->tensors[g->nodes[i].in[k]];
+            if (!g->tensors[g->nodes[i].out].invariant) persist[in->kind == SAM_TENSOR_VIEW ? in->view_of : g->nodes[i].in[k]] = 1;
+        }
+    for (int t = 0; t < g->n_tensors; t++) persist[t] |= g->tensors[t].keep;
+    for (int o = 0; o < g->n_outputs; o++) persist[g->outputs[o]] = 1;
     int n_ws = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         sam_node *nd = &g->nodes[i];
@@ -98,7 +111,7 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
             if (b->last_use < i) b->last_use = i;
             if (out->keep || b->keep) b->last_use = end;
             /* cached across runs: nothing else may ever use their bytes */
-            if (b->invariant) {
+            if (b->invariant && persist[b - g->tensors]) {
                 b->first_use = 0;
                 b->last_use = end;
             }
@@ -108,6 +121,7 @@ sam_status sam_plan_memory(sam_graph *g, int n_threads, sam_plan *plan, sam_erro
         nd->cache = def->cache ? align_up(def->cache(nd, ins)) : 0;
         n_ws += (nd->workspace > 0) + (nd->cache > 0);
     }
+    free(persist);
     /* in place: an output takes over an input's buffer when the op allows it and the
      * input dies at this node; the pair then has one lifetime and one block */
     int *share = malloc(sizeof(int) * (size_t)(g->n_tensors ? g->n_tensors : 1));

@@ -141,6 +141,10 @@ static const op_case cases[] = {
     {"self_attention", 1, {4}, {S(9, 8, 8, 48)}, "num_heads=2 q_stride=2"},
     {"self_attention", 1, {4}, {S(1, 36, 34, 24)}, "num_heads=1 q_stride=2"},
     {"self_attention", 1, {4}, {S(2, 6, 6, 36)}, "num_heads=3 q_stride=3"},
+    /* the windows' projection taken in: padding, the norm, q-pooling, relative positions */
+    {"window_attention", 3, {4, 2, 1}, {S(1, 10, 9, 8), S(24, 8), S(24)}, "num_heads=2 window=4"},
+    {"window_attention", 5, {4, 2, 1, 1, 1}, {S(2, 12, 12, 6), S(36, 6), S(36), S(6), S(6)}, "num_heads=3 window=8 q_stride=2 prenorm=1 eps=1e-6"},
+    {"window_attention", 7, {4, 2, 1, 1, 1, 2, 2}, {S(1, 9, 11, 8), S(48, 8), S(48), S(8), S(8), S(13, 8), S(13, 8)}, "num_heads=2 window=7 prenorm=1"},
     {"sigmoid", 1, {2}, {S(5, 77)}, NULL},
     {"tile", 1, {4}, {S(1, 3, 4, 5)}, "reps=1,4,3,1"},
     {"tile", 1, {3}, {S(2, 1, 3)}, "reps=2,5,2"},
@@ -189,6 +193,10 @@ static const op_case cases[] = {
     {"fused_linear", 3, {2, 2, 1}, {S(7, 33), S(300, 33), S(300)}, "activation=2"},
     {"fused_linear", 4, {3, 2, 1, 3}, {S(1, 7, 40), S(257, 40), S(257), S(1, 7, 257)}, "activation=1 residual=1"},
     {"fused_linear", 6, {3, 2, 1, 1, 1, 3}, {S(2, 70, 40), S(40, 40), S(40), S(40), S(40), S(2, 70, 40)}, "prenorm=1 activation=1 residual=1"},
+    /* a whole MLP: norm, lin1, GELU, lin2, residual; several row blocks, the last partial */
+    {"fused_linear", 8, {3, 2, 1, 1, 1, 2, 1, 3}, {S(1, 700, 24), S(96, 24), S(96), S(24), S(24), S(24, 96), S(24), S(1, 700, 24)},
+     "prenorm=1 activation=1 mlp=1 residual=1 eps=1e-6"},
+    {"fused_linear", 5, {2, 2, 1, 2, 1}, {S(37, 16), S(40, 16), S(40), S(8, 40), S(8)}, "activation=2 mlp=1"},
     {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(2, 7, 32), S(1, 300, 48), S(32, 48), S(1, 300, 48), S(32, 48), S(32)}, "num_heads=4"},
     {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(1, 9, 32), S(3, 100, 16), S(32, 16), S(3, 100, 16), S(32, 16), S(32)}, "num_heads=8"},
     {"attention_fold_out", 5, {3, 3, 3, 2, 1}, {S(1, 300, 32), S(2, 7, 32), S(2, 7, 32), S(48, 32), S(48)}, "num_heads=4"},

@@ -1,8 +1,9 @@
-"""python3 -m samrt.bench [--model M.samrt] [--image IMG] [--official SRC] [--threads N]
+"""python3 -m samrt.bench [--variant vit_b|...|hiera_t|...] [--model M.samrt] [--image IMG] [--official SRC] [--threads N]
 
 What the Python layer costs over the C calls it makes, in one run: set_image through
-SamPredictor against sam_predictor_set_image_rgb called directly, and predict() of one
-click against sam_predictor_predict. With --official (the segment_anything source, and
+SamPredictor (SAM2ImagePredictor for SAM 2's hiera_* variants) against
+sam_predictor_set_image_rgb called directly, and predict() of one click against
+sam_predictor_predict. With --official (the segment_anything or sam2 source folder, and
 torch importable) the same script is timed on the official package with random weights
 of the same size: the speed-up a user gets by changing the import."""
 
@@ -45,14 +46,19 @@ def synthetic_image(h, w):
 
 def bench_samrt(model_path, image, threads, reps):
     sam = samrt.load_model(model_path)
-    pred = samrt.SamPredictor(sam, n_threads=threads)
+    if sam.family == "sam2":
+        from samrt.sam2.sam2_image_predictor import SAM2ImagePredictor
+        front = SAM2ImagePredictor(sam, n_threads=threads)
+        pred = front._p  # the SamPredictor it runs on: the C handle, and the wrapper timed below
+    else:
+        front = pred = samrt.SamPredictor(sam, n_threads=threads)
     h, w = image.shape[:2]
     # the C calls alone, through the same handle, alternating with the Python calls so
     # that the machine's drift affects both alike
     c_set, py_set = float("inf"), float("inf")
     for _ in range(reps):
         c_set = min(c_set, best(lambda: _lib.call(_lib.sam_predictor_set_image_rgb, pred._handle, image.ctypes.data, w, h, image.strides[0]), 1))
-        py_set = min(py_set, best(lambda: pred.set_image(image), 1))
+        py_set = min(py_set, best(lambda: front.set_image(image), 1))
     point, label = np.array([[w // 2, h // 2]]), np.array([1])
     pts = np.ascontiguousarray(point, dtype=np.float32)
     lab = np.ascontiguousarray(label, dtype=np.int32)
@@ -68,11 +74,11 @@ def bench_samrt(model_path, image, threads, reps):
     c_pred, py_pred = float("inf"), float("inf")
     for _ in range(25 * reps):
         c_pred = min(c_pred, best(c_predict, 1))
-        py_pred = min(py_pred, best(lambda: pred.predict(point_coords=point, point_labels=label, multimask_output=True), 1))
+        py_pred = min(py_pred, best(lambda: front.predict(point_coords=point, point_labels=label, multimask_output=True), 1))
     # the wrapper alone: the time a Python call spends outside the library calls it makes
     # (a VM's run-to-run noise exceeds the overhead itself)
-    wrapper_set = outside_library(lambda: pred.set_image(image), 1)
-    wrapper_pred = outside_library(lambda: pred.predict(point_coords=point, point_labels=label, multimask_output=True), 30)
+    wrapper_set = outside_library(lambda: front.set_image(image), 1)
+    wrapper_pred = outside_library(lambda: front.predict(point_coords=point, point_labels=label, multimask_output=True), 30)
     return c_set, py_set, c_pred, py_pred, wrapper_set, wrapper_pred
 
 
@@ -107,13 +113,17 @@ def outside_library(fn, reps):
 
 
 def bench_official(src, variant, image, threads, reps):
-    sys.path.insert(0, src)
     import torch
-    from segment_anything import SamPredictor, sam_model_registry  # noqa: E402
     torch.set_num_threads(threads)
-    sam = sam_model_registry[variant](checkpoint=None)  # random weights: the speed does not depend on them
-    sam.eval()
-    pred = SamPredictor(sam)
+    if variant.startswith("hiera_"):
+        from samrt.sam2 import official
+        pred = official.predictor(src, "configs/sam2.1/sam2.1_%s.yaml" % variant)  # random weights, as for SAM
+    else:
+        sys.path.insert(0, src)
+        from segment_anything import SamPredictor, sam_model_registry  # noqa: E402
+        sam = sam_model_registry[variant](checkpoint=None)  # random weights: the speed does not depend on them
+        sam.eval()
+        pred = SamPredictor(sam)
     with torch.no_grad():
         t_set = best(lambda: pred.set_image(image), reps)
         point, label = np.array([[image.shape[1] // 2, image.shape[0] // 2]]), np.array([1])
@@ -135,7 +145,7 @@ def main():
     ap.add_argument("--model", help="a .samrt blob (default: a random-weight vit_b made once in $TMPDIR)")
     ap.add_argument("--variant", default="vit_b")
     ap.add_argument("--image", help="JPEG or PNG (default: a synthetic 1800x1200 image)")
-    ap.add_argument("--official", help="the segment_anything source folder, to time the official package too")
+    ap.add_argument("--official", help="the segment_anything (or, for hiera_*, sam2) source folder, to time the official package too")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--only-official", action="store_true", help=argparse.SUPPRESS)
@@ -163,8 +173,8 @@ def main():
                               "--threads", str(a.threads), "--reps", str(a.reps)] + (["--image", a.image] if a.image else []),
                              check=True, capture_output=True, text=True).stdout.split()
         o_set, o_pred, o_rss = float(out[0]), float(out[1]), float(out[2])
-        print("official    set_image %.2f s, predict %.1f ms, peak RSS %.0f MB (segment_anything on torch %s, random %s weights)" % (
-            o_set, 1e3 * o_pred, o_rss, __import__("torch").__version__, a.variant))
+        print("official    set_image %.2f s, predict %.1f ms, peak RSS %.0f MB (%s on torch %s, random %s weights)" % (
+            o_set, 1e3 * o_pred, o_rss, "sam2" if a.variant.startswith("hiera_") else "segment_anything", __import__("torch").__version__, a.variant))
         print("speed-up    set_image %.1fx, predict %.1fx" % (o_set / py_set, o_pred / py_pred))
 
 
