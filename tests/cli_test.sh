@@ -80,7 +80,7 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     printf '[{"points": [[1, 2]], "labels": [1]},\n {"box": [1, 2, 3]}]' >"$T/bad.json"
     check "prompts json" 2 "box must be a list of 4 numbers" -- seg --prompts "$T/bad.json"
     printf '[{"points": [[1, 2]] "labels": [1]}]' >"$T/syntax.json"
-    check "prompts syntax" 2 "syntax.json:1:22" -- seg --prompts "$T/syntax.json"
+    check "prompts syntax" 2 "syntax.json:1:29: '}' expected near" -- seg --prompts "$T/syntax.json"
     check "no prompt" 2 "nothing to segment" -- seg
     check "no output" 2 "no output" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$IMG" --point 10,10
     check "not an image" 1 "not a JPEG or PNG image" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$T/text.pth" --point 10,10 --out "$T/seg"

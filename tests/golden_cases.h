@@ -21,10 +21,10 @@ typedef struct {
 
 /* With Check assertions (main thread), and without (any thread: 0 on success). */
 /* `set` is the golden folder ("sam_tiny", "sam2_tiny"). */
-void read_case(const char *set, const json_value *c, case_prompts *cp);
-int read_case_quiet(const char *set, const json_value *c, case_prompts *cp);
+void read_case(const char *set, const json_t *c, case_prompts *cp);
+int read_case_quiet(const char *set, const json_t *c, case_prompts *cp);
 /* The golden array named by c[key] (e.g. "low_res_logits_file"). */
-sam_array load_golden(const char *set, const json_value *c, const char *key);
-int load_golden_quiet(const char *set, const json_value *c, const char *key, sam_array *out);
+sam_array load_golden(const char *set, const json_t *c, const char *key);
+int load_golden_quiet(const char *set, const json_t *c, const char *key, sam_array *out);
 
 #endif

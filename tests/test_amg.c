@@ -143,7 +143,7 @@ END_TEST
 
 /* the golden sets with oracle runs: folder, family */
 static const char *const sets[][2] = {{"sam_tiny", "sam"}, {"sam2_tiny", "sam2"}};
-static json_value *manifests[2];
+static json_t *manifests[2];
 
 /* Area of the intersection of two RLEs of the same size. */
 static int64_t rle_intersection(const sam_rle *a, const sam_rle *b)
@@ -161,14 +161,14 @@ static int64_t rle_intersection(const sam_rle *a, const sam_rle *b)
     return inter;
 }
 
-static void rle_from_json(const json_value *seg, sam_rle *r)
+static void rle_from_json(const json_t *seg, sam_rle *r)
 {
-    const json_value *size = json_get(seg, "size"), *counts = json_get(seg, "counts");
-    r->height = (int)size->items[0].number;
-    r->width = (int)size->items[1].number;
-    r->n_counts = counts->n;
-    r->counts = malloc(sizeof(uint32_t) * (size_t)(counts->n + 1));
-    for (int i = 0; i < counts->n; i++) r->counts[i] = (uint32_t)counts->items[i].number;
+    const json_t *size = json_object_get(seg, "size"), *counts = json_object_get(seg, "counts");
+    r->height = (int)tool_json_value(json_array_get(size, 0));
+    r->width = (int)tool_json_value(json_array_get(size, 1));
+    r->n_counts = (int)json_array_size(counts);
+    r->counts = malloc(sizeof(uint32_t) * (size_t)((int)json_array_size(counts) + 1));
+    for (int i = 0; i < (int)json_array_size(counts); i++) r->counts[i] = (uint32_t)tool_json_value(json_array_get(counts, i));
 }
 
 typedef struct {
@@ -184,16 +184,17 @@ static int by_iou_desc(const void *a, const void *b)
 
 static void oracle_run(int set, int index)
 {
-    const json_value *run = &json_get(manifests[set], "amg_oracle")->items[index];
-    const char *name = json_get(run, "name")->string, *family = sets[set][1];
-    const json_value *ext = json_get(run, "sam2_C");
+    const json_t *run = json_array_get(json_object_get(manifests[set], "amg_oracle"), index);
+    const char *name = json_string_value(json_object_get(run, "name")), *family = sets[set][1];
+    const json_t *ext = json_object_get(run, "sam2_C");
     sam_amg_params o;
     sam_error err = {0};
     ck_assert_msg(sam_amg_default_params(family, &o, &err) == SAM_OK, "%s", err.msg);
-    const json_value *params = json_get(run, "params");
-    for (int k = 0; k < params->n; k++) {
-        const char *key = params->keys[k];
-        double v = params->items[k].number;
+    const json_t *params = json_object_get(run, "params");
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)params, key, value) {
+        double v = json_is_boolean(value) ? json_is_true(value) : tool_json_value(value);
         if (!strcmp(key, "points_per_side")) o.points_per_side = (int)v;
         else if (!strcmp(key, "points_per_batch")) o.points_per_batch = (int)v;
         else if (!strcmp(key, "pred_iou_thresh")) o.pred_iou_thresh = v;
@@ -213,9 +214,9 @@ static void oracle_run(int set, int index)
     /* SAM 2 without its sam2._C extension (any CPU install) skips the low-res cleanup:
      * the same as no min_mask_region_area, which is how those runs are reproduced; our
      * generator does what the extension does (the "emulated" runs) */
-    if (ext && !strcmp(ext->string, "absent")) o.min_mask_region_area = 0;
+    if (ext && !strcmp(json_string_value(ext), "absent")) o.min_mask_region_area = 0;
     char rel[160];
-    snprintf(rel, sizeof rel, "images/%s", json_get(run, "image")->string);
+    snprintf(rel, sizeof rel, "images/%s", json_string_value(json_object_get(run, "image")));
     sam_image img;
     ck_assert_msg(sam_image_load(golden_path(rel), &img, &err) == SAM_OK, "%s", err.msg);
     sam_mask_source oracle;
@@ -223,30 +224,30 @@ static void oracle_run(int set, int index)
     sam_amg_result *res;
     ck_assert_msg(sam_amg_generate_with(&oracle, &img, &o, &res, &err) == SAM_OK, "%s", err.msg);
 
-    json_value *ref;
-    snprintf(rel, sizeof rel, "%s/%s", sets[set][0], json_get(run, "output_file")->string);
-    ck_assert_msg(json_parse_file(golden_path(rel), &ref, &err) == SAM_OK, "%s", err.msg);
-    int n_ref = ref->n;
+    json_t *ref;
+    snprintf(rel, sizeof rel, "%s/%s", sets[set][0], json_string_value(json_object_get(run, "output_file")));
+    ck_assert_msg(tool_json_load_file(golden_path(rel), &ref, &err) == SAM_OK, "%s", err.msg);
+    int n_ref = (int)json_array_size(ref);
     sam_rle *ref_rle = calloc((size_t)n_ref, sizeof *ref_rle);
     pair *pairs = malloc(sizeof *pairs * (size_t)n_ref * (size_t)(res->n_masks + 1));
     int n_pairs = 0, coco_ok = 1;
     for (int i = 0; i < n_ref; i++) {
-        const json_value *m = &ref->items[i];
-        rle_from_json(json_get(m, "segmentation"), &ref_rle[i]);
+        const json_t *m = json_array_get(ref, i);
+        rle_from_json(json_object_get(m, "segmentation"), &ref_rle[i]);
         /* our COCO string codec on the official masks: same string, same counts back */
         char *s = sam_rle_to_coco(&ref_rle[i]);
         sam_rle back;
-        coco_ok &= strcmp(s, json_get(m, "coco_rle_string")->string) == 0;
-        ck_assert_int_eq(sam_rle_from_coco(json_get(m, "coco_rle_string")->string, ref_rle[i].height, ref_rle[i].width, &back, &err), SAM_OK);
+        coco_ok &= strcmp(s, json_string_value(json_object_get(m, "coco_rle_string"))) == 0;
+        ck_assert_int_eq(sam_rle_from_coco(json_string_value(json_object_get(m, "coco_rle_string")), ref_rle[i].height, ref_rle[i].width, &back, &err), SAM_OK);
         coco_ok &= back.n_counts == ref_rle[i].n_counts && !memcmp(back.counts, ref_rle[i].counts, sizeof(uint32_t) * (size_t)back.n_counts);
         free(s);
         sam_rle_free(&back);
-        const json_value *bb = json_get(m, "bbox");
+        const json_t *bb = json_object_get(m, "bbox");
         int64_t ra = sam_rle_area(&ref_rle[i]);
         for (int j = 0; j < res->n_masks; j++) {
             const sam_amg_mask *g = &res->masks[j];
             int close = 1;
-            for (int k = 0; k < 4; k++) close &= abs(g->bbox[k] - (int)bb->items[k].number) <= MATCH_BBOX_PX;
+            for (int k = 0; k < 4; k++) close &= abs(g->bbox[k] - (int)tool_json_value(json_array_get(bb, k))) <= MATCH_BBOX_PX;
             if (!close) continue;
             int64_t inter = rle_intersection(&ref_rle[i], &g->segmentation), ga = g->area;
             double iou = (double)inter / (double)(ra + ga - inter);
@@ -262,7 +263,7 @@ static void oracle_run(int set, int index)
             matched++;
         }
     fprintf(stderr, "  %-34s %d masks (official %d), %d matched (%.2f%%), predict %.2f s, postprocess %.2f s (official pipeline %.1f s)\n", name,
-            res->n_masks, n_ref, matched, 100.0 * matched / n_ref, res->seconds_decode, res->seconds_postprocess, json_get(run, "seconds_reference")->number);
+            res->n_masks, n_ref, matched, 100.0 * matched / n_ref, res->seconds_decode, res->seconds_postprocess, tool_json_value(json_object_get(run, "seconds_reference")));
     ck_assert_msg(coco_ok, "%s: COCO RLE strings do not round-trip", name);
     ck_assert_msg(abs(res->n_masks - n_ref) <= COUNT_TOLERANCE * n_ref, "%s: %d masks, official %d", name, res->n_masks, n_ref);
     ck_assert_msg(matched >= MATCHED_FRACTION * n_ref, "%s: only %d of %d official masks matched", name, matched, n_ref);
@@ -271,7 +272,7 @@ static void oracle_run(int set, int index)
     free(pairs);
     free(ref_used);
     free(got_used);
-    json_free(ref);
+    json_decref(ref);
     sam_amg_result_free(res);
     sam_oracle_free(&oracle);
     sam_image_free(&img);
@@ -305,15 +306,15 @@ int main(void)
     for (int set = 0; set < 2; set++) {
         char rel[64];
         snprintf(rel, sizeof rel, "%s/manifest.json", sets[set][0]);
-        if (!golden_dir() || json_parse_file(golden_path(rel), &manifests[set], &err) != SAM_OK) {
+        if (!golden_dir() || tool_json_load_file(golden_path(rel), &manifests[set], &err) != SAM_OK) {
             fprintf(stderr, "SKIPPED: ../shared/golden/%s is absent; %s's AMG oracle parity NOT checked\n", rel, sets[set][1]);
             continue;
         }
-        tcase_add_loop_test(golden, set ? test_oracle_run_sam2 : test_oracle_run_sam, 0, json_get(manifests[set], "amg_oracle")->n);
+        tcase_add_loop_test(golden, set ? test_oracle_run_sam2 : test_oracle_run_sam, 0, (int)json_array_size(json_object_get(manifests[set], "amg_oracle")));
     }
     suite_add_tcase(s, golden);
     int rc = run_suite(s);
-    json_free(manifests[0]);
-    json_free(manifests[1]);
+    json_decref(manifests[0]);
+    json_decref(manifests[1]);
     return rc;
 }

@@ -10,7 +10,7 @@
 
 static sam_predictor *pred;
 static sam_model *model;
-static json_value *manifest;
+static json_t *manifest;
 
 static void use_golden_embedding(const char *image)
 {
@@ -36,12 +36,12 @@ static void use_golden_embedding(const char *image)
 
 START_TEST(test_decoder_case)
 {
-    const json_value *c = &json_get(manifest, "cases")->items[_i];
-    use_golden_embedding(json_get(c, "image")->string);
+    const json_t *c = json_array_get(json_object_get(manifest, "cases"), _i);
+    use_golden_embedding(json_string_value(json_object_get(c, "image")));
     case_prompts cp;
     read_case("sam_tiny", c, &cp);
     sam_predict_params pp = sam_predict_default_params();
-    pp.multimask_output = (int)json_get(c, "multimask")->number;
+    pp.multimask_output = (int)tool_json_value(json_object_get(c, "multimask"));
     pp.skip_masks = 1;
     sam_prediction *out;
     sam_error err = {0};
@@ -53,7 +53,7 @@ START_TEST(test_decoder_case)
     double max_logit = d.max_abs, max_iou = 0;
     for (int64_t i = 0; i < n; i++) max_iou = fmax(max_iou, fabs(out->iou[i] - ((float *)want_iou.data)[i]));
     sam_prediction_free(out);
-    fprintf(stderr, "  %-26s logits max abs %.2e  iou max abs %.2e (golden embedding)\n", json_get(c, "name")->string, max_logit, max_iou);
+    fprintf(stderr, "  %-26s logits max abs %.2e  iou max abs %.2e (golden embedding)\n", json_string_value(json_object_get(c, "name")), max_logit, max_iou);
     ck_assert_msg(max_logit <= LOGITS_MAX_ABS, "logits differ by %.3g", max_logit);
     ck_assert_msg(max_iou <= IOU_MAX_ABS, "IoU differs by %.3g", max_iou);
     sam_array_free(&want_logits);
@@ -133,7 +133,7 @@ int main(void)
     sam_model_params mp = sam_model_default_params();
     mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
     if (!blob || sam_model_open(blob, &mp, &model, &err) || sam_predictor_create(model, NULL, &pred, &err) ||
-        json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
+        tool_json_load_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
         fprintf(stderr, "setup failed: %s\n", err.msg);
         tmp_cleanup();
         return 1;
@@ -142,11 +142,11 @@ int main(void)
     TCase *tc = tcase_create("decoder");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_prompt_encoder);
-    tcase_add_loop_test(tc, test_decoder_case, 0, json_get(manifest, "cases")->n);
+    tcase_add_loop_test(tc, test_decoder_case, 0, (int)json_array_size(json_object_get(manifest, "cases")));
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_predictor_free(pred);
     sam_model_free(model);
-    json_free(manifest);
+    json_decref(manifest);
     return rc;
 }

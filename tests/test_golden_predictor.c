@@ -16,12 +16,12 @@
 
 static sam_model *model;
 static sam_predictor *pred;
-static json_value *manifest;
+static json_t *manifest;
 static char current_image[64];
 
-static const json_value *cases(void)
+static const json_t *cases(void)
 {
-    return json_get(manifest, "cases");
+    return json_object_get(manifest, "cases");
 }
 
 static void set_image(const char *name)
@@ -63,12 +63,12 @@ static void set_image(const char *name)
 
 START_TEST(test_case)
 {
-    const json_value *c = &cases()->items[_i];
-    const char *name = json_get(c, "name")->string;
-    set_image(json_get(c, "image")->string);
+    const json_t *c = json_array_get(cases(), _i);
+    const char *name = json_string_value(json_object_get(c, "name"));
+    set_image(json_string_value(json_object_get(c, "image")));
     case_prompts cp;
     read_case("sam_tiny", c, &cp);
-    int multimask = (int)json_get(c, "multimask")->number;
+    int multimask = (int)tool_json_value(json_object_get(c, "multimask"));
     sam_predict_params pp = sam_predict_default_params();
     pp.multimask_output = multimask;
     sam_prediction *out;
@@ -198,7 +198,7 @@ int main(void)
     sam_model_params mp = sam_model_default_params();
     mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
     if (!blob || sam_model_open(blob, &mp, &model, &err) || sam_predictor_create(model, NULL, &pred, &err) ||
-        json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
+        tool_json_load_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
         fprintf(stderr, "setup failed: %s\n", err.msg);
         tmp_cleanup();
         return 1;
@@ -206,13 +206,13 @@ int main(void)
     Suite *s = suite_create("golden_predictor");
     TCase *tc = tcase_create("cases");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_case, 0, cases()->n);
+    tcase_add_loop_test(tc, test_case, 0, (int)json_array_size(cases()));
     tcase_add_test(tc, test_feature_cache);
     tcase_add_test(tc, test_bad_prompts);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_predictor_free(pred);
     sam_model_free(model);
-    json_free(manifest);
+    json_decref(manifest);
     return rc;
 }

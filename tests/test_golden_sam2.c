@@ -24,7 +24,7 @@
 
 static sam_model *model;
 static sam_predictor *pred;
-static json_value *manifest;
+static json_t *manifest;
 static char current_image[64];
 
 static sam_array golden(const char *file)
@@ -79,7 +79,7 @@ START_TEST(test_converted_checkpoint)
     ck_assert_str_eq(info.family, "sam2");
     ck_assert_str_eq(info.version, "2.1");
     ck_assert_str_eq(info.variant, "custom");
-    ck_assert_int_eq(info.n_tensors + info.skipped_tensors, (int)json_get(manifest, "checkpoint_keys")->number);
+    ck_assert_int_eq(info.n_tensors + info.skipped_tensors, (int)tool_json_value(json_object_get(manifest, "checkpoint_keys")));
     ck_assert_int_eq(info.skipped_tensors, 47);
     ck_assert_str_eq(sam_model_family(model), "sam2");
     ck_assert_int_eq(sam_model_image_size(model), 1024);
@@ -148,7 +148,7 @@ END_TEST
 
 /* The single-mask decision of each object against the manifest's: token 0's stability
  * and whether it was kept, else which multimask token replaced it. */
-static void check_decisions(const char *name, const case_prompts *cp, const json_value *dyn)
+static void check_decisions(const char *name, const case_prompts *cp, const json_t *dyn)
 {
     const sam_task *t = &pred->task;
     int n = cp->n, T = t->n_tokens, L = t->low_res, h, w;
@@ -174,7 +174,7 @@ static void check_decisions(const char *name, const case_prompts *cp, const json
     }
     sam_error err = {0};
     ck_assert_msg(sam_predictor_decode(pred, q, n, logits, iou, NULL, &err) == SAM_OK, "%s", err.msg);
-    const json_value *stab = json_get(dyn, "token0_stability"), *stable = json_get(dyn, "token0_stable"), *fallback = json_get(dyn, "fallback_token");
+    const json_t *stab = json_object_get(dyn, "token0_stability"), *stable = json_object_get(dyn, "token0_stable"), *fallback = json_object_get(dyn, "fallback_token");
     for (int b = 0; b < n; b++) {
         const float *l = logits + (size_t)b * T * L * L;
         int64_t inter = 0, uni = 0;
@@ -183,19 +183,19 @@ static void check_decisions(const char *name, const case_prompts *cp, const json
             uni += l[i] > -t->stability_delta;
         }
         double s = uni ? (double)inter / uni : 1.0;
-        int token = sam_task_single_token(t, l, iou + (size_t)b * T), want_stable = (int)stable->items[b].number;
-        fprintf(stderr, "  %-26s object %d: token 0 stability %.5f (official %.5f), %s\n", name, b, s, stab->items[b].number,
+        int token = sam_task_single_token(t, l, iou + (size_t)b * T), want_stable = (int)tool_json_value(json_array_get(stable, b));
+        fprintf(stderr, "  %-26s object %d: token 0 stability %.5f (official %.5f), %s\n", name, b, s, tool_json_value(json_array_get(stab, b)),
                 token == 0 ? "kept" : "replaced");
-        ck_assert_msg(fabs(s - stab->items[b].number) < 1e-3, "%s: token 0 stability %.5f, official %.5f", name, s, stab->items[b].number);
+        ck_assert_msg(fabs(s - tool_json_value(json_array_get(stab, b))) < 1e-3, "%s: token 0 stability %.5f, official %.5f", name, s, tool_json_value(json_array_get(stab, b)));
         ck_assert_int_eq(token == t->single_token, want_stable);
-        if (!want_stable) ck_assert_int_eq(token, (int)fallback->items[b].number);
+        if (!want_stable) ck_assert_int_eq(token, (int)tool_json_value(json_array_get(fallback, b)));
     }
     free(logits);
     free(iou);
 }
 
 /* One predict() call against its golden files (fields prefixed by `case_json`). */
-static void check_prediction(const char *name, const json_value *c, const json_value *files, const case_prompts *cp, int multimask)
+static void check_prediction(const char *name, const json_t *c, const json_t *files, const case_prompts *cp, int multimask)
 {
     sam_predict_params pp = sam_predict_default_params();
     pp.multimask_output = multimask;
@@ -232,17 +232,17 @@ static void check_prediction(const char *name, const json_value *c, const json_v
     sam_array_free(&want_iou);
     sam_array_free(&want_masks);
     sam_array_free(&want_scores);
-    if (!multimask) check_decisions(name, cp, json_get(files, "dynamic_multimask"));
+    if (!multimask) check_decisions(name, cp, json_object_get(files, "dynamic_multimask"));
     (void)c;
 }
 
 START_TEST(test_case)
 {
-    const json_value *c = &json_get(manifest, "cases")->items[_i];
-    set_image(json_get(c, "image")->string);
+    const json_t *c = json_array_get(json_object_get(manifest, "cases"), _i);
+    set_image(json_string_value(json_object_get(c, "image")));
     case_prompts cp;
     read_case(SET, c, &cp);
-    check_prediction(json_get(c, "name")->string, c, c, &cp, (int)json_get(c, "multimask")->number);
+    check_prediction(json_string_value(json_object_get(c, "name")), c, c, &cp, (int)tool_json_value(json_object_get(c, "multimask")));
     sam_array_free(&cp.mask_input);
 }
 END_TEST
@@ -250,15 +250,15 @@ END_TEST
 /* set_image_batch + predict_batch: one prompt set per image */
 START_TEST(test_image_batch)
 {
-    const json_value *c = &json_get(manifest, "image_batch_cases")->items[0];
-    const json_value *images = json_get(c, "images"), *prompts = json_get(c, "prompts"), *per = json_get(c, "per_image");
-    for (int i = 0; i < images->n; i++) {
-        set_image(images->items[i].string);
+    const json_t *c = json_array_get(json_object_get(manifest, "image_batch_cases"), 0);
+    const json_t *images = json_object_get(c, "images"), *prompts = json_object_get(c, "prompts"), *per = json_object_get(c, "per_image");
+    for (int i = 0; i < (int)json_array_size(images); i++) {
+        set_image(json_string_value(json_array_get(images, i)));
         case_prompts cp;
-        read_case(SET, &prompts->items[i], &cp);
+        read_case(SET, json_array_get(prompts, i), &cp);
         char name[64];
         snprintf(name, sizeof name, "image_batch img%d", i);
-        check_prediction(name, c, &per->items[i], &cp, (int)json_get(c, "multimask")->number);
+        check_prediction(name, c, json_array_get(per, i), &cp, (int)tool_json_value(json_object_get(c, "multimask")));
     }
 }
 END_TEST
@@ -274,7 +274,7 @@ int main(void)
     sam_model_params mp = sam_model_default_params();
     mp.config_path = SAMRT_GRAPH_DIR "/configs/sam2_tiny.yaml";
     if (!blob || sam_model_open(blob, &mp, &model, &err) || sam_predictor_create(model, NULL, &pred, &err) ||
-        json_parse_file(golden_path(SET "/manifest.json"), &manifest, &err)) {
+        tool_json_load_file(golden_path(SET "/manifest.json"), &manifest, &err)) {
         fprintf(stderr, "setup failed: %s\n", err.msg);
         tmp_cleanup();
         return 1;
@@ -286,12 +286,12 @@ int main(void)
     tcase_add_test(tc, test_encoder_input);
     tcase_add_test(tc, test_encoder_steps);
     tcase_add_test(tc, test_dog_features);
-    tcase_add_loop_test(tc, test_case, 0, json_get(manifest, "cases")->n);
+    tcase_add_loop_test(tc, test_case, 0, (int)json_array_size(json_object_get(manifest, "cases")));
     tcase_add_test(tc, test_image_batch);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_predictor_free(pred);
     sam_model_free(model);
-    json_free(manifest);
+    json_decref(manifest);
     return rc;
 }

@@ -10,7 +10,7 @@
 #include "golden_cases.h"
 
 static sam_model *model;
-static json_value *manifest;
+static json_t *manifest;
 
 typedef struct {
     int index; /* which thread */
@@ -34,19 +34,19 @@ static void *segment_truck(void *arg)
         snprintf(r->error, sizeof r->error, "thread %d: %s", r->index, err.msg);
         goto done;
     }
-    const json_value *cases = json_get(manifest, "cases");
-    for (int i = 0; i < cases->n; i++) {
-        const json_value *c = &cases->items[i];
-        if (strcmp(json_get(c, "image")->string, "truck.jpg") != 0) continue;
+    const json_t *cases = json_object_get(manifest, "cases");
+    for (int i = 0; i < (int)json_array_size(cases); i++) {
+        const json_t *c = json_array_get(cases, i);
+        if (strcmp(json_string_value(json_object_get(c, "image")), "truck.jpg") != 0) continue;
         case_prompts cp;
         read_case_quiet("sam_tiny", c, &cp);
         sam_predict_params prm = sam_predict_default_params();
-        prm.multimask_output = (int)json_get(c, "multimask")->number;
+        prm.multimask_output = (int)tool_json_value(json_object_get(c, "multimask"));
         sam_prediction *out;
         sam_array want_logits, want_iou, want_masks;
         if (sam_predictor_predict(pred, cp.prompts, cp.n, &prm, &out, &err) || load_golden_quiet("sam_tiny", c, "low_res_logits_file", &want_logits) ||
             load_golden_quiet("sam_tiny", c, "iou_file", &want_iou) || load_golden_quiet("sam_tiny", c, "masks_file", &want_masks)) {
-            snprintf(r->error, sizeof r->error, "thread %d, case %s: %s", r->index, json_get(c, "name")->string, err.msg[0] ? err.msg : "golden file");
+            snprintf(r->error, sizeof r->error, "thread %d, case %s: %s", r->index, json_string_value(json_object_get(c, "name")), err.msg[0] ? err.msg : "golden file");
             sam_array_free(&cp.mask_input);
             goto done;
         }
@@ -151,7 +151,7 @@ int main(void)
     const char *blob = golden_blob(SAM_CONVERT_BIN, "sam_tiny/sam_tiny_seed0.pth");
     sam_model_params mp = sam_model_default_params();
     mp.config_path = SAMRT_GRAPH_DIR "/configs/sam_tiny.yaml";
-    if (!blob || sam_model_open(blob, &mp, &model, &err) || json_parse_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
+    if (!blob || sam_model_open(blob, &mp, &model, &err) || tool_json_load_file(golden_path("sam_tiny/manifest.json"), &manifest, &err)) {
         fprintf(stderr, "setup failed: %s\n", err.msg);
         tmp_cleanup();
         return 1;
@@ -164,6 +164,6 @@ int main(void)
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_model_free(model);
-    json_free(manifest);
+    json_decref(manifest);
     return rc;
 }

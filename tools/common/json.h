@@ -1,29 +1,26 @@
-/* A small JSON reader (whole document into a tree; errors as file:line:column) and
- * string escaping for the JSON the tools write. */
-#ifndef SAMRT_JSON_H
-#define SAMRT_JSON_H
+/* JSON for the programs, through jansson: whole files (size-capped) into a tree with
+ * errors as file:line:column, and string escaping for the JSON the programs compose. */
+#ifndef SAMRT_TOOL_JSON_H
+#define SAMRT_TOOL_JSON_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "samrt.h"
 
-typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } json_type;
+/* The largest JSON file or request body the programs read: a prompts file of a million
+ * objects is far smaller, and the cap bounds the tree jansson builds (~40x the text). */
+#define TOOL_JSON_MAX_BYTES ((size_t)64 << 20)
 
-typedef struct json_value {
-    json_type type;
-    double number; /* also 0/1 for booleans */
-    char *string;
-    int n;                     /* items of arrays and objects */
-    struct json_value *items;  /* n values */
-    char **keys;               /* n keys, objects only */
-    int line, column;          /* where the value starts */
-} json_value;
-
-sam_status json_parse(const char *text, size_t len, const char *source, json_value **out, sam_error *err);
-sam_status json_parse_file(const char *path, json_value **out, sam_error *err);
-void json_free(json_value *v);
-const json_value *json_get(const json_value *object, const char *key);
-void json_write_string(FILE *f, const char *s);
+/* Parses text (a document of any type); errors as "source:line:column: message". */
+sam_status tool_json_parse(const char *text, size_t len, const char *source, json_t **out, sam_error *err);
+sam_status tool_json_load_file(const char *path, json_t **out, sam_error *err);
+/* A JSON number (integer or real) as a double; 0 when v is not a number. */
+int tool_json_number(const json_t *v, double *out);
+/* A number, or a boolean as 0/1 (else 0): for reading manifests written by Python. */
+double tool_json_value(const json_t *v);
+/* s as a JSON string literal, quotes included. */
+void tool_json_put_string(FILE *f, const char *s);
 
 #endif

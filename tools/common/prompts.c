@@ -135,6 +135,21 @@ sam_status prompt_set_box(prompt_set *s, const char *arg, sam_error *err)
     return SAM_OK;
 }
 
+sam_status prompt_attach_mask(prompt_set *s, int obj, float *logits, int side, const char *what, sam_error *err)
+{
+    free(s->masks[obj]);
+    free(s->mask_whats[obj]);
+    s->masks[obj] = logits;
+    s->mask_sides[obj] = side;
+    s->prompts[obj].mask_input = logits;
+    char shape[64];
+    snprintf(shape, sizeof shape, "float32 [1, %d, %d]", side, side);
+    size_t n = strlen(what) + strlen(shape) + 2;
+    if (!(s->mask_whats[obj] = malloc(n))) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    snprintf(s->mask_whats[obj], n, "%s\n%s", what, shape); /* the argument, then what it holds */
+    return SAM_OK;
+}
+
 static sam_status load_mask(prompt_set *s, int obj, const char *path, const char *what, sam_error *err)
 {
     sam_npy a;
@@ -149,14 +164,12 @@ static sam_status load_mask(prompt_set *s, int obj, const char *path, const char
     if (used < (int)sizeof shape) snprintf(shape + used, sizeof shape - (size_t)used, "]");
     /* the model's low-res side is checked once the model is known (prompt_check_masks) */
     int square = a.dtype == SAM_NPY_F32 && a.ndim >= 2 && a.shape[a.ndim - 2] == side && numel == side * side && side <= 4096;
-    free(s->masks[obj]);
-    free(s->mask_whats[obj]);
-    s->masks[obj] = a.data;
-    s->mask_sides[obj] = square ? (int)side : 0;
-    s->prompts[obj].mask_input = a.data;
+    if ((st = prompt_attach_mask(s, obj, a.data, square ? (int)side : 0, what, err))) return st;
     size_t n = strlen(what) + strlen(shape) + 2;
-    if (!(s->mask_whats[obj] = malloc(n))) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
-    snprintf(s->mask_whats[obj], n, "%s\n%s", what, shape); /* the argument, then what it holds */
+    char *w = realloc(s->mask_whats[obj], n);
+    if (!w) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    s->mask_whats[obj] = w;
+    snprintf(w, n, "%s\n%s", what, shape);
     return SAM_OK;
 }
 
@@ -179,89 +192,95 @@ sam_status prompt_check_masks(const prompt_set *s, int low, sam_error *err)
     return SAM_OK;
 }
 
-static sam_status json_numbers(const json_value *v, double *out, int count, const char *what, const char *path, sam_error *err)
+static sam_status json_numbers(const json_t *v, double *out, int count, const char *what, const char *field, sam_error *err)
 {
-    if (!v || v->type != JSON_ARRAY || v->n != count) goto bad;
-    for (int i = 0; i < count; i++) {
-        if (v->items[i].type != JSON_NUMBER || !isfinite(v->items[i].number)) goto bad;
-        out[i] = v->items[i].number;
-    }
+    if (!json_is_array(v) || json_array_size(v) != (size_t)count) goto bad;
+    for (int i = 0; i < count; i++)
+        if (!tool_json_number(json_array_get(v, (size_t)i), &out[i])) goto bad;
     return SAM_OK;
 bad:
-    return tool_fail(err, SAM_ERR_INVALID_ARG, "%s:%d:%d: %s must be a list of %d numbers", path, v ? v->line : 0, v ? v->column : 0, what, count);
+    return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: %s must be a list of %d numbers", what, field, count);
+}
+
+sam_status prompt_add_json_object(prompt_set *s, const json_t *o, const char *what, const char *const *extra_keys, prompt_mask_resolver resolve,
+                                  void *ctx, sam_error *err)
+{
+    if (!json_is_object(o)) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: each object must be a JSON object", what);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)o, key, value) {
+        int known = !strcmp(key, "points") || !strcmp(key, "labels") || !strcmp(key, "box") || !strcmp(key, "mask_input");
+        for (int k = 0; extra_keys && extra_keys[k] && !known; k++) known = !strcmp(key, extra_keys[k]);
+        if (!known) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: unknown key '%s' (expected points, labels, box, mask_input)", what, key);
+    }
+    int obj = s->n;
+    char source[64];
+    snprintf(source, sizeof source, "object %d", obj);
+    sam_status st = ensure_object(s, obj, source, err);
+    if (st) return st;
+    const json_t *pts = json_object_get(o, "points"), *lbl = json_object_get(o, "labels"), *box = json_object_get(o, "box"), *mask = json_object_get(o, "mask_input");
+    if (pts) {
+        if (!json_is_array(pts)) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: points must be a list of [x, y]", what);
+        if (lbl && (!json_is_array(lbl) || json_array_size(lbl) != json_array_size(pts)))
+            return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels must be a list as long as points", what);
+        if (json_array_size(pts) > PROMPT_MAX_POINTS)
+            return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: %zu points, more than the %d an object may have", what, json_array_size(pts), PROMPT_MAX_POINTS);
+        for (size_t k = 0; k < json_array_size(pts); k++) {
+            double xy[2], label = 1;
+            if ((st = json_numbers(json_array_get(pts, k), xy, 2, what, "a point", err))) return st;
+            if (lbl && (!tool_json_number(json_array_get(lbl, k), &label) || (label != 0 && label != 1)))
+                return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels must be 1 (foreground) or 0 (background)", what);
+            if ((st = add_point(s, obj, xy[0], xy[1], (int)label, err))) return st;
+        }
+    } else if (lbl) {
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels without points", what);
+    }
+    if (box) {
+        double v[4];
+        if ((st = json_numbers(box, v, 4, what, "box", err)) || (st = check_box(v, what, err))) return st;
+        s->prompts[obj].has_box = 1;
+        for (int k = 0; k < 4; k++) s->prompts[obj].box[k] = (float)v[k];
+    }
+    if (mask && (st = resolve(ctx, s, obj, mask, what, err))) return st;
+    if (!s->prompts[obj].n_points && !s->prompts[obj].has_box) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: an object needs points or a box", what);
+    return SAM_OK;
+}
+
+/* --prompts' mask_input: a .npy file, relative to the prompts file's folder */
+static sam_status mask_from_file(void *ctx, prompt_set *s, int obj, const json_t *value, const char *what, sam_error *err)
+{
+    const char *dir = ctx;
+    if (!json_is_string(value)) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: mask_input must be a file name", what);
+    const char *name = json_string_value(value);
+    char file[8192];
+    snprintf(file, sizeof file, "%s%s", name[0] == '/' ? "" : dir, name);
+    return load_mask(s, obj, file, what, err);
 }
 
 sam_status prompt_load_json(prompt_set *s, const char *path, sam_error *err)
 {
-    json_value *root;
-    sam_status st = json_parse_file(path, &root, err);
+    json_t *root;
+    sam_status st = tool_json_load_file(path, &root, err);
     if (st) return prefix_error(err, "--prompts");
-    if (root->type != JSON_ARRAY || root->n == 0) {
-        json_free(root);
+    if (!json_is_array(root) || json_array_size(root) == 0) {
+        json_decref(root);
         return tool_fail(err, SAM_ERR_INVALID_ARG, "--prompts %s: expected a non-empty list of objects", path);
+    }
+    if (json_array_size(root) > PROMPT_MAX_OBJECTS) {
+        json_decref(root);
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "--prompts %s: %zu objects, more than the %d accepted", path, json_array_size(root), PROMPT_MAX_OBJECTS);
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) slash[1] = 0;
     else dir[0] = 0;
-    int base = s->n;
-    for (int i = 0; i < root->n && st == SAM_OK; i++) {
-        const json_value *o = &root->items[i];
-        char source[64], what[600];
-        snprintf(source, sizeof source, "object %d", i);
-        snprintf(what, sizeof what, "--prompts %s:%d:%d", path, o->line, o->column);
-        if (o->type != JSON_OBJECT) {
-            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: each entry must be an object", what);
-            break;
-        }
-        for (int k = 0; k < o->n && st == SAM_OK; k++)
-            if (strcmp(o->keys[k], "points") && strcmp(o->keys[k], "labels") && strcmp(o->keys[k], "box") && strcmp(o->keys[k], "mask_input"))
-                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: unknown key '%s' (expected points, labels, box, mask_input)", what, o->keys[k]);
-        if (st || (st = ensure_object(s, base + i, source, err))) break;
-        const json_value *pts = json_get(o, "points"), *lbl = json_get(o, "labels"), *box = json_get(o, "box"), *mask = json_get(o, "mask_input");
-        if (pts) {
-            if (pts->type != JSON_ARRAY) {
-                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: points must be a list of [x, y]", what);
-                break;
-            }
-            if (lbl && (lbl->type != JSON_ARRAY || lbl->n != pts->n)) {
-                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels must be a list as long as points", what);
-                break;
-            }
-            for (int k = 0; k < pts->n && st == SAM_OK; k++) {
-                double xy[2] = {0, 0};
-                if ((st = json_numbers(&pts->items[k], xy, 2, "a point", path, err))) break;
-                double label = lbl ? lbl->items[k].number : 1;
-                if (lbl && (lbl->items[k].type != JSON_NUMBER || (label != 0 && label != 1))) {
-                    st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels must be 1 (foreground) or 0 (background)", what);
-                    break;
-                }
-                st = add_point(s, base + i, xy[0], xy[1], (int)label, err);
-            }
-        } else if (lbl) {
-            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: labels without points", what);
-        }
-        if (st == SAM_OK && box) {
-            double v[4] = {0, 0, 0, 0};
-            if ((st = json_numbers(box, v, 4, "box", path, err)) == SAM_OK && (st = check_box(v, what, err)) == SAM_OK) {
-                s->prompts[base + i].has_box = 1;
-                for (int k = 0; k < 4; k++) s->prompts[base + i].box[k] = (float)v[k];
-            }
-        }
-        if (st == SAM_OK && mask) {
-            if (mask->type != JSON_STRING) {
-                st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: mask_input must be a file name", what);
-                break;
-            }
-            char file[8192];
-            snprintf(file, sizeof file, "%s%s", mask->string[0] == '/' ? "" : dir, mask->string);
-            st = load_mask(s, base + i, file, what, err);
-        }
-        if (st == SAM_OK && !s->prompts[base + i].n_points && !s->prompts[base + i].has_box)
-            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: an object needs points or a box", what);
+    for (size_t i = 0; i < json_array_size(root) && st == SAM_OK; i++) {
+        char what[4200];
+        snprintf(what, sizeof what, "--prompts %s: object %zu", path, i);
+        st = prompt_add_json_object(s, json_array_get(root, i), what, NULL, mask_from_file, dir, err);
     }
-    json_free(root);
+    json_decref(root);
     return st;
 }
 

@@ -9,9 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "amg_options.h"
 #include "json.h"
 #include "output_files.h"
 #include "overlay.h"
+#include "records.h"
 #include "tool_common.h"
 
 /* ---- inputs ---- */
@@ -87,88 +89,56 @@ typedef struct {
 
 static sam_status load_grids(const char *path, grid_file *g, sam_error *err)
 {
-    json_value *root;
-    sam_status st = json_parse_file(path, &root, err);
+    json_t *root;
+    sam_status st = tool_json_load_file(path, &root, err);
     if (st) {
         char old[sizeof err->msg];
         memcpy(old, err->msg, sizeof old);
         return tool_fail(err, st, "--point-grids: %s", old);
     }
-    if (root->type != JSON_ARRAY || root->n < 1 || root->n > 8) {
-        json_free(root);
+    size_t n_layers = json_array_size(root);
+    if (!json_is_array(root) || n_layers < 1 || n_layers > 8) {
+        json_decref(root);
         return tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s: expected a list (one per crop layer) of lists of [x, y] in [0, 1]", path);
     }
-    for (int l = 0; l < root->n && st == SAM_OK; l++) {
-        const json_value *layer = &root->items[l];
-        if (layer->type != JSON_ARRAY || layer->n < 1) {
-            st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s:%d:%d: each layer must be a non-empty list of points", path, layer->line, layer->column);
+    for (size_t l = 0; l < n_layers && st == SAM_OK; l++) {
+        const json_t *layer = json_array_get(root, l);
+        size_t n = json_array_size(layer);
+        if (!json_is_array(layer) || n < 1 || n > (1 << 20)) {
+            st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s: layer %zu must be a list of 1 to 2^20 points", path, l);
             break;
         }
-        g->grids[l] = malloc(sizeof(double) * 2 * (size_t)layer->n);
+        g->grids[l] = malloc(sizeof(double) * 2 * n);
         if (!g->grids[l]) {
             st = tool_fail(err, SAM_ERR_NOMEM, "out of memory");
             break;
         }
-        g->sizes[l] = layer->n;
-        g->n = l + 1;
-        for (int i = 0; i < layer->n; i++) {
-            const json_value *pt = &layer->items[i];
-            int ok = pt->type == JSON_ARRAY && pt->n == 2 && pt->items[0].type == JSON_NUMBER && pt->items[1].type == JSON_NUMBER;
-            double x = ok ? pt->items[0].number : -1, y = ok ? pt->items[1].number : -1;
+        g->sizes[l] = (int)n;
+        g->n = (int)l + 1;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *pt = json_array_get(layer, i);
+            double x = -1, y = -1;
+            int ok = json_is_array(pt) && json_array_size(pt) == 2 && tool_json_number(json_array_get(pt, 0), &x) && tool_json_number(json_array_get(pt, 1), &y);
             if (!ok || !(x >= 0 && x <= 1 && y >= 0 && y <= 1)) {
-                st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s:%d:%d: a point must be [x, y] with both in [0, 1]", path, pt->line, pt->column);
+                st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s: layer %zu, point %zu: a point must be [x, y] with both in [0, 1]", path, l, i);
                 break;
             }
             g->grids[l][2 * i] = x;
             g->grids[l][2 * i + 1] = y;
         }
     }
-    json_free(root);
+    json_decref(root);
     return st;
 }
 
 /* ---- outputs (scripts/amg.py's layout) ---- */
-
-static void write_segmentation(FILE *f, const sam_amg_mask *m, int mode, uint8_t *buf)
-{
-    const sam_rle *r = &m->segmentation;
-    if (mode == OUTPUT_COCO_RLE) {
-        char *s = sam_rle_to_coco(r);
-        fprintf(f, "{\"size\": [%d, %d], \"counts\": ", r->height, r->width);
-        json_write_string(f, s ? s : "");
-        fprintf(f, "}");
-        free(s);
-    } else if (mode == OUTPUT_UNCOMPRESSED_RLE) {
-        fprintf(f, "{\"size\": [%d, %d], \"counts\": [", r->height, r->width);
-        for (int i = 0; i < r->n_counts; i++) fprintf(f, "%s%u", i ? ", " : "", r->counts[i]);
-        fprintf(f, "]}");
-    } else {
-        sam_rle_decode(r, buf);
-        fputc('[', f);
-        for (int y = 0; y < r->height; y++) {
-            fputs(y ? ",\n [" : "[", f);
-            for (int x = 0; x < r->width; x++) fputs(x ? (buf[(size_t)y * r->width + x] ? ",true" : ",false") : (buf[(size_t)y * r->width] ? "true" : "false"), f);
-            fputc(']', f);
-        }
-        fputc(']', f);
-    }
-}
 
 static sam_status write_records(const char *path, const sam_amg_result *r, int mode, uint8_t *buf, written_files *w, sam_error *err)
 {
     text_file t;
     sam_status st = text_open(&t, path, err);
     if (st) return st;
-    fprintf(t.f, "[");
-    for (int i = 0; i < r->n_masks; i++) {
-        const sam_amg_mask *m = &r->masks[i];
-        fprintf(t.f, "%s\n{\"segmentation\": ", i ? "," : "");
-        write_segmentation(t.f, m, mode, buf);
-        fprintf(t.f, ", \"area\": %lld, \"bbox\": [%d, %d, %d, %d], \"predicted_iou\": %.9g, \"point_coords\": [[%.10g, %.10g]], \"stability_score\": %.9g, \"crop_box\": [%d, %d, %d, %d]}",
-                (long long)m->area, m->bbox[0], m->bbox[1], m->bbox[2], m->bbox[3], m->predicted_iou, m->point_coords[0], m->point_coords[1],
-                m->stability_score, m->crop_box[0], m->crop_box[1], m->crop_box[2], m->crop_box[3]);
-    }
-    fprintf(t.f, "\n]\n");
+    records_write(t.f, r, mode, buf);
     return text_commit(&t, w, err);
 }
 
@@ -246,55 +216,17 @@ static const char *stem_of(const char *path, char *buf, size_t cap)
     return buf;
 }
 
-/* The family's defaults, with the options the command line gave on top. */
-static void apply_options(sam_amg_params *a, const sam_amg_params *given)
+/* An option given that the model's generator lacks, as it was spelled on the command
+ * line; NULL when all apply. */
+static const char *foreign_flag(const char *family, const sam_amg_params *given, char *buf, size_t cap)
 {
-#define TAKE_INT(f) if (given->f >= 0) a->f = given->f
-#define TAKE_REAL(f) if (!isnan(given->f)) a->f = given->f
-    TAKE_INT(points_per_side);
-    TAKE_INT(points_per_batch);
-    TAKE_INT(crop_n_layers);
-    TAKE_INT(crop_n_points_downscale_factor);
-    TAKE_INT(min_mask_region_area);
-    TAKE_INT(multimask_output);
-    TAKE_INT(use_m2m);
-    TAKE_REAL(pred_iou_thresh);
-    TAKE_REAL(stability_score_thresh);
-    TAKE_REAL(stability_score_offset);
-    TAKE_REAL(box_nms_thresh);
-    TAKE_REAL(crop_nms_thresh);
-    TAKE_REAL(crop_overlap_ratio);
-    TAKE_REAL(mask_threshold);
-#undef TAKE_INT
-#undef TAKE_REAL
-}
-
-/* An option the command line gave that the model's generator does not have (SAM 2's
- * own, given for a SAM model), named as on the command line; NULL when all apply. */
-static const char *foreign_option(const char *family, const sam_amg_params *given)
-{
-    const struct {
-        const char *keyword, *flag;
-        int set;
-    } options[] = {
-        {"points_per_side", "--points-per-side", given->points_per_side >= 0},
-        {"points_per_batch", "--points-per-batch", given->points_per_batch >= 0},
-        {"pred_iou_thresh", "--pred-iou-thresh", !isnan(given->pred_iou_thresh)},
-        {"stability_score_thresh", "--stability-score-thresh", !isnan(given->stability_score_thresh)},
-        {"stability_score_offset", "--stability-score-offset", !isnan(given->stability_score_offset)},
-        {"box_nms_thresh", "--box-nms-thresh", !isnan(given->box_nms_thresh)},
-        {"crop_n_layers", "--crop-n-layers", given->crop_n_layers >= 0},
-        {"crop_nms_thresh", "--crop-nms-thresh", !isnan(given->crop_nms_thresh)},
-        {"crop_overlap_ratio", "--crop-overlap-ratio", !isnan(given->crop_overlap_ratio)},
-        {"crop_n_points_downscale_factor", "--crop-n-points-downscale-factor", given->crop_n_points_downscale_factor >= 0},
-        {"min_mask_region_area", "--min-mask-region-area", given->min_mask_region_area >= 0},
-        {"mask_threshold", "--mask-threshold", !isnan(given->mask_threshold)},
-        {"use_m2m", given->use_m2m ? "--use-m2m" : "--no-use-m2m", given->use_m2m >= 0},
-        {"multimask_output", given->multimask_output ? "--multimask-output" : "--no-multimask-output", given->multimask_output >= 0},
-    };
-    for (size_t i = 0; i < sizeof options / sizeof *options; i++)
-        if (options[i].set && !sam_amg_has_option(family, options[i].keyword)) return options[i].flag;
-    return NULL;
+    const amg_option *o = amg_options_foreign(family, given);
+    if (!o) return NULL;
+    int off = o->kind == AMG_OPTION_BOOL && *(const int *)((const char *)given + o->offset) == 0;
+    snprintf(buf, cap, "--%s%s", off ? "no-" : "", o->keyword);
+    for (char *k = buf + 2; *k; k++)
+        if (*k == '_') *k = '-';
+    return buf;
 }
 
 int run_auto_mode(const run_options *o)
@@ -324,14 +256,15 @@ int run_auto_mode(const run_options *o)
         sam_predictor_mask_source(pred, &src);
     }
     if (sam_amg_default_params(src.family, &amg, &err)) goto fail;
-    const char *foreign = foreign_option(src.family, &o->amg);
+    char flag[64];
+    const char *foreign = foreign_flag(src.family, &o->amg, flag, sizeof flag);
     if (foreign) {
         tool_fail(&err, SAM_ERR_INVALID_ARG, "%s is an option of %s generator, and this model is '%s'", foreign,
                   strcmp(src.family, "sam2") ? "SAM 2's" : "another family's", src.family);
         rc = EXIT_USAGE;
         goto fail;
     }
-    apply_options(&amg, &o->amg);
+    amg_options_apply(&amg, &o->amg);
     amg.n_threads = o->threads;
     amg.progress = progress;
     if (o->point_grids) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "modes.h"
+#include "amg_options.h"
 #include "tool_common.h"
 
 static void usage(FILE *f)
@@ -133,42 +134,25 @@ static const char *option_name(int c)
     return "?";
 }
 
-/* The generator's options: an integer or a number in range. Options not given keep the
- * "unset" marks of amg_unset() and take the model family's defaults once it is known. */
+/* A generator option from its flag (--points-per-side -> points_per_side) and value:
+ * "--use-m2m"-style switches give `arg` NULL and mean true, "--no-..." false. */
 static int parse_amg_option(run_options *o, int c, const char *arg)
 {
-    if (c == OPT_PPS || c == OPT_PPB || c == OPT_CROP_LAYERS || c == OPT_CROP_DOWN || c == OPT_MIN_AREA) {
-        long long v, lo = c == OPT_CROP_LAYERS || c == OPT_MIN_AREA ? 0 : 1;
-        long long hi = c == OPT_CROP_LAYERS ? 4 : c == OPT_MIN_AREA ? 1LL << 30 : c == OPT_PPS ? 1024 : 4096;
-        if (!tool_parse_int(arg, lo, hi, &v)) {
-            fprintf(stderr, "sam-run: --%s needs an integer in %lld..%lld, got '%s'\n", option_name(c), lo, hi, arg);
-            return 0;
-        }
-        int *field = c == OPT_PPS ? &o->amg.points_per_side : c == OPT_PPB ? &o->amg.points_per_batch : c == OPT_CROP_LAYERS ? &o->amg.crop_n_layers
-                   : c == OPT_CROP_DOWN ? &o->amg.crop_n_points_downscale_factor : &o->amg.min_mask_region_area;
-        *field = (int)v;
-    } else {
-        double v, hi = c == OPT_STAB_OFF ? 1e6 : 1;
-        if (!tool_parse_double(arg, 0, hi, &v)) {
-            fprintf(stderr, "sam-run: --%s needs a number in 0..%s, got '%s'\n", option_name(c), c == OPT_STAB_OFF ? "1e6" : "1", arg);
-            return 0;
-        }
-        double *field = c == OPT_IOU ? &o->amg.pred_iou_thresh : c == OPT_STAB ? &o->amg.stability_score_thresh : c == OPT_STAB_OFF ? &o->amg.stability_score_offset
-                      : c == OPT_BOX_NMS ? &o->amg.box_nms_thresh : c == OPT_CROP_NMS ? &o->amg.crop_nms_thresh : &o->amg.crop_overlap_ratio;
-        *field = v;
+    const char *flag = option_name(c);
+    int negated = strncmp(flag, "no-", 3) == 0;
+    char keyword[64];
+    snprintf(keyword, sizeof keyword, "%s", negated ? flag + 3 : flag);
+    for (char *k = keyword; *k; k++)
+        if (*k == '-') *k = '_';
+    const amg_option *opt = amg_option_find(keyword);
+    double v = 0;
+    char range[64];
+    if (opt && opt->kind == AMG_OPTION_BOOL) return amg_option_store(&o->amg, opt, !negated);
+    if (!opt || !tool_parse_double(arg, opt->lo, opt->hi, &v) || !amg_option_store(&o->amg, opt, v)) {
+        fprintf(stderr, "sam-run: --%s needs %s, got '%s'\n", flag, opt ? amg_option_describe(opt, range, sizeof range) : "?", arg);
+        return 0;
     }
     return 1;
-}
-
-static sam_amg_params amg_unset(void)
-{
-    sam_amg_params a;
-    memset(&a, 0, sizeof a);
-    a.points_per_side = a.points_per_batch = a.crop_n_layers = a.crop_n_points_downscale_factor = a.min_mask_region_area = -1;
-    a.pred_iou_thresh = a.stability_score_thresh = a.stability_score_offset = a.box_nms_thresh = a.crop_nms_thresh = a.crop_overlap_ratio = NAN;
-    a.mask_threshold = NAN;
-    a.multimask_output = a.use_m2m = -1;
-    return a;
 }
 
 static void free_options(run_options *o)
@@ -249,7 +233,7 @@ int main(int argc, char **argv)
 {
     static run_options o;
     o.input_percent = 100;
-    o.amg = amg_unset();
+    amg_options_unset(&o.amg);
     o.output_mode = OUTPUT_BINARY_MASK;
     const char *prompts_file = NULL, *mask_input = NULL;
     int c, rc = EXIT_USAGE, cli_prompt = 0, want_auto = 0, amg_options = 0;
@@ -295,15 +279,7 @@ int main(int argc, char **argv)
             o.oracle = which;
             break;
         }
-        case OPT_MASK_THRESH:
-            if (!tool_parse_double(optarg, -1e6, 1e6, &o.amg.mask_threshold)) {
-                fprintf(stderr, "sam-run: --mask-threshold needs a number, got '%s'\n", optarg);
-                goto out;
-            }
-            amg_options = 1;
-            break;
-        case OPT_M2M: case OPT_NO_M2M: o.amg.use_m2m = c == OPT_M2M; amg_options = 1; break;
-        case OPT_MULTI_OUT: case OPT_NO_MULTI_OUT: o.amg.multimask_output = c == OPT_MULTI_OUT; amg_options = 1; break;
+        case OPT_MASK_THRESH: case OPT_M2M: case OPT_NO_M2M: case OPT_MULTI_OUT: case OPT_NO_MULTI_OUT:
         case OPT_PPS: case OPT_PPB: case OPT_CROP_LAYERS: case OPT_CROP_DOWN: case OPT_MIN_AREA:
         case OPT_IOU: case OPT_STAB: case OPT_STAB_OFF: case OPT_BOX_NMS: case OPT_CROP_NMS: case OPT_CROP_OVERLAP:
             if (!parse_amg_option(&o, c, optarg)) goto out;

@@ -15,7 +15,7 @@ typedef struct {
     const char *value;
 } name_value;
 
-enum { OUTPUT_BINARY_MASK, OUTPUT_UNCOMPRESSED_RLE, OUTPUT_COCO_RLE };
+#include "records.h"
 
 typedef struct run_options {
     /* common */

@@ -29,16 +29,16 @@ static sam_status write_json(const char *path, const run_options *o, const promp
     if (st) return st;
     FILE *f = t.f;
     fprintf(f, "{\n  \"image\": ");
-    json_write_string(f, o->images[0]);
+    tool_json_put_string(f, o->images[0]);
     fprintf(f, ",\n  \"width\": %d,\n  \"height\": %d,\n  \"model\": ", p->width, p->height);
-    json_write_string(f, o->model);
+    tool_json_put_string(f, o->model);
     fprintf(f, ",\n  \"variant\": ");
-    json_write_string(f, variant);
+    tool_json_put_string(f, variant);
     fprintf(f, ",\n  \"multimask\": %s,\n  \"input_size_percent\": %g,\n  \"objects\": [", o->multimask ? "true" : "false", o->input_percent);
     for (int i = 0; i < p->n_objects; i++) {
         const sam_prompt *q = &ps->prompts[i];
         fprintf(f, "%s\n    {\"source\": ", i ? "," : "");
-        json_write_string(f, ps->sources[i]);
+        tool_json_put_string(f, ps->sources[i]);
         fprintf(f, ", \"points\": [");
         for (int k = 0; k < q->n_points; k++) fprintf(f, "%s[%g, %g]", k ? ", " : "", q->points[2 * k], q->points[2 * k + 1]);
         fprintf(f, "], \"labels\": [");
@@ -54,7 +54,7 @@ static sam_status write_json(const char *path, const run_options *o, const promp
             int bbox[4] = {box[0], box[1], area ? box[2] - box[0] + 1 : 0, area ? box[3] - box[1] + 1 : 0};
             fprintf(f, "%s\n       {\"iou\": %.6f, \"area\": %lld, \"bbox\": [%d, %d, %d, %d], \"file\": ", m ? "," : "", p->iou[idx], (long long)area,
                     bbox[0], bbox[1], bbox[2], bbox[3]);
-            if (r->files) json_write_string(f, r->files[idx]);
+            if (r->files) tool_json_put_string(f, r->files[idx]);
             else fprintf(f, "null");
             fprintf(f, "}");
         }
