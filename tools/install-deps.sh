@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-packages="build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev
+packages="build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev libmicrohttpd-dev libgnutls28-dev
           libjansson-dev check python3 python3-numpy python3-venv"
 case "${1:-}" in
   "") ;;

@@ -288,15 +288,19 @@ sam_status prompt_check_bounds(const prompt_set *s, int w, int h, sam_error *err
 {
     for (int i = 0; i < s->n; i++) {
         const sam_prompt *q = &s->prompts[i];
-        const char *arg = strcmp(s->sources[i], "command line") == 0 ? "--point" : "--prompts";
+        int cli = strcmp(s->sources[i], "command line") == 0;
         for (int k = 0; k < q->n_points; k++) {
             float x = q->points[2 * k], y = q->points[2 * k + 1];
-            if (x < 0 || y < 0 || x > w || y > h)
-                return tool_fail(err, SAM_ERR_INVALID_ARG, "%s %g,%g (%s): outside the %dx%d image", arg, x, y, s->sources[i], w, h);
+            if (x < 0 || y < 0 || x > w || y > h) {
+                if (cli) return tool_fail(err, SAM_ERR_INVALID_ARG, "--point %g,%g: outside the %dx%d image", x, y, w, h);
+                return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: points: [%g, %g] is outside the %dx%d image", s->sources[i], x, y, w, h);
+            }
         }
-        if (q->has_box && (q->box[0] < 0 || q->box[1] < 0 || q->box[2] > w || q->box[3] > h))
-            return tool_fail(err, SAM_ERR_INVALID_ARG, "%s %g,%g,%g,%g (%s): outside the %dx%d image", strcmp(arg, "--point") ? arg : "--box", q->box[0], q->box[1],
-                            q->box[2], q->box[3], s->sources[i], w, h);
+        if (q->has_box && (q->box[0] < 0 || q->box[1] < 0 || q->box[2] > w || q->box[3] > h)) {
+            if (cli) return tool_fail(err, SAM_ERR_INVALID_ARG, "--box %g,%g,%g,%g: outside the %dx%d image", q->box[0], q->box[1], q->box[2], q->box[3], w, h);
+            return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: box: [%g, %g, %g, %g] is outside the %dx%d image", s->sources[i], q->box[0], q->box[1], q->box[2],
+                             q->box[3], w, h);
+        }
     }
     return SAM_OK;
 }
