@@ -177,7 +177,7 @@ function snapshot() { state.history.push({points: state.points.slice(), box: sta
 async function predict() {
   const id = ++state.request;
   state.everything = null;
-  if (!state.points.length && !state.box) { state.answer = null; redraw(); return; }
+  if (!state.points.length && !state.box) { state.answer = null; redraw(); answered(); return; }
   const body = {multimask: $("multimask").checked};
   if (state.points.length) { body.points = state.points.map((p) => [p.x, p.y]); body.labels = state.points.map((p) => p.label); }
   if (state.box) body.box = state.box;
@@ -196,8 +196,10 @@ async function predict() {
     if (/no image/.test(e.message)) setStatus(e.message + " Open the image again.");
   }
   redraw();
-  stage.dataset.answers = String((+stage.dataset.answers || 0) + 1);  // for tests: an answer is drawn
+  answered();
 }
+
+function answered() { stage.dataset.answers = String((+stage.dataset.answers || 0) + 1); }  // for tests: an answer is drawn
 
 function imagePoint(ev) {
   const r = overlay.getBoundingClientRect();
