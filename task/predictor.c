@@ -425,6 +425,24 @@ void sam_prediction_free(sam_prediction *r)
     free(r);
 }
 
+/* A mask's upscaling, in bands of rows over the predictor's threads. */
+#define UPSCALE_BAND 64
+
+typedef struct {
+    const sam_upscaler *up;
+    const float *src;
+    float *scratch, *logits;
+    uint8_t *mask;
+    float threshold;
+} upscale_job;
+
+static void upscale_band_task(void *ctx, int band, int thread)
+{
+    const upscale_job *j = ctx;
+    int y0 = band * UPSCALE_BAND, y1 = y0 + UPSCALE_BAND < j->up->h ? y0 + UPSCALE_BAND : j->up->h;
+    sam_upscale_band(j->up, j->src, j->scratch, j->logits, j->mask, j->threshold, y0, y1);
+}
+
 static void to_input_frame(const sam_predictor *p, sam_coord_frame frame, float x, float y, float *ox, float *oy)
 {
     if (frame == SAM_COORDS_INPUT) {
@@ -517,9 +535,11 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
                 if ((st = sam_amg_fill_holes_low_res(cleaned, low, pp.max_hole_area, pp.max_sprinkle_area, pp.mask_threshold, err))) goto fail;
                 up_src = cleaned;
             }
-            if (!pp.skip_masks)
-                sam_upscale(&up, up_src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, pp.return_logits ? NULL : r->masks + plane * idx,
-                            pp.mask_threshold);
+            if (!pp.skip_masks) {
+                upscale_job job = {&up, up_src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, pp.return_logits ? NULL : r->masks + plane * idx,
+                                   pp.mask_threshold};
+                sam_pool_run(p->pool, (out_h + UPSCALE_BAND - 1) / UPSCALE_BAND, upscale_band_task, &job);
+            }
             for (size_t k = 0; k < plane_low; k++) dst[k] = t->clamp > 0 ? fminf(fmaxf(src[k], -t->clamp), t->clamp) : src[k];
         }
     }

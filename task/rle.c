@@ -93,16 +93,21 @@ sam_status sam_rle_from_colmajor(const uint8_t *mask_cm, int h, int w, sam_rle *
 
 sam_status sam_rle_encode(const uint8_t *mask, int h, int w, sam_rle *out, sam_error *err)
 {
+    enum { BLOCK = 64 }; /* columns transposed at a time: rows are read contiguously */
     memset(out, 0, sizeof *out);
     if (h < 1 || w < 1) return sam_fail(err, SAM_ERR_INVALID_ARG, "mask size %dx%d", w, h);
-    uint8_t *col = malloc((size_t)h);
-    if (!col) return sam_fail(err, SAM_ERR_NOMEM, "out of memory encoding a mask");
+    uint8_t *cols = malloc((size_t)h * BLOCK);
+    if (!cols) return sam_fail(err, SAM_ERR_NOMEM, "out of memory encoding a mask");
     sam_rle_builder b = {0};
-    for (int x = 0; x < w; x++) {
-        for (int y = 0; y < h; y++) col[y] = mask[(size_t)y * w + x] != 0;
-        sam_rle_add_column(&b, col, h);
+    for (int x0 = 0; x0 < w; x0 += BLOCK) {
+        int n = w - x0 < BLOCK ? w - x0 : BLOCK;
+        for (int y = 0; y < h; y++) {
+            const uint8_t *row = mask + (size_t)y * w + x0;
+            for (int k = 0; k < n; k++) cols[(size_t)k * h + y] = row[k] != 0;
+        }
+        for (int k = 0; k < n; k++) sam_rle_add_column(&b, cols + (size_t)k * h, h);
     }
-    free(col);
+    free(cols);
     return sam_rle_finish(&b, h, w, out, err);
 }
 
@@ -200,14 +205,13 @@ int64_t sam_mask_stats(const uint8_t *mask, int h, int w, int box[4])
     int64_t area = 0;
     for (int y = 0; y < h; y++) {
         const uint8_t *row = mask + (size_t)y * w;
-        int first = -1, last = -1, n = 0;
-        for (int x = 0; x < w; x++)
-            if (row[x]) {
-                if (first < 0) first = x;
-                last = x;
-                n++;
-            }
-        if (first < 0) continue;
+        int n = 0;
+#pragma omp simd reduction(+ : n)
+        for (int x = 0; x < w; x++) n += row[x] != 0;
+        if (!n) continue;
+        int first = 0, last = w - 1;
+        while (!row[first]) first++;
+        while (!row[last]) last--;
         area += n;
         if (first < x0) x0 = first;
         if (last > x1) x1 = last;

@@ -57,7 +57,9 @@ sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int i
     u->low = t->low_res;
     u->rows = malloc(sizeof *u->rows * (size_t)out_h);
     u->cols = malloc(sizeof *u->cols * (size_t)out_w);
-    if (!u->rows || !u->cols) {
+    u->col_idx = malloc(sizeof *u->col_idx * 4 * (size_t)out_w);
+    u->col_wt = malloc(sizeof *u->col_wt * 4 * (size_t)out_w);
+    if (!u->rows || !u->cols || !u->col_idx || !u->col_wt) {
         sam_upscaler_free(u);
         return sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
     }
@@ -68,6 +70,11 @@ sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int i
         compose_axis(u->low, t->input_size, in_h, out_h, u->rows);
         compose_axis(u->low, t->input_size, in_w, out_w, u->cols);
     }
+    for (int x = 0; x < out_w; x++)
+        for (int k = 0; k < 4; k++) {
+            u->col_idx[(size_t)k * out_w + x] = u->cols[x].idx[k];
+            u->col_wt[(size_t)k * out_w + x] = u->cols[x].wt[k];
+        }
     return SAM_OK;
 }
 
@@ -75,7 +82,11 @@ void sam_upscaler_free(sam_upscaler *u)
 {
     free(u->rows);
     free(u->cols);
+    free(u->col_idx);
+    free(u->col_wt);
     u->rows = u->cols = NULL;
+    u->col_idx = NULL;
+    u->col_wt = NULL;
 }
 
 static inline float row_tap(const sam_lerp4 *t, const float *low_res, int L, int j)
@@ -84,23 +95,35 @@ static inline float row_tap(const sam_lerp4 *t, const float *low_res, int L, int
            t->wt[2] * low_res[(size_t)t->idx[2] * L + j] + t->wt[3] * low_res[(size_t)t->idx[3] * L + j];
 }
 
-SAM_MULTIVERSION void sam_upscale(const sam_upscaler *u, const float *restrict low_res, float *restrict scratch, float *restrict logits,
-                                  uint8_t *restrict mask, float threshold)
+SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restrict low_res, float *restrict scratch, float *restrict logits,
+                                       uint8_t *restrict mask, float threshold, int y0, int y1)
 {
     int L = u->low;
-    for (int y = 0; y < u->h; y++) {
+    for (int y = y0; y < y1; y++) {
         float *restrict v = scratch + (size_t)y * L;
         for (int j = 0; j < L; j++) v[j] = row_tap(&u->rows[y], low_res, L, j);
     }
-    for (int y = 0; y < u->h; y++) {
+    int w = u->w;
+    const int *restrict i0 = u->col_idx, *restrict i1 = i0 + w, *restrict i2 = i1 + w, *restrict i3 = i2 + w;
+    const float *restrict w0 = u->col_wt, *restrict w1 = w0 + w, *restrict w2 = w1 + w, *restrict w3 = w2 + w;
+    for (int y = y0; y < y1; y++) {
         const float *restrict v = scratch + (size_t)y * L;
-        for (int x = 0; x < u->w; x++) {
-            const sam_lerp4 *c = &u->cols[x];
-            float o = c->wt[0] * v[c->idx[0]] + c->wt[1] * v[c->idx[1]] + c->wt[2] * v[c->idx[2]] + c->wt[3] * v[c->idx[3]];
-            if (logits) logits[(size_t)y * u->w + x] = o;
-            if (mask) mask[(size_t)y * u->w + x] = (uint8_t)(o > threshold);
+        if (logits) {
+            float *restrict out = logits + (size_t)y * w;
+#pragma omp simd
+            for (int x = 0; x < w; x++) out[x] = w0[x] * v[i0[x]] + w1[x] * v[i1[x]] + w2[x] * v[i2[x]] + w3[x] * v[i3[x]];
+        }
+        if (mask) {
+            uint8_t *restrict out = mask + (size_t)y * w;
+#pragma omp simd
+            for (int x = 0; x < w; x++) out[x] = (uint8_t)(w0[x] * v[i0[x]] + w1[x] * v[i1[x]] + w2[x] * v[i2[x]] + w3[x] * v[i3[x]] > threshold);
         }
     }
+}
+
+void sam_upscale(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold)
+{
+    sam_upscale_band(u, low_res, scratch, logits, mask, threshold, 0, u->h);
 }
 
 /* ut[j][y] = output row y of column j of the low-res map: the row pass, computed as

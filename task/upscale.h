@@ -18,6 +18,8 @@ typedef struct {
 typedef struct sam_upscaler {
     int h, w, low; /* output size, low-res side */
     sam_lerp4 *rows, *cols;
+    int *col_idx;    /* cols as 4 arrays of w indices, then 4 of w weights: the row pass */
+    float *col_wt;   /* over x vectorizes (gathers) */
 } sam_upscaler;
 
 /* in_h x in_w: the image's extent in the input frame (used by the via-input path). */
@@ -26,6 +28,8 @@ void sam_upscaler_free(sam_upscaler *u);
 
 /* Row-major h x w logits and/or mask (logits > threshold); scratch: h * low floats. */
 void sam_upscale(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold);
+/* Rows y0 <= y < y1 of the same (bands of one mask may run in parallel: they share nothing). */
+void sam_upscale_band(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold, int y0, int y1);
 
 /* The generator's pass: a column-major mask (as RLE wants), on[x] its pixels in column x,
  * and the stability counts: pixels > threshold + offset and > threshold - offset.
