@@ -121,11 +121,6 @@ SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restr
     }
 }
 
-void sam_upscale(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold)
-{
-    sam_upscale_band(u, low_res, scratch, logits, mask, threshold, 0, u->h);
-}
-
 /* ut[j][y] = output row y of column j of the low-res map: the row pass, computed as
  * contiguous rows a block at a time and stored transposed, so that the column pass reads
  * contiguous memory. */

@@ -26,9 +26,8 @@ typedef struct sam_upscaler {
 sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int in_w, int out_h, int out_w, sam_error *err);
 void sam_upscaler_free(sam_upscaler *u);
 
-/* Row-major h x w logits and/or mask (logits > threshold); scratch: h * low floats. */
-void sam_upscale(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold);
-/* Rows y0 <= y < y1 of the same (bands of one mask may run in parallel: they share nothing). */
+/* Rows y0 <= y < y1 of the row-major h x w logits and/or mask (logits > threshold);
+ * scratch: h * low floats. Bands of one mask may run in parallel: they share nothing. */
 void sam_upscale_band(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold, int y0, int y1);
 
 /* The generator's pass: a column-major mask (as RLE wants), on[x] its pixels in column x,

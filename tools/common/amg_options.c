@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tool_common.h"
+
 #define INT_OPTION(name, lo, hi) {#name, AMG_OPTION_INT, lo, hi, offsetof(sam_amg_params, name)}
 #define REAL_OPTION(name, lo, hi) {#name, AMG_OPTION_REAL, lo, hi, offsetof(sam_amg_params, name)}
 #define BOOL_OPTION(name) {#name, AMG_OPTION_BOOL, 0, 1, offsetof(sam_amg_params, name)}
@@ -81,6 +83,12 @@ void amg_options_apply(sam_amg_params *params, const sam_amg_params *given)
         if (o->kind == AMG_OPTION_REAL) *real_field(params, o) = *real_field((sam_amg_params *)given, o);
         else *int_field(params, o) = *int_field((sam_amg_params *)given, o);
     }
+}
+
+sam_status amg_option_refuse(const char *family, const char *spelled, sam_error *err)
+{
+    return tool_fail(err, SAM_ERR_INVALID_ARG, "%s is an option of %s generator, and this model is '%s'", spelled,
+                     strcmp(family, "sam2") ? "SAM 2's" : "another family's", family);
 }
 
 const amg_option *amg_options_foreign(const char *family, const sam_amg_params *given)

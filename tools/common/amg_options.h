@@ -34,5 +34,7 @@ void amg_options_unset(sam_amg_params *given);
 void amg_options_apply(sam_amg_params *params, const sam_amg_params *given);
 /* The first option set in `given` that the family's generator lacks, or NULL. */
 const amg_option *amg_options_foreign(const char *family, const sam_amg_params *given);
+/* The refusal of such an option, named as the user spelled it (--use-m2m, use_m2m). */
+sam_status amg_option_refuse(const char *family, const char *spelled, sam_error *err);
 
 #endif

@@ -135,19 +135,25 @@ sam_status prompt_set_box(prompt_set *s, const char *arg, sam_error *err)
     return SAM_OK;
 }
 
-sam_status prompt_attach_mask(prompt_set *s, int obj, float *logits, int side, const char *what, sam_error *err)
+/* `what`: the argument the mask came from; `holds`: what it holds (both for messages) */
+static sam_status attach_mask(prompt_set *s, int obj, float *logits, int side, const char *what, const char *holds, sam_error *err)
 {
     free(s->masks[obj]);
     free(s->mask_whats[obj]);
     s->masks[obj] = logits;
     s->mask_sides[obj] = side;
     s->prompts[obj].mask_input = logits;
-    char shape[64];
-    snprintf(shape, sizeof shape, "float32 [1, %d, %d]", side, side);
-    size_t n = strlen(what) + strlen(shape) + 2;
+    size_t n = strlen(what) + strlen(holds) + 2;
     if (!(s->mask_whats[obj] = malloc(n))) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
-    snprintf(s->mask_whats[obj], n, "%s\n%s", what, shape); /* the argument, then what it holds */
+    snprintf(s->mask_whats[obj], n, "%s\n%s", what, holds);
     return SAM_OK;
+}
+
+sam_status prompt_attach_mask(prompt_set *s, int obj, float *logits, int side, const char *what, sam_error *err)
+{
+    char holds[64];
+    snprintf(holds, sizeof holds, "float32 [1, %d, %d]", side, side);
+    return attach_mask(s, obj, logits, side, what, holds, err);
 }
 
 static sam_status load_mask(prompt_set *s, int obj, const char *path, const char *what, sam_error *err)
@@ -164,13 +170,7 @@ static sam_status load_mask(prompt_set *s, int obj, const char *path, const char
     if (used < (int)sizeof shape) snprintf(shape + used, sizeof shape - (size_t)used, "]");
     /* the model's low-res side is checked once the model is known (prompt_check_masks) */
     int square = a.dtype == SAM_NPY_F32 && a.ndim >= 2 && a.shape[a.ndim - 2] == side && numel == side * side && side <= 4096;
-    if ((st = prompt_attach_mask(s, obj, a.data, square ? (int)side : 0, what, err))) return st;
-    size_t n = strlen(what) + strlen(shape) + 2;
-    char *w = realloc(s->mask_whats[obj], n);
-    if (!w) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
-    s->mask_whats[obj] = w;
-    snprintf(w, n, "%s\n%s", what, shape);
-    return SAM_OK;
+    return attach_mask(s, obj, a.data, square ? (int)side : 0, what, shape, err);
 }
 
 sam_status prompt_set_mask_input(prompt_set *s, const char *path, sam_error *err)

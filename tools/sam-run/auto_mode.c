@@ -259,8 +259,7 @@ int run_auto_mode(const run_options *o)
     char flag[64];
     const char *foreign = foreign_flag(src.family, &o->amg, flag, sizeof flag);
     if (foreign) {
-        tool_fail(&err, SAM_ERR_INVALID_ARG, "%s is an option of %s generator, and this model is '%s'", foreign,
-                  strcmp(src.family, "sam2") ? "SAM 2's" : "another family's", src.family);
+        amg_option_refuse(src.family, foreign, &err);
         rc = EXIT_USAGE;
         goto fail;
     }

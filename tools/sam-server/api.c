@@ -6,19 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "amg_options.h"
 #include "json.h"
 #include "prompts.h"
 #include "records.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
+#include "tool_common.h"
 
 /* ---- responses ---- */
 
@@ -137,13 +130,13 @@ static void handle_upload(server *s, const api_request *rq, api_response *rs)
         return;
     }
     engine *e;
-    double t0 = now_ms();
+    double t0 = tool_now();
     st = engines_acquire(&s->engines, NULL, &e, &err);
     if (st == SAM_OK) {
         e->image_id[0] = 0;
         st = sam_predictor_set_image(e->pred, &image, &err);
     }
-    double ms = now_ms() - t0;
+    double ms = 1e3 * (tool_now() - t0);
     stored_image *fresh = NULL;
     if (st == SAM_OK) st = stored_image_create(id, e->pred, b, rq->body_size, ms, &fresh, &err);
     if (st == SAM_OK) memcpy(e->image_id, id, sizeof e->image_id);
@@ -170,18 +163,11 @@ typedef struct {
 static sam_status mask_from_logits_id(void *ctx, prompt_set *ps, int obj, const json_t *value, const char *what, sam_error *err)
 {
     mask_lookup *m = ctx;
-    if (!json_is_string(value)) {
-        err->code = SAM_ERR_INVALID_ARG;
-        snprintf(err->msg, sizeof err->msg, "%s: mask_input must be the logits_id of an earlier answer", what);
-        return SAM_ERR_INVALID_ARG;
-    }
+    if (!json_is_string(value)) return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: mask_input must be the logits_id of an earlier answer", what);
     float *logits = image_store_find_logits(&m->s->store, m->img, json_string_value(value));
-    if (!logits) {
-        err->code = SAM_ERR_NOT_FOUND;
-        snprintf(err->msg, sizeof err->msg, "%s: mask_input: no logits '%.64s' for this image (the last %d answers of each image are kept)", what,
-                 json_string_value(value), LOGITS_PER_IMAGE);
-        return SAM_ERR_NOT_FOUND;
-    }
+    if (!logits)
+        return tool_fail(err, SAM_ERR_NOT_FOUND, "%s: mask_input: no logits '%.64s' for this image (the last %d answers of each image are kept)", what,
+                         json_string_value(value), LOGITS_PER_IMAGE);
     return prompt_attach_mask(ps, obj, logits, m->img->low_res, what, err);
 }
 
@@ -258,7 +244,7 @@ static void predict_png(const sam_prediction *out, api_response *rs)
 
 static void handle_predict(server *s, stored_image *img, const api_request *rq, api_response *rs)
 {
-    double t0 = now_ms();
+    double t0 = tool_now();
     int want_png = rq->format && !strcmp(rq->format, "png");
     if (rq->format && !want_png && strcmp(rq->format, "json")) {
         respond_error(rs, 400, "format: 'json' (the default) or 'png', got '%.32s'", rq->format);
@@ -339,7 +325,7 @@ static void handle_predict(server *s, stored_image *img, const api_request *rq, 
         goto done;
     }
     if (list) answer = json_pack("{s:o}", "objects", list);
-    json_object_set_new(answer, "server_ms", json_real(now_ms() - t0));
+    json_object_set_new(answer, "server_ms", json_real(1e3 * (tool_now() - t0)));
     respond_json(rs, 200, answer);
 done:
     sam_prediction_free(out);
@@ -353,7 +339,7 @@ static json_t *job_json(server *s, const job *j)
 {
     job snap;
     jobs_snapshot(&s->jobs, j, &snap);
-    double end = snap.state >= JOB_DONE ? snap.t_end : now_ms() / 1e3;
+    double end = snap.state >= JOB_DONE ? snap.t_end : tool_now();
     json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:f}", "job", snap.id, "state", job_state_name(snap.state), "points_done", snap.points_done,
                           "points_total", snap.points_total, "crop", snap.crop, "n_crops", snap.n_crops, "seconds",
                           snap.t_start > 0 ? end - snap.t_start : 0.0);
@@ -414,8 +400,7 @@ static void handle_auto(server *s, stored_image *img, const api_request *rq, api
             goto done;
         }
         if (!sam_amg_has_option(family, key)) {
-            respond_error(rs, 400, "%s is an option of %s generator, and this model is '%s'", key, strcmp(family, "sam2") ? "SAM 2's" : "another family's",
-                          family);
+            respond_status(rs, amg_option_refuse(family, key, &err), &err);
             goto done;
         }
         double v = 0;

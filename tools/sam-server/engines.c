@@ -3,15 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tool_common.h"
+
 sam_status engines_init(engine_pool *p, const sam_model *model, int n, int n_threads, sam_error *err)
 {
     memset(p, 0, sizeof *p);
     p->engines = calloc((size_t)n, sizeof *p->engines);
-    if (!p->engines) {
-        err->code = SAM_ERR_NOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return SAM_ERR_NOMEM;
-    }
+    if (!p->engines) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->freed, NULL);
     sam_predictor_params pp = sam_predictor_default_params();

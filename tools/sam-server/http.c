@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "tool_common.h"
+
 /* Bodies declared larger than this are refused before a byte is read; smaller ones over
  * the limit are read and dropped, so that the client sees the 413 and not a reset. */
 #define DRAIN_LIMIT ((uint64_t)1 << 30)
@@ -32,13 +34,6 @@ typedef struct request_state {
     char method[12], url[160];
 } request_state;
 
-static sam_status fail(sam_error *err, sam_status code, const char *fmt, const char *a, const char *b)
-{
-    err->code = code;
-    snprintf(err->msg, sizeof err->msg, fmt, a, b);
-    return code;
-}
-
 sam_status web_files_load(const char *dir, web_file **out, int *n, sam_error *err)
 {
     static const struct {
@@ -50,21 +45,21 @@ sam_status web_files_load(const char *dir, web_file **out, int *n, sam_error *er
     };
     int count = (int)(sizeof page / sizeof *page);
     web_file *files = calloc((size_t)count, sizeof *files);
-    if (!files) return fail(err, SAM_ERR_NOMEM, "out of memory%s%s", "", "");
+    if (!files) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     *out = files;
     *n = 0;
     for (int i = 0; i < count; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, page[i].file);
         FILE *f = fopen(path, "rb");
-        if (!f) return fail(err, SAM_ERR_IO, "cannot open the page's file '%s': %s (--web-dir names the folder)", path, strerror(errno));
+        if (!f) return tool_fail(err, SAM_ERR_IO, "cannot open the page's file '%s': %s (--web-dir names the folder)", path, strerror(errno));
         long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
         char *data = size >= 0 && size < (1 << 24) && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)size + 1) : NULL;
         int ok = data && fread(data, 1, (size_t)size, f) == (size_t)size;
         fclose(f);
         if (!ok) {
             free(data);
-            return fail(err, SAM_ERR_IO, "cannot read the page's file '%s'%s", path, "");
+            return tool_fail(err, SAM_ERR_IO, "cannot read the page's file '%s'", path);
         }
         files[i] = (web_file){page[i].path, page[i].type, data, (size_t)size};
         *n = i + 1;
@@ -194,11 +189,11 @@ sam_status http_start(server *s, const web_file *files, int n_files, const char 
     char service[16];
     snprintf(service, sizeof service, "%d", port);
     int rc = getaddrinfo(host, service, &hints, &ai);
-    if (rc) return fail(err, SAM_ERR_INVALID_ARG, "--host '%s': %s", host, gai_strerror(rc));
+    if (rc) return tool_fail(err, SAM_ERR_INVALID_ARG, "--host '%s': %s", host, gai_strerror(rc));
     http_server *h = calloc(1, sizeof *h);
     if (!h) {
         freeaddrinfo(ai);
-        return fail(err, SAM_ERR_NOMEM, "out of memory%s%s", "", "");
+        return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     }
     h->s = s;
     h->files = files;
@@ -210,7 +205,7 @@ sam_status http_start(server *s, const web_file *files, int n_files, const char 
     freeaddrinfo(ai);
     if (!h->daemon) {
         free(h);
-        return fail(err, SAM_ERR_IO, "cannot listen on %s port %s (in use, or not an address of this machine?)", host, service);
+        return tool_fail(err, SAM_ERR_IO, "cannot listen on %s port %s (in use, or not an address of this machine?)", host, service);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *bound_port = info ? info->port : port;

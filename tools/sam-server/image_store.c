@@ -1,26 +1,20 @@
 #include "image_store.h"
 
+#include <ctype.h>
 #include <gnutls/crypto.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static sam_status fail(sam_error *err, sam_status code, const char *msg)
-{
-    if (err) {
-        err->code = code;
-        snprintf(err->msg, sizeof err->msg, "%s", msg);
-    }
-    return code;
-}
+#include "tool_common.h"
 
 sam_status image_store_init(image_store *s, int capacity, sam_error *err)
 {
     memset(s, 0, sizeof *s);
     s->capacity = capacity;
     s->images = calloc((size_t)capacity + 1, sizeof *s->images);
-    if (!s->images) return fail(err, SAM_ERR_NOMEM, "out of memory");
+    if (!s->images) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&s->lock, NULL);
     return SAM_OK;
 }
@@ -56,7 +50,7 @@ sam_status stored_image_create(const char *id, const sam_predictor *pred, const 
     stored_image *img = calloc(1, sizeof *img);
     if (!img || !(img->file = malloc(file_size ? file_size : 1))) {
         free(img);
-        return fail(err, SAM_ERR_NOMEM, "out of memory");
+        return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     }
     snprintf(img->id, sizeof img->id, "%s", id);
     memcpy(img->file, file, file_size);
@@ -82,7 +76,7 @@ sam_status stored_image_create(const char *id, const sam_predictor *pred, const 
             free(copy);
             free(name);
             image_free(img);
-            return fail(err, SAM_ERR_NOMEM, "out of memory");
+            return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
         }
         memcpy(copy, v.data, count * sizeof(float));
         img->features[i] = v;
@@ -149,6 +143,13 @@ stored_image *image_store_get(image_store *s, const char *id)
     return img;
 }
 
+void image_store_retain(image_store *s, stored_image *img)
+{
+    pthread_mutex_lock(&s->lock);
+    img->refs++;
+    pthread_mutex_unlock(&s->lock);
+}
+
 void image_store_release(image_store *s, stored_image *img)
 {
     if (!img) return;
@@ -170,7 +171,7 @@ sam_status image_store_keep_logits(image_store *s, stored_image *img, const floa
 {
     size_t bytes = (size_t)img->low_res * (size_t)img->low_res * sizeof(float);
     float *copy = malloc(bytes);
-    if (!copy) return fail(err, SAM_ERR_NOMEM, "out of memory");
+    if (!copy) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     memcpy(copy, logits, bytes);
     pthread_mutex_lock(&s->lock);
     stored_logits *slot = &img->logits[img->next_logits];
@@ -178,23 +179,26 @@ sam_status image_store_keep_logits(image_store *s, stored_image *img, const floa
     free(slot->data);
     slot->data = copy;
     slot->serial = ++s->logits_serial;
-    snprintf(id, cap, "%.8s:%" PRIu64, img->id, slot->serial);
+    snprintf(id, cap, "%.*s:%" PRIu64, LOGITS_ID_PREFIX, img->id, slot->serial);
     pthread_mutex_unlock(&s->lock);
     return SAM_OK;
 }
 
 float *image_store_find_logits(image_store *s, stored_image *img, const char *id)
 {
-    size_t prefix = strlen(id) > 9 ? 9 : 0;
-    if (!prefix || strncmp(id, img->id, 8) || id[8] != ':') return NULL;
+    /* "<the image id's first LOGITS_ID_PREFIX digits>:<serial>" */
+    if (strncmp(id, img->id, LOGITS_ID_PREFIX) || id[LOGITS_ID_PREFIX] != ':' || !isdigit((unsigned char)id[LOGITS_ID_PREFIX + 1])) return NULL;
     char *end;
-    unsigned long long serial = strtoull(id + 9, &end, 10);
-    if (*end || end == id + 9 || serial == 0) return NULL;
+    unsigned long long serial = strtoull(id + LOGITS_ID_PREFIX + 1, &end, 10);
+    if (*end || serial == 0) return NULL;
     float *copy = NULL;
     size_t bytes = (size_t)img->low_res * (size_t)img->low_res * sizeof(float);
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < LOGITS_PER_IMAGE; i++)
-        if (img->logits[i].serial == serial && (copy = malloc(bytes))) memcpy(copy, img->logits[i].data, bytes);
+        if (img->logits[i].serial == serial) {
+            if ((copy = malloc(bytes))) memcpy(copy, img->logits[i].data, bytes);
+            break;
+        }
     pthread_mutex_unlock(&s->lock);
     return copy;
 }

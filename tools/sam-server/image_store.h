@@ -14,6 +14,7 @@
 
 #define IMAGE_ID_LEN 32     /* hex digits of the content hash */
 #define LOGITS_PER_IMAGE 32 /* answers whose logits stay available as mask inputs */
+#define LOGITS_ID_PREFIX 8  /* digits of the image id in a logits id */
 
 typedef struct stored_logits {
     uint64_t serial; /* 0: empty */
@@ -56,6 +57,8 @@ void image_store_insert(image_store *s, stored_image *img, stored_image **out);
 /* The image with a reference for the caller, or NULL. */
 stored_image *image_store_get(image_store *s, const char *id);
 void image_store_release(image_store *s, stored_image *img);
+/* Another reference to an image the caller holds one to. */
+void image_store_retain(image_store *s, stored_image *img);
 /* 1 when it was there. */
 int image_store_delete(image_store *s, const char *id);
 /* Keeps a copy of low-res logits; the id names them for later requests ("<image>:<n>"). */

@@ -4,17 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
 
 #include "engines.h"
 #include "records.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "tool_common.h"
 
 const char *job_state_name(job_state s)
 {
@@ -45,7 +39,7 @@ static void prune_locked(job_table *t)
 static void finish_locked(job_table *t, job *j, job_state state)
 {
     j->state = state;
-    j->t_end = now();
+    j->t_end = tool_now();
     j->finished_order = ++t->finished;
     pthread_cond_broadcast(&t->changed);
 }
@@ -149,7 +143,7 @@ static void *worker(void *arg)
             continue;
         }
         next->state = JOB_RUNNING;
-        next->t_start = now();
+        next->t_start = tool_now();
         next->refs++;
         pthread_mutex_unlock(&t->lock);
         run_job(t, next);
@@ -172,11 +166,7 @@ sam_status jobs_start(job_table *t, const sam_model *model, int n_threads, image
     pp.n_threads = n_threads;
     sam_status st = sam_predictor_create(model, &pp, &t->pred, err);
     if (st) return st;
-    if (pthread_create(&t->worker, NULL, worker, t) != 0) {
-        err->code = SAM_ERR_NOMEM;
-        snprintf(err->msg, sizeof err->msg, "cannot start the generator's thread");
-        return SAM_ERR_NOMEM;
-    }
+    if (pthread_create(&t->worker, NULL, worker, t) != 0) return tool_fail(err, SAM_ERR_NOMEM, "cannot start the generator's thread");
     t->started = 1;
     return SAM_OK;
 }
@@ -208,11 +198,7 @@ void jobs_stop(job_table *t)
 sam_status jobs_submit(job_table *t, stored_image *image, const sam_amg_params *params, int output_mode, job **out, sam_error *err)
 {
     job *j = calloc(1, sizeof *j);
-    if (!j) {
-        err->code = SAM_ERR_NOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return SAM_ERR_NOMEM;
-    }
+    if (!j) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     j->params = *params;
     j->output_mode = output_mode;
     j->refs = 2; /* the table's and the caller's */
@@ -222,17 +208,13 @@ sam_status jobs_submit(job_table *t, stored_image *image, const sam_amg_params *
     if (queued >= MAX_QUEUED_JOBS || t->stopping) {
         pthread_mutex_unlock(&t->lock);
         free(j);
-        err->code = SAM_ERR_INVALID_ARG;
-        snprintf(err->msg, sizeof err->msg, "%d generator runs are already waiting; try again when one has finished", queued);
-        return SAM_ERR_INVALID_ARG;
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "%d generator runs are already waiting; try again when one has finished", queued);
     }
     /* ids need not be secret, only distinct: a serial, mixed so they do not look countable */
     uint64_t x = ++t->serial * 0x9E3779B97F4A7C15ull;
     x ^= x >> 29;
     snprintf(j->id, sizeof j->id, "%016llx", (unsigned long long)x);
-    pthread_mutex_lock(&t->store->lock);
-    image->refs++;
-    pthread_mutex_unlock(&t->store->lock);
+    image_store_retain(t->store, image);
     j->image = image;
     j->state = JOB_QUEUED;
     j->next = t->jobs;
