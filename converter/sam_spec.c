@@ -166,11 +166,13 @@ static sam_status detect(sam_shape_lookup lookup, void *ctx, sam_hparams *hp, sa
     hp->depth = depth;
     if ((st = need_shape(lookup, ctx, "image_encoder.blocks.0.attn.rel_pos_h", 2, s, err))) return st;
     int64_t hd = s[1];
-    if (hd < 1 || E % hd) return sam_fail(err, SAM_ERR_FORMAT, "relative position width %lld does not divide the embedding width %lld", (long long)hd, (long long)E);
+    if (hd < 1 || hd > E || E % hd) return sam_fail(err, SAM_ERR_FORMAT, "relative position width %lld does not divide the embedding width %lld", (long long)hd, (long long)E);
     hp->num_heads = (int)(E / hd);
     for (int b = 0; b < depth; b++) {
         snprintf(name, sizeof name, "image_encoder.blocks.%d.attn.rel_pos_h", b);
         if ((st = need_shape(lookup, ctx, name, 2, s, err))) return st;
+        if (s[0] < 1 || s[0] > 2 * grid - 1)
+            return sam_fail(err, SAM_ERR_FORMAT, "'%s' has %lld rows: more than the %lld of global attention", name, (long long)s[0], (long long)(2 * grid - 1));
         if (s[0] == 2 * grid - 1) {
             if (hp->n_global >= SAM_SPEC_MAX_GLOBAL) return sam_fail(err, SAM_ERR_UNSUPPORTED, "more than %d global attention blocks", SAM_SPEC_MAX_GLOBAL);
             hp->global_attn_indexes[hp->n_global++] = b;
@@ -182,7 +184,7 @@ static sam_status detect(sam_shape_lookup lookup, void *ctx, sam_hparams *hp, sa
         }
     }
     if ((st = need_shape(lookup, ctx, "image_encoder.blocks.0.mlp.lin1.weight", 2, s, err))) return st;
-    if (s[0] % E) return sam_fail(err, SAM_ERR_FORMAT, "MLP width %lld is not a multiple of %lld", (long long)s[0], (long long)E);
+    if (s[0] < E || s[0] > 64 * E || s[0] % E) return sam_fail(err, SAM_ERR_FORMAT, "MLP width %lld is not a multiple of %lld", (long long)s[0], (long long)E);
     hp->mlp_ratio = (int)(s[0] / E);
     if ((st = need_shape(lookup, ctx, "image_encoder.neck.0.weight", 4, s, err))) return st;
     hp->out_chans = (int)s[0];

@@ -15,10 +15,12 @@ static inline __attribute__((always_inline)) float sam_bits_to_float(int32_t i)
 
 /* exp(x): x = n*ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n by
  * building the exponent bits. Rounding uses the 1.5*2^23 trick to stay vectorizable. */
-static inline __attribute__((always_inline)) float sam_expf(float x)
+static inline __attribute__((always_inline)) float sam_expf(float in)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    /* written so that NaN clamps too (to -87): the int conversion below must see a number;
+     * NaN comes back as NaN */
+    float x = in > -87.0f ? in : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     const float shifter = 12582912.0f; /* 1.5 * 2^23 */
     float t = x * 1.44269504088896341f + shifter;
     float n = t - shifter;
@@ -32,7 +34,8 @@ static inline __attribute__((always_inline)) float sam_expf(float x)
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     int32_t e = ((int32_t)n + 127) << 23;
-    return p * sam_bits_to_float(e);
+    float y = p * sam_bits_to_float(e);
+    return in == in ? y : in;
 }
 
 /* erf(x) as x P(x^2) / Q(x^2) on [-4, 4] (erf is +-1 in float beyond): the rational

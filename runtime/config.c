@@ -31,7 +31,11 @@ static sam_status parse_param(yaml_document_t *doc, const char *path, const char
 {
     if (v->type == YAML_SCALAR_NODE) {
         sam_value val;
-        if (sam_resolve_scalar(scalar(v), p, &val, err)) return at(err, path, v, "bad parameter value:", err->msg);
+        if (sam_resolve_scalar(scalar(v), p, &val, err)) {
+            char cause[sizeof err->msg];
+            memcpy(cause, err->msg, sizeof cause);
+            return at(err, path, v, "bad parameter value:", cause);
+        }
         return sam_params_set(p, key, &val, err);
     }
     if (v->type != YAML_SEQUENCE_NODE) return at(err, path, v, "a parameter must be a number, a string or a list of integers", NULL);

@@ -38,6 +38,7 @@ int sam_fuse_sole_producer(const sam_fuser *f, int t, int op_a, int op_b)
 {
     const sam_graph *g = f->g;
     int b = sam_fuse_base_of(g, t);
+    if (g->tensors[t].ndim == 0 || g->tensors[b].ndim == 0) return -1; /* scalars fuse into nothing */
     if (g->tensors[t].shape[g->tensors[t].ndim - 1] != g->tensors[b].shape[g->tensors[b].ndim - 1]) return -1;
     int p = g->tensors[b].producer;
     if (p < 0 || f->dead[p] || f->uses[b] != 1 || sam_fuse_kept(g, t)) return -1;

@@ -37,7 +37,27 @@ typedef struct {
     sam_graph *g;
     const sam_model *model;
     sam_error *err;
+    int64_t expanded; /* nodes, ifs and repeat rounds visited, against SAM_GRAPH_MAX_EXPANSION */
 } loader;
+
+/* Nested repeats and YAML aliases multiply what a short file expands to: the largest real
+ * graph (hiera_l's encoder) visits about 10^4; a file that asks for more than this is
+ * refused rather than ground through. */
+#define SAM_GRAPH_MAX_EXPANSION 1000000
+
+/* Integer attributes (window sizes, strides, axes, padding) are small: bounding them keeps
+ * the ops' shape arithmetic far from overflow. */
+#define SAM_ATTR_INT_MAX (1LL << 24)
+
+static sam_status at(loader *L, const yaml_node_t *n, sam_status code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static sam_status count_expansion(loader *L, const yaml_node_t *n)
+{
+    if (++L->expanded <= SAM_GRAPH_MAX_EXPANSION) return SAM_OK;
+    return at(L, n, SAM_ERR_GRAPH, "the graph expands to more than %d nodes, ifs and repeat rounds (nested repeats or YAML aliases?)",
+              SAM_GRAPH_MAX_EXPANSION);
+}
 
 static sam_status at(loader *L, const yaml_node_t *n, sam_status code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -192,6 +212,7 @@ static sam_status parse_inputs(loader *L, const yaml_node_t *seq, const sam_para
             return st;
         for (int d = 0; d < ndim; d++)
             if (shape[d] < 1 || shape[d] > (1 << 24)) return at(L, shape_n, SAM_ERR_GRAPH, "input dimension %lld is out of range", (long long)shape[d]);
+        if (!sam_shape_fits(ndim, shape)) return at(L, shape_n, SAM_ERR_GRAPH, "the input has more than 2^%d elements", SAM_TENSOR_MAX_NUMEL_LOG2);
         if (sam_graph_find(L->g, name) >= 0) return at(L, name_n, SAM_ERR_GRAPH, "input '%s' is declared twice", name);
         int t = define_input(L, name, ndim, shape);
         if (t < 0) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
@@ -230,7 +251,13 @@ static sam_status parse_attr(loader *L, const sam_attr_spec *spec, const yaml_no
 {
     char what[80];
     snprintf(what, sizeof what, "attribute '%s'", spec->name);
-    if (spec->type == SAM_ATTR_INTS) return resolve_ints(L, n, p, a->list, &a->n, SAM_MAX_DIMS, what);
+    if (spec->type == SAM_ATTR_INTS) {
+        sam_status st = resolve_ints(L, n, p, a->list, &a->n, SAM_MAX_DIMS, what);
+        for (int i = 0; st == SAM_OK && i < a->n; i++)
+            if (a->list[i] < -SAM_ATTR_INT_MAX || a->list[i] > SAM_ATTR_INT_MAX)
+                return at(L, n, SAM_ERR_GRAPH, "%s: %lld is out of range (|value| <= 2^24)", what, (long long)a->list[i]);
+        return st;
+    }
     sam_value v;
     sam_status st = resolve(L, n, p, &v, what);
     if (st) return st;
@@ -249,6 +276,7 @@ static sam_status parse_attr(loader *L, const sam_attr_spec *spec, const yaml_no
     }
     if (spec->type == SAM_ATTR_INT) {
         if (v.type != SAM_VAL_INT) return at(L, n, SAM_ERR_GRAPH, "expected an integer for %s", what);
+        if (v.i < -SAM_ATTR_INT_MAX || v.i > SAM_ATTR_INT_MAX) return at(L, n, SAM_ERR_GRAPH, "%s: %lld is out of range (|value| <= 2^24)", what, (long long)v.i);
         a->i = v.i;
         a->f = (double)v.i;
     } else {
@@ -327,6 +355,11 @@ static sam_status parse_node(loader *L, const yaml_node_t *n, const sam_params *
     const sam_tensor *ins[SAM_MAX_INPUTS];
     for (int i = 0; i < node.n_in; i++) ins[i] = &L->g->tensors[node.in[i]];
     if (def->infer(&node, ins, &out_t, L->err)) return at_err(L, n);
+    if (!sam_shape_fits(out_t.ndim, out_t.shape)) {
+        char shape[160];
+        return at(L, n, SAM_ERR_GRAPH, "the output would be %s: more than 2^%d elements", sam_shape_str(out_t.ndim, out_t.shape, shape, sizeof shape),
+                  SAM_TENSOR_MAX_NUMEL_LOG2);
+    }
     bool alias = def->aliases_input && def->aliases_input(&node);
     int t = sam_graph_add_tensor(L->g, out_name, alias ? SAM_TENSOR_VIEW : SAM_TENSOR_ACTIVATION, out_t.ndim, out_t.shape);
     if (t < 0) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
@@ -383,7 +416,7 @@ static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_param
     if (st) return st;
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
         yaml_node_t *n = node_at(L, *it);
-        if ((st = expect(L, n, YAML_MAPPING_NODE, "a node"))) return st;
+        if ((st = expect(L, n, YAML_MAPPING_NODE, "a node")) || (st = count_expansion(L, n))) return st;
         if (get(L, n, "if")) {
             if ((st = parse_if(L, n, p, depth))) return st;
             continue;
@@ -405,6 +438,7 @@ static sam_status parse_nodes(loader *L, const yaml_node_t *seq, const sam_param
         if (!inner) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
         *inner = *p;
         for (int64_t i = 0; i < count && st == SAM_OK; i++) {
+            if ((st = count_expansion(L, count_n))) break;
             if (sam_params_set_int(inner, (const char *)var_n->data.scalar.value, i, L->err)) st = at_err(L, var_n);
             else if (!let_n || (st = apply_let(L, let_n, inner)) == SAM_OK) st = parse_nodes(L, body, inner, depth + 1);
         }
@@ -488,7 +522,7 @@ sam_status sam_graph_load_file(const char *path, const sam_params *params, const
     if (st) return st;
 
     sam_graph *g = sam_graph_new();
-    loader L = {path, &doc, g, model, err};
+    loader L = {.path = path, .doc = &doc, .g = g, .model = model, .err = err};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!g) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory");
     else if (!root) st = sam_fail(err, SAM_ERR_GRAPH, "%s: the file is empty", path);

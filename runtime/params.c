@@ -277,7 +277,11 @@ static sam_status parse_unary(expr_ctx *c, sam_value *out)
     if (accept(c, "-")) {
         sam_status st = parse_unary(c, out);
         if (st) return st;
-        if (out->type == SAM_VAL_INT) { out->i = -out->i; out->f = (double)out->i; }
+        if (out->type == SAM_VAL_INT) {
+            if (out->i == INT64_MIN) return expr_error(c, "overflow");
+            out->i = -out->i;
+            out->f = (double)out->i;
+        }
         else if (out->type == SAM_VAL_FLOAT) out->f = -out->f;
         else return expr_error(c, "cannot negate a list");
         return SAM_OK;

@@ -26,6 +26,15 @@ int64_t sam_shape_numel(int ndim, const int64_t *shape)
     return n;
 }
 
+int sam_shape_fits(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n)) return 0;
+    }
+    return n <= (INT64_C(1) << SAM_TENSOR_MAX_NUMEL_LOG2);
+}
+
 const char *sam_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap)
 {
     size_t used = 0;

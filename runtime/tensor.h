@@ -38,6 +38,11 @@ typedef struct sam_tensor {
 size_t sam_dtype_size(sam_dtype dt);
 const char *sam_dtype_name(sam_dtype dt);
 int64_t sam_shape_numel(int ndim, const int64_t *shape);
+/* A graph's tensors have at most 2^SAM_TENSOR_MAX_NUMEL_LOG2 elements (of 4 bytes), so
+ * that byte sizes and offsets never overflow. */
+#define SAM_TENSOR_MAX_NUMEL_LOG2 36
+/* Every dimension >= 0 and the element count within that bound (computed without overflow). */
+int sam_shape_fits(int ndim, const int64_t *shape);
 static inline int64_t sam_numel(const sam_tensor *t) { return sam_shape_numel(t->ndim, t->shape); }
 /* Formats "[1, 64, 64, 768]" into buf. */
 const char *sam_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);

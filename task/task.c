@@ -25,8 +25,11 @@ static double number(reader *r, const char *key, double fallback, int required)
 {
     const sam_value *v = get(r, key, required);
     double d = fallback;
-    if (v && !sam_value_as_double(v, &d) && r->st == SAM_OK)
-        r->st = sam_fail(r->err, SAM_ERR_FORMAT, "%s: '%s' must be a number", r->cfg->path, key);
+    /* sizes, counts and thresholds: the bound makes the callers' int and float casts safe */
+    if (v && (!sam_value_as_double(v, &d) || !(d >= -1e9 && d <= 1e9))) {
+        if (r->st == SAM_OK) r->st = sam_fail(r->err, SAM_ERR_FORMAT, "%s: '%s' must be a number within +-1e9", r->cfg->path, key);
+        d = fallback;
+    }
     return d;
 }
 

@@ -1,6 +1,7 @@
 #include "prompts.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,8 @@ void prompt_set_free(prompt_set *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Parses exactly `count` comma-separated finite numbers. */
+/* Parses min_count to max_count comma-separated finite numbers (within float's range:
+ * they become floats). */
 static int parse_numbers(const char *arg, double *out, int min_count, int max_count)
 {
     const char *s = arg;
@@ -78,7 +80,7 @@ static int parse_numbers(const char *arg, double *out, int min_count, int max_co
         char *end;
         errno = 0;
         double v = strtod(s, &end);
-        if (end == s || errno || !isfinite(v) || n >= max_count) return -1;
+        if (end == s || errno || !(fabs(v) <= FLT_MAX) || n >= max_count) return -1;
         out[n++] = v;
         if (*end == 0) break;
         if (*end != ',') return -1;
@@ -109,8 +111,8 @@ sam_status prompt_add_point(prompt_set *s, const char *arg, sam_error *err)
     double v[3];
     int n = parse_numbers(arg, v, 2, 3);
     if (n < 0) return tool_fail(err, SAM_ERR_INVALID_ARG, "--point '%s': expected X,Y or X,Y,LABEL with finite numbers", arg);
-    int label = n == 3 ? (int)v[2] : 1;
     if (n == 3 && v[2] != 0 && v[2] != 1) return tool_fail(err, SAM_ERR_INVALID_ARG, "--point '%s': the label must be 1 (foreground) or 0 (background)", arg);
+    int label = n == 3 ? (int)v[2] : 1;
     sam_status st = ensure_object(s, 0, "command line", err);
     return st ? st : add_point(s, 0, v[0], v[1], label, err);
 }
@@ -196,7 +198,7 @@ static sam_status json_numbers(const json_t *v, double *out, int count, const ch
 {
     if (!json_is_array(v) || json_array_size(v) != (size_t)count) goto bad;
     for (int i = 0; i < count; i++)
-        if (!tool_json_number(json_array_get(v, (size_t)i), &out[i])) goto bad;
+        if (!tool_json_number(json_array_get(v, (size_t)i), &out[i]) || !(fabs(out[i]) <= FLT_MAX)) goto bad;
     return SAM_OK;
 bad:
     return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: %s must be a list of %d numbers", what, field, count);

@@ -3,6 +3,27 @@
 #include <stdlib.h>
 
 #include "json.h"
+#include "tool_common.h"
+
+uint64_t records_size_estimate(const sam_amg_result *r, int mode)
+{
+    uint64_t bytes = 2;
+    for (int i = 0; i < r->n_masks; i++) {
+        const sam_rle *s = &r->masks[i].segmentation;
+        bytes += 200; /* area, bbox, scores, point, crop box */
+        if (mode == OUTPUT_BINARY_MASK) bytes += (uint64_t)s->height * (uint64_t)s->width * 5;
+        else bytes += (uint64_t)s->n_counts * (mode == OUTPUT_COCO_RLE ? 1 : 3);
+    }
+    return bytes;
+}
+
+sam_status records_check_size(const sam_amg_result *r, int mode, const char *what, sam_error *err)
+{
+    uint64_t bytes = records_size_estimate(r, mode);
+    if (bytes <= RECORDS_MAX_BYTES) return SAM_OK;
+    return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: %d masks as %s would be %.1f GB of JSON (the limit is 1 GB); use --output-mode coco_rle (the default for JSON) or uncompressed_rle",
+                     what, r->n_masks, mode == OUTPUT_BINARY_MASK ? "boolean arrays (binary_mask)" : "RLE", (double)bytes / 1e9);
+}
 
 static void write_segmentation(FILE *f, const sam_amg_mask *m, int mode, uint8_t *buf)
 {

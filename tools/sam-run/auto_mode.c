@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "amg_options.h"
+#include "dataset.h"
 #include "json.h"
 #include "output_files.h"
 #include "overlay.h"
+#include "point_grids.h"
 #include "records.h"
 #include "tool_common.h"
 
@@ -78,57 +80,6 @@ static sam_status expand_images(const run_options *o, image_list *l, sam_error *
     }
     if (l->n > 1) l->nested = 1;
     return SAM_OK;
-}
-
-/* [[[x, y], ...], ...]: a list of normalized points per crop layer */
-typedef struct {
-    int n;
-    int sizes[8];
-    double *grids[8];
-} grid_file;
-
-static sam_status load_grids(const char *path, grid_file *g, sam_error *err)
-{
-    json_t *root;
-    sam_status st = tool_json_load_file(path, &root, err);
-    if (st) {
-        char old[sizeof err->msg];
-        memcpy(old, err->msg, sizeof old);
-        return tool_fail(err, st, "--point-grids: %s", old);
-    }
-    size_t n_layers = json_array_size(root);
-    if (!json_is_array(root) || n_layers < 1 || n_layers > 8) {
-        json_decref(root);
-        return tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s: expected a list (one per crop layer) of lists of [x, y] in [0, 1]", path);
-    }
-    for (size_t l = 0; l < n_layers && st == SAM_OK; l++) {
-        const json_t *layer = json_array_get(root, l);
-        size_t n = json_array_size(layer);
-        if (!json_is_array(layer) || n < 1 || n > (1 << 20)) {
-            st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s: layer %zu must be a list of 1 to 2^20 points", path, l);
-            break;
-        }
-        g->grids[l] = malloc(sizeof(double) * 2 * n);
-        if (!g->grids[l]) {
-            st = tool_fail(err, SAM_ERR_NOMEM, "out of memory");
-            break;
-        }
-        g->sizes[l] = (int)n;
-        g->n = (int)l + 1;
-        for (size_t i = 0; i < n; i++) {
-            const json_t *pt = json_array_get(layer, i);
-            double x = -1, y = -1;
-            int ok = json_is_array(pt) && json_array_size(pt) == 2 && tool_json_number(json_array_get(pt, 0), &x) && tool_json_number(json_array_get(pt, 1), &y);
-            if (!ok || !(x >= 0 && x <= 1 && y >= 0 && y <= 1)) {
-                st = tool_fail(err, SAM_ERR_INVALID_ARG, "--point-grids %s: layer %zu, point %zu: a point must be [x, y] with both in [0, 1]", path, l, i);
-                break;
-            }
-            g->grids[l][2 * i] = x;
-            g->grids[l][2 * i + 1] = y;
-        }
-    }
-    json_decref(root);
-    return st;
 }
 
 /* ---- outputs (scripts/amg.py's layout) ---- */
@@ -229,16 +180,76 @@ static const char *foreign_flag(const char *family, const sam_amg_params *given,
     return buf;
 }
 
+/* One image through the generator; each run of a folder and the single-image run */
+typedef struct {
+    const sam_mask_source *src;
+    sam_amg_params amg;
+    int mode;
+} auto_job;
+
+static sam_status generate(auto_job *j, const char *path, sam_image *img, sam_amg_result **res, sam_error *err)
+{
+    char stem[4096];
+    sam_status st = sam_image_load(path, img, err);
+    if (st) return st;
+    sam_amg_params amg = j->amg;
+    amg.progress_ctx = (void *)stem_of(path, stem, sizeof stem);
+    if ((st = sam_amg_generate_with(j->src, img, &amg, res, err))) sam_image_free(img);
+    return st;
+}
+
+/* dataset_image_fn: the image's folder as scripts/amg.py writes it */
+static sam_status auto_folder(void *ctx, const char *path, const char *dir, int *n_masks, sam_error *err)
+{
+    auto_job *j = ctx;
+    sam_image img;
+    sam_amg_result *res = NULL;
+    written_files w = {0};
+    sam_status st = generate(j, path, &img, &res, err);
+    if (st) return st;
+    uint8_t *buf = malloc((size_t)img.width * img.height);
+    st = buf ? write_folder(dir, &img, res, j->mode, buf, &w, err) : tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    *n_masks = res->n_masks;
+    free(buf);
+    written_free(&w);
+    sam_amg_result_free(res);
+    sam_image_free(&img);
+    return st;
+}
+
+/* One image into --out DIR itself and/or --json FILE */
+static sam_status auto_single(auto_job *j, const run_options *o, const char *path, written_files *w, sam_error *err)
+{
+    sam_image img;
+    sam_amg_result *res = NULL;
+    sam_status st = generate(j, path, &img, &res, err);
+    if (st) return st;
+    int json_mode = o->output_mode >= 0 ? o->output_mode : OUTPUT_COCO_RLE;
+    char what[4200];
+    snprintf(what, sizeof what, "--json %s", o->json_path ? o->json_path : "");
+    if (o->json_path) st = records_check_size(res, json_mode, what, err);
+    uint8_t *buf = st ? NULL : malloc((size_t)img.width * img.height);
+    if (st == SAM_OK && !buf) st = tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    if (st == SAM_OK && o->out_dir) st = write_folder(o->out_dir, &img, res, j->mode, buf, w, err);
+    if (st == SAM_OK && o->json_path) st = write_records(o->json_path, res, json_mode, buf, w, err);
+    if (st == SAM_OK)
+        fprintf(stderr, "%s: %d masks; encoder %.2f s, decoder %.2f s, postprocess %.2f s\n", path, res->n_masks, res->seconds_encode, res->seconds_decode,
+                res->seconds_postprocess);
+    free(buf);
+    sam_amg_result_free(res);
+    sam_image_free(&img);
+    return st;
+}
+
 int run_auto_mode(const run_options *o)
 {
     sam_error err = {0};
     image_list images = {0};
-    grid_file grids = {0};
+    point_grids grids = {0};
     sam_model *model = NULL;
     sam_predictor *pred = NULL;
     sam_mask_source src = {0};
     written_files w = {0};
-    uint8_t *buf = NULL;
     int rc = EXIT_USAGE;
     sam_amg_params amg;
     if (expand_images(o, &images, &err)) goto fail;
@@ -246,7 +257,11 @@ int run_auto_mode(const run_options *o)
         tool_fail(&err, SAM_ERR_INVALID_ARG, "--json writes one image's masks; for %d images use --out DIR (a folder per image)", images.n);
         goto fail;
     }
-    if (o->point_grids && load_grids(o->point_grids, &grids, &err)) goto fail;
+    if (!images.nested && (o->overwrite || o->shard_n > 1)) {
+        tool_fail(&err, SAM_ERR_INVALID_ARG, "--overwrite and --shard are for folder runs (a directory or several --image)");
+        goto fail;
+    }
+    if (o->point_grids && point_grids_load(o->point_grids, &grids, &err)) goto fail;
     rc = 1;
     if (o->oracle) {
         if (sam_oracle_create(o->oracle, &src, &err)) goto fail;
@@ -277,46 +292,24 @@ int run_auto_mode(const run_options *o)
         amg.point_grid_sizes = grids.sizes;
         amg.point_grids = (const double *const *)grids.grids;
     }
-    for (int i = 0; i < images.n; i++) {
-        sam_image img;
-        sam_amg_result *res = NULL;
-        char stem[4096], dir[8192];
-        if (sam_image_load(images.paths[i], &img, &err)) goto fail;
-        amg.progress_ctx = (void *)stem_of(images.paths[i], stem, sizeof stem);
-        sam_status st = sam_amg_generate_with(&src, &img, &amg, &res, &err);
-        if (st == SAM_OK) {
-            free(buf);
-            buf = malloc((size_t)img.width * img.height);
-            if (!buf) st = tool_fail(&err, SAM_ERR_NOMEM, "out of memory");
-        }
-        if (st == SAM_OK && o->out_dir) {
-            if (images.nested) {
-                if (!(st = make_dir(o->out_dir, &err))) snprintf(dir, sizeof dir, "%s/%s", o->out_dir, stem);
-            } else {
-                snprintf(dir, sizeof dir, "%s", o->out_dir);
-            }
-            if (!st) st = write_folder(dir, &img, res, o->output_mode, buf, &w, &err);
-        }
-        if (st == SAM_OK && o->json_path) st = write_records(o->json_path, res, o->output_mode, buf, &w, &err);
-        if (st == SAM_OK)
-            fprintf(stderr, "%s: %d masks; encoder %.2f s, decoder %.2f s, postprocess %.2f s\n", images.paths[i], res->n_masks, res->seconds_encode,
-                    res->seconds_decode, res->seconds_postprocess);
-        sam_amg_result_free(res);
-        sam_image_free(&img);
-        if (st) goto fail;
+    auto_job job = {&src, amg, o->output_mode >= 0 ? o->output_mode : OUTPUT_BINARY_MASK};
+    if (images.nested) {
+        dataset_options d = {o->out_dir, o->overwrite, o->keep_going, o->shard_k, o->shard_n};
+        rc = dataset_run(&d, images.paths, images.n, auto_folder, &job);
+    } else {
+        if (auto_single(&job, o, images.paths[0], &w, &err)) goto fail;
+        rc = 0;
     }
     if (o->profile && pred) sam_predictor_print_profile(pred, stderr);
-    rc = 0;
     goto done;
 fail:
     fprintf(stderr, "sam-run: %s\n", err.msg);
     written_rollback(&w);
 done:
     written_free(&w);
-    free(buf);
     for (int i = 0; i < images.n; i++) free(images.paths[i]);
     free(images.paths);
-    for (int i = 0; i < grids.n; i++) free(grids.grids[i]);
+    point_grids_free(&grids);
     if (o->oracle) sam_oracle_free(&src);
     sam_predictor_free(pred);
     sam_model_free(model);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "modes.h"
+#include "dataset.h"
 #include "amg_options.h"
 #include "tool_common.h"
 
@@ -51,7 +52,18 @@ static void usage(FILE *f)
             "  --multimask-output | --no-multimask-output (on); its --min-mask-region-area fills holes\n"
             "  and removes sprinkles on the low-res logits, as the official sam2._C extension does\n"
             "  --image may repeat or name a directory; --out DIR then gets a folder per image with\n"
-            "  N.png masks, metadata.csv, overlay.png and masks.json (RLE modes), as scripts/amg.py\n"
+            "  N.png masks, metadata.csv, overlay.png and masks.json (RLE modes), as scripts/amg.py.\n"
+            "  --json FILE writes COCO RLE unless --output-mode says otherwise; an output over 1 GB\n"
+            "  is refused before it is written\n"
+            "folder runs (several images: each image's folder appears whole, or not at all):\n"
+            "  --resume                 skip images whose folder is already in DIR (the default)\n"
+            "  --overwrite              redo them\n"
+            "  --keep-going             record a failed image in DIR/manifest.jsonl and go on (the\n"
+            "                           default; exit status 1 at the end if any failed)\n"
+            "  --no-keep-going          stop at the first failure\n"
+            "  --shard K/N              only the K-th of N disjoint parts (0 <= K < N, by file name):\n"
+            "                           N processes, e.g. a Slurm array or Kubernetes Indexed Job,\n"
+            "                           share one DIR with no coordinator\n"
             "  --oracle [sam|sam2]       use the golden data's synthetic mask predictor (SAM's, or SAM 2's)\n"
             "                            instead of a model (a test aid: checks the pipeline on any image)\n"
             "graph mode:\n"
@@ -97,7 +109,8 @@ enum {
     OPT_PROFILE = 256, OPT_REFERENCE, OPT_DUMP_PLAN, OPT_VERSION, OPT_IMAGE, OPT_POINT, OPT_BOX, OPT_MASK_INPUT, OPT_PROMPTS,
     OPT_MULTIMASK, OPT_OUT, OPT_JSON, OPT_SAVE_LOGITS, OPT_SAVE_MASKS, OPT_EMBEDDING, OPT_PERCENT, OPT_NO_FUSE, OPT_TRACE,
     OPT_AUTO, OPT_ORACLE, OPT_PPS, OPT_PPB, OPT_IOU, OPT_STAB, OPT_STAB_OFF, OPT_BOX_NMS, OPT_CROP_LAYERS, OPT_CROP_NMS, OPT_CROP_OVERLAP,
-    OPT_CROP_DOWN, OPT_MIN_AREA, OPT_OUTPUT_MODE, OPT_GRIDS, OPT_MASK_THRESH, OPT_M2M, OPT_NO_M2M, OPT_MULTI_OUT, OPT_NO_MULTI_OUT
+    OPT_CROP_DOWN, OPT_MIN_AREA, OPT_OUTPUT_MODE, OPT_GRIDS, OPT_MASK_THRESH, OPT_M2M, OPT_NO_M2M, OPT_MULTI_OUT, OPT_NO_MULTI_OUT,
+    OPT_RESUME, OPT_OVERWRITE, OPT_KEEP_GOING, OPT_NO_KEEP_GOING, OPT_SHARD
 };
 
 static const struct option long_options[] = {
@@ -125,6 +138,9 @@ static const struct option long_options[] = {
     {"point-grids", required_argument, 0, OPT_GRIDS}, {"mask-threshold", required_argument, 0, OPT_MASK_THRESH},
     {"use-m2m", no_argument, 0, OPT_M2M},        {"no-use-m2m", no_argument, 0, OPT_NO_M2M},
     {"multimask-output", no_argument, 0, OPT_MULTI_OUT}, {"no-multimask-output", no_argument, 0, OPT_NO_MULTI_OUT},
+    {"resume", no_argument, 0, OPT_RESUME},      {"overwrite", no_argument, 0, OPT_OVERWRITE},
+    {"keep-going", no_argument, 0, OPT_KEEP_GOING}, {"no-keep-going", no_argument, 0, OPT_NO_KEEP_GOING},
+    {"shard", required_argument, 0, OPT_SHARD},
     {0, 0, 0, 0}};
 
 static const char *option_name(int c)
@@ -234,7 +250,10 @@ int main(int argc, char **argv)
     static run_options o;
     o.input_percent = 100;
     amg_options_unset(&o.amg);
-    o.output_mode = OUTPUT_BINARY_MASK;
+    o.output_mode = -1;
+    o.keep_going = 1;
+    o.shard_n = 1;
+    int resume = 0;
     const char *prompts_file = NULL, *mask_input = NULL;
     int c, rc = EXIT_USAGE, cli_prompt = 0, want_auto = 0, amg_options = 0;
     long long threads = 0;
@@ -296,6 +315,16 @@ int main(int argc, char **argv)
             amg_options = 1;
             break;
         case OPT_GRIDS: o.point_grids = optarg; amg_options = 1; break;
+        case OPT_RESUME: resume = 1; break;
+        case OPT_OVERWRITE: o.overwrite = 1; break;
+        case OPT_KEEP_GOING: o.keep_going = 1; break;
+        case OPT_NO_KEEP_GOING: o.keep_going = 0; break;
+        case OPT_SHARD:
+            if (!dataset_parse_shard(optarg, &o.shard_k, &o.shard_n)) {
+                fprintf(stderr, "sam-run: --shard needs K/N with 0 <= K < N <= 1000000, got '%s'\n", optarg);
+                goto out;
+            }
+            break;
         case OPT_POINT: cli_prompt = 1; if (prompt_add_point(&o.prompts, optarg, &err)) goto bad_prompt; break;
         case OPT_BOX: cli_prompt = 1; if (prompt_set_box(&o.prompts, optarg, &err)) goto bad_prompt; break;
         case OPT_MASK_INPUT: cli_prompt = 1; mask_input = optarg; break;
@@ -317,6 +346,10 @@ int main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "sam-run: unexpected argument '%s' (see --help)\n", argv[optind]);
+        goto out;
+    }
+    if (resume && o.overwrite) {
+        fprintf(stderr, "sam-run: --resume and --overwrite contradict each other\n");
         goto out;
     }
     if ((rc = check_combination(&o, want_auto, cli_prompt, prompts_file, mask_input, amg_options)) >= 0) goto out;

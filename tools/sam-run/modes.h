@@ -35,7 +35,9 @@ typedef struct run_options {
     /* automatic mask generation */
     const char *oracle; /* "sam" or "sam2": the golden data's synthetic predictor instead of a model */
     const char *point_grids;
-    int output_mode;
+    int output_mode; /* -1: not given (binary_mask PNGs for --out, coco_rle for --json) */
+    /* folder runs (dataset.h) */
+    int overwrite, keep_going, shard_k, shard_n;
     sam_amg_params amg; /* as given: -1 and NaN where not (the family's defaults apply) */
 } run_options;
 

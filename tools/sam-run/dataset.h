@@ -1,0 +1,31 @@
+/* Folder runs that survive being killed: every image's outputs are written into a
+ * temporary folder (OUT/.STEM.partial) and renamed to OUT/STEM when complete, so OUT/STEM
+ * exists only whole; images whose folder exists are skipped (unless overwriting); each
+ * image's outcome is a line of OUT/manifest.jsonl; a failed image is recorded and the run
+ * goes on; --shard K/N takes the images whose file name hashes to K, so N processes with
+ * no coordinator split a dataset between them. */
+#ifndef SAMRT_RUN_DATASET_H
+#define SAMRT_RUN_DATASET_H
+
+#include "samrt.h"
+
+typedef struct dataset_options {
+    const char *out_dir;
+    int overwrite;  /* redo images whose output exists */
+    int keep_going; /* record a failed image and go on (else stop there) */
+    int shard_k, shard_n;
+} dataset_options;
+
+/* Writes one image's outputs into dir (which exists, empty); *n_masks for the manifest. */
+typedef sam_status (*dataset_image_fn)(void *ctx, const char *image_path, const char *dir, int *n_masks, sam_error *err);
+
+/* Runs fn over the images of the shard; returns the exit status (0 all done or skipped,
+ * 1 some failed or the run could not start) and prints progress and a summary. */
+int dataset_run(const dataset_options *o, char *const *images, int n_images, dataset_image_fn fn, void *ctx);
+
+/* "K/N" with 0 <= K < N <= 1000000. */
+int dataset_parse_shard(const char *arg, int *k, int *n);
+/* Whether the image (by its file name, not its folder) belongs to shard k of n. */
+int dataset_in_shard(const char *path, int k, int n);
+
+#endif
