@@ -111,6 +111,11 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     mkdir -p "$T/imgs" && cp "$DOG" "$T/imgs/a.jpg" && cp "$SRC/tools/demo/house.png" "$T/imgs/b.png"
     check "auto directory" 0 "b.png:" -- "$BIN/sam-run" --auto --oracle --image "$T/imgs" --points-per-side 4 --out "$T/multi"
     [ -f "$T/multi/a/metadata.csv" ] && [ -f "$T/multi/b/metadata.csv" ] && pass=$((pass + 1)) || { echo "FAIL a folder per image"; fail=$((fail + 1)); }
+    check "prompts on a folder" 0 "2 done" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$T/imgs" --point 10,10 --out "$T/pfolder"
+    [ -f "$T/pfolder/a/result.json" ] && [ -f "$T/pfolder/b/mask_0_0.png" ] && grep -q '"status":"done"' "$T/pfolder/manifest.jsonl" &&
+        pass=$((pass + 1)) || { echo "FAIL prompts on a folder: a folder per image"; fail=$((fail + 1)); }
+    check "prompts on a folder, one file" 2 "name one image's files" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$T/imgs" --point 10,10 \
+        --json "$T/x.json"
     printf '[[[0.5, 0.5], [0.25, 0.75]]]' >"$T/grid.json"
     check "point grids" 0 "masks;" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point-grids "$T/grid.json" --json "$T/g.json"
     check "auto no image" 2 "--auto needs --image" -- "$BIN/sam-run" --auto --oracle --out "$T/x"
@@ -119,6 +124,14 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     check "auto json many" 2 "--json writes one image" -- "$BIN/sam-run" --auto --oracle --image "$T/imgs" --json "$T/x.json"
     check "auto prompts" 2 "segments everything" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point 1,1 --out "$T/x"
     check "amg option without auto" 2 "need --auto" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$DOG" --point 1,1 --points-per-side 8 --out "$T/x"
+    check "auto json default" 0 "masks;" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --points-per-side 4 --json "$T/rle.json"
+    grep -q '"counts": "' "$T/rle.json" && pass=$((pass + 1)) || { echo "FAIL --json is COCO RLE by default"; fail=$((fail + 1)); }
+    check "auto json too big" 1 "use --output-mode coco_rle" -- "$BIN/sam-run" --auto --oracle --image "$IMG" --json "$T/huge.json" \
+        --output-mode binary_mask
+    absent "a refused output" "$T/huge.json"
+    check "crops keep no mask" 0 ": 0 masks;" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --crop-n-layers 1 --points-per-side 4 \
+        --pred-iou-thresh 1 --stability-score-thresh 1 --json "$T/none.json"
+    check "shard of one image" 2 "are for folder runs" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --shard 0/2 --out "$T/x"
     printf '[[[1.5, 0.5]]]' >"$T/badgrid.json"
     check "bad point grids" 2 "in [0, 1]" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point-grids "$T/badgrid.json" --out "$T/x"
     absent "auto errors write nothing" "$T/x"

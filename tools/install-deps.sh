@@ -3,7 +3,8 @@
 # libraries, Check and jansson for the C tests, Python with NumPy for the Python package.
 # --torch adds Debian's PyTorch (about 1 GB installed), with which the Python tests also
 # check predict_torch's tensors; --browser adds chromium (and Node.js when missing) for the
-# page's browser test. CI installs both.
+# page's browser test; --fuzz adds clang and its sanitizer runtimes for the libFuzzer
+# targets (tests/fuzz). CI installs all three.
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -13,10 +14,11 @@ packages="build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev li
 for flag in "$@"; do
   case "$flag" in
     --torch) packages="$packages python3-torch" ;;
+    --fuzz) packages="$packages clang libclang-rt-dev" ;;
     --browser) # the page's browser test: Debian's chromium, driven from Node.js by npm's playwright-core
       packages="$packages chromium fonts-dejavu-core"
       command -v npm >/dev/null || packages="$packages nodejs npm" ;;
-    *) echo "usage: $0 [--torch] [--browser]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--torch] [--browser] [--fuzz]" >&2; exit 2 ;;
   esac
 done
 $SUDO apt-get update -qq

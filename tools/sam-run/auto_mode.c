@@ -1,9 +1,7 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "modes.h"
 
-#include <ctype.h>
 #include <math.h>
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,70 +15,6 @@
 #include "point_grids.h"
 #include "records.h"
 #include "tool_common.h"
-
-/* ---- inputs ---- */
-
-typedef struct {
-    char **paths;
-    int n;
-    int nested; /* one output folder per image */
-} image_list;
-
-static int has_image_ext(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    char ext[8] = {0};
-    for (int i = 0; i < 7 && dot[1 + i]; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
-    return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png");
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static sam_status add_path(image_list *l, const char *path, sam_error *err)
-{
-    char **p = realloc(l->paths, sizeof *p * (size_t)(l->n + 1));
-    if (!p || !(p[l->n] = strdup(path))) {
-        if (p) l->paths = p;
-        return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
-    }
-    l->paths = p;
-    l->n++;
-    return SAM_OK;
-}
-
-static sam_status expand_images(const run_options *o, image_list *l, sam_error *err)
-{
-    for (int i = 0; i < o->n_images; i++) {
-        struct stat st;
-        if (stat(o->images[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
-            sam_status s = add_path(l, o->images[i], err);
-            if (s) return s;
-            continue;
-        }
-        DIR *d = opendir(o->images[i]);
-        if (!d) return tool_fail(err, SAM_ERR_IO, "cannot read directory '%s'", o->images[i]);
-        int first = l->n;
-        struct dirent *e;
-        sam_status s = SAM_OK;
-        while (s == SAM_OK && (e = readdir(d))) {
-            if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
-            char path[8192];
-            snprintf(path, sizeof path, "%s/%s", o->images[i], e->d_name);
-            s = add_path(l, path, err);
-        }
-        closedir(d);
-        if (s) return s;
-        if (l->n == first) return tool_fail(err, SAM_ERR_INVALID_ARG, "--image %s: no .jpg, .jpeg or .png files in the directory", o->images[i]);
-        qsort(l->paths + first, (size_t)(l->n - first), sizeof *l->paths, by_name);
-        l->nested = 1;
-    }
-    if (l->n > 1) l->nested = 1;
-    return SAM_OK;
-}
 
 /* ---- outputs (scripts/amg.py's layout) ---- */
 
@@ -244,7 +178,7 @@ static sam_status auto_single(auto_job *j, const run_options *o, const char *pat
 int run_auto_mode(const run_options *o)
 {
     sam_error err = {0};
-    image_list images = {0};
+    dataset_images images = {0};
     point_grids grids = {0};
     sam_model *model = NULL;
     sam_predictor *pred = NULL;
@@ -252,7 +186,7 @@ int run_auto_mode(const run_options *o)
     written_files w = {0};
     int rc = EXIT_USAGE;
     sam_amg_params amg;
-    if (expand_images(o, &images, &err)) goto fail;
+    if (dataset_list_images(o->images, o->n_images, &images, &err)) goto fail;
     if (o->json_path && images.n > 1) {
         tool_fail(&err, SAM_ERR_INVALID_ARG, "--json writes one image's masks; for %d images use --out DIR (a folder per image)", images.n);
         goto fail;
@@ -307,8 +241,7 @@ fail:
     written_rollback(&w);
 done:
     written_free(&w);
-    for (int i = 0; i < images.n; i++) free(images.paths[i]);
-    free(images.paths);
+    dataset_images_free(&images);
     point_grids_free(&grids);
     if (o->oracle) sam_oracle_free(&src);
     sam_predictor_free(pred);

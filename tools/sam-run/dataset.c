@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "dataset.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,72 @@
 #include "json.h"
 #include "output_files.h"
 #include "tool_common.h"
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    char ext[8] = {0};
+    for (int i = 0; i < 7 && dot[1 + i]; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+    return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png");
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static sam_status add_path(dataset_images *l, const char *path, sam_error *err)
+{
+    char **p = realloc(l->paths, sizeof *p * (size_t)(l->n + 1));
+    if (!p || !(p[l->n] = strdup(path))) {
+        if (p) l->paths = p;
+        return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    }
+    l->paths = p;
+    l->n++;
+    return SAM_OK;
+}
+
+void dataset_images_free(dataset_images *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->paths[i]);
+    free(l->paths);
+    memset(l, 0, sizeof *l);
+}
+
+sam_status dataset_list_images(const char *const *args, int n_args, dataset_images *l, sam_error *err)
+{
+    memset(l, 0, sizeof *l);
+    sam_status s = SAM_OK;
+    for (int i = 0; i < n_args && s == SAM_OK; i++) {
+        struct stat st;
+        if (stat(args[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            s = add_path(l, args[i], err);
+            continue;
+        }
+        DIR *d = opendir(args[i]);
+        if (!d) {
+            s = tool_fail(err, SAM_ERR_IO, "cannot read directory '%s': %s", args[i], strerror(errno));
+            break;
+        }
+        int first = l->n;
+        struct dirent *e;
+        while (s == SAM_OK && (e = readdir(d))) {
+            if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", args[i], e->d_name);
+            s = add_path(l, path, err);
+        }
+        closedir(d);
+        if (s == SAM_OK && l->n == first) s = tool_fail(err, SAM_ERR_INVALID_ARG, "--image %s: no .jpg, .jpeg or .png files in the directory", args[i]);
+        if (s == SAM_OK) qsort(l->paths + first, (size_t)(l->n - first), sizeof *l->paths, by_name);
+        l->nested = 1;
+    }
+    if (l->n > 1) l->nested = 1;
+    if (s) dataset_images_free(l);
+    return s;
+}
 
 int dataset_parse_shard(const char *arg, int *k, int *n)
 {
@@ -246,7 +313,7 @@ int dataset_run(const dataset_options *o, char *const *images, int n_images, dat
         if (st == SAM_OK) {
             done++;
             if (!manifest_add(&m, images[i], stem, "done", n_masks, seconds, NULL, o)) fprintf(stderr, "sam-run: warning: cannot append to the manifest\n");
-            fprintf(stderr, "[%d/%d] %s: %d masks in %.1f s\n", position, in_shard, images[i], n_masks, seconds);
+            fprintf(stderr, "[%d/%d] %s: %d mask%s in %.1f s\n", position, in_shard, images[i], n_masks, n_masks == 1 ? "" : "s", seconds);
         } else {
             remove_tree(tmp);
             failed++;

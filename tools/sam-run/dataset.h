@@ -9,6 +9,17 @@
 
 #include "samrt.h"
 
+/* What --image named: files as given, directories as their .jpg/.jpeg/.png files in name
+ * order. nested: a folder run (a directory, or several images). */
+typedef struct dataset_images {
+    char **paths;
+    int n;
+    int nested;
+} dataset_images;
+
+sam_status dataset_list_images(const char *const *args, int n_args, dataset_images *out, sam_error *err);
+void dataset_images_free(dataset_images *l);
+
 typedef struct dataset_options {
     const char *out_dir;
     int overwrite;  /* redo images whose output exists */

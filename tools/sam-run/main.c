@@ -15,6 +15,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sam-run --model MODEL --image IMG [prompts] [outputs] [options]\n"
+            "       sam-run --model MODEL --image DIR ... [prompts] --out DIR [folder-run options]\n"
             "       sam-run --model MODEL --image IMG|DIR ... --auto [AMG options] (--out DIR | --json FILE)\n"
             "       sam-run --model MODEL [--graph FILE] --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
             "\n"
@@ -55,7 +56,8 @@ static void usage(FILE *f)
             "  N.png masks, metadata.csv, overlay.png and masks.json (RLE modes), as scripts/amg.py.\n"
             "  --json FILE writes COCO RLE unless --output-mode says otherwise; an output over 1 GB\n"
             "  is refused before it is written\n"
-            "folder runs (several images: each image's folder appears whole, or not at all):\n"
+            "folder runs (a directory or several --image, with --auto or with prompts, which then\n"
+            "apply to every image; --out DIR gets a folder per image, each appearing whole or not at all):\n"
             "  --resume                 skip images whose folder is already in DIR (the default)\n"
             "  --overwrite              redo them\n"
             "  --keep-going             record a failed image in DIR/manifest.jsonl and go on (the\n"
@@ -206,10 +208,6 @@ static int check_combination(run_options *o, int want_auto, int cli_prompt, cons
             return EXIT_USAGE;
         }
         return -1;
-    }
-    if (o->n_images > 1) {
-        fprintf(stderr, "sam-run: several --image are for --auto; prompts segment one image\n");
-        return EXIT_USAGE;
     }
     if (o->n_images) {
         if (o->n_inputs || o->n_outputs || o->graph || o->n_params) {

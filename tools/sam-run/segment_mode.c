@@ -8,6 +8,7 @@
 #include "modes.h"
 #include "output_files.h"
 #include "overlay.h"
+#include "dataset.h"
 #include "tool_common.h"
 
 typedef struct {
@@ -20,8 +21,8 @@ static const uint8_t *mask_of(const sam_prediction *r, int idx)
     return r->masks + (size_t)idx * r->height * r->width;
 }
 
-static sam_status write_json(const char *path, const run_options *o, const prompt_set *ps, const results *r, const char *variant,
-                             const double seconds[2], written_files *w, sam_error *err)
+static sam_status write_json(const char *path, const char *image_path, const run_options *o, const prompt_set *ps, const results *r,
+                             const char *variant, const double seconds[2], written_files *w, sam_error *err)
 {
     const sam_prediction *p = r->pred;
     text_file t;
@@ -29,7 +30,7 @@ static sam_status write_json(const char *path, const run_options *o, const promp
     if (st) return st;
     FILE *f = t.f;
     fprintf(f, "{\n  \"image\": ");
-    tool_json_put_string(f, o->images[0]);
+    tool_json_put_string(f, image_path);
     fprintf(f, ",\n  \"width\": %d,\n  \"height\": %d,\n  \"model\": ", p->width, p->height);
     tool_json_put_string(f, o->model);
     fprintf(f, ",\n  \"variant\": ");
@@ -64,16 +65,18 @@ static sam_status write_json(const char *path, const run_options *o, const promp
     return text_commit(&t, w, err);
 }
 
-static sam_status write_outputs(const run_options *o, const prompt_set *ps, const sam_image *img, results *r, const char *variant,
-                                const double seconds[2], written_files *w, sam_error *err)
+/* out_dir may be NULL; the single-file outputs (--json, --save-logits, --save-masks) are
+ * written when `single` (one image, not a folder run) */
+static sam_status write_outputs(const run_options *o, const char *image_path, const char *out_dir, int single, const prompt_set *ps,
+                                const sam_image *img, results *r, const char *variant, const double seconds[2], written_files *w, sam_error *err)
 {
     const sam_prediction *p = r->pred;
     sam_status st = SAM_OK;
     char path[8192];
     int total = p->n_objects * p->n_masks;
     size_t plane = (size_t)p->width * p->height;
-    if (o->out_dir) {
-        if ((st = make_dir(o->out_dir, err))) return st;
+    if (out_dir) {
+        if ((st = make_dir(out_dir, err))) return st;
         r->files = calloc((size_t)total, sizeof *r->files);
         uint8_t *gray = malloc(plane);
         if (!r->files || !gray) {
@@ -84,7 +87,7 @@ static sam_status write_outputs(const run_options *o, const prompt_set *ps, cons
             char name[64];
             snprintf(name, sizeof name, "mask_%d_%d.png", idx / p->n_masks, idx % p->n_masks);
             if (!(r->files[idx] = strdup(name))) st = tool_fail(err, SAM_ERR_NOMEM, "out of memory");
-            snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
+            snprintf(path, sizeof path, "%s/%s", out_dir, name);
             const uint8_t *m = mask_of(p, idx);
             for (size_t i = 0; i < plane; i++) gray[i] = m[i] ? 255 : 0;
             if (st == SAM_OK) st = png_output(path, p->width, p->height, 1, gray, w, err);
@@ -96,14 +99,15 @@ static sam_status write_outputs(const run_options *o, const prompt_set *ps, cons
         memcpy(over, img->rgb, plane * 3);
         for (int idx = 0; idx < total; idx++) overlay_add_mask(over, p->width, p->height, mask_of(p, idx), idx);
         overlay_prompts(over, p->width, p->height, ps->prompts, ps->n);
-        snprintf(path, sizeof path, "%s/overlay.png", o->out_dir);
+        snprintf(path, sizeof path, "%s/overlay.png", out_dir);
         st = png_output(path, p->width, p->height, 3, over, w, err);
         free(over);
         if (st) return st;
-        snprintf(path, sizeof path, "%s/result.json", o->out_dir);
-        if ((st = write_json(path, o, ps, r, variant, seconds, w, err))) return st;
+        snprintf(path, sizeof path, "%s/result.json", out_dir);
+        if ((st = write_json(path, image_path, o, ps, r, variant, seconds, w, err))) return st;
     }
-    if (o->json_path && (st = write_json(o->json_path, o, ps, r, variant, seconds, w, err))) return st;
+    if (!single) return SAM_OK;
+    if (o->json_path && (st = write_json(o->json_path, image_path, o, ps, r, variant, seconds, w, err))) return st;
     if (o->save_logits) {
         int64_t shape[4] = {p->n_objects, p->n_masks, p->low_res, p->low_res};
         if ((st = sam_npy_save(o->save_logits, SAM_NPY_F32, 4, shape, p->low_res_logits, err))) return st;
@@ -127,80 +131,131 @@ static void scale_prompts(prompt_set *ps, double sx, double sy)
     }
 }
 
-int run_segment_mode(run_options *o)
-{
-    sam_error err = {0};
-    sam_model *model = NULL;
-    sam_predictor *pred = NULL;
-    sam_prediction *out = NULL;
-    sam_image img = {0}, work = {0};
-    results r = {0};
-    written_files w = {0};
-    int rc = 1;
-    prompt_set *ps = &o->prompts;
-    double seconds[2] = {0, 0}; /* encoder, then decoder with the masks at full size */
+typedef struct {
+    run_options *o;
+    sam_model *model;
+    sam_predictor *pred;
+} segment_job;
 
-    if (sam_image_load(o->images[0], &img, &err)) goto fail;
-    if (prompt_check_bounds(ps, img.width, img.height, &err)) {
-        rc = EXIT_USAGE;
-        goto fail;
-    }
-    if (tool_open_predictor(o->model, o->config, o->threads, o->profile, !o->no_fuse, &model, &pred, &err)) goto fail;
-    if (prompt_check_masks(ps, sam_predictor_low_res(pred), &err)) {
-        rc = EXIT_USAGE;
-        goto fail;
+/* One image: its masks from the prompts, and the outputs. A bad prompt for this image
+ * (outside it) sets *usage. */
+static sam_status segment_image(segment_job *j, const char *path, const char *out_dir, int single, int *n_masks, int *usage, written_files *w,
+                                sam_error *err)
+{
+    run_options *o = j->o;
+    prompt_set *ps = &o->prompts;
+    sam_image img = {0}, work = {0};
+    sam_prediction *out = NULL;
+    results r = {0};
+    double seconds[2] = {0, 0}; /* encoder, then decoder with the masks at full size */
+    sam_status st = sam_image_load(path, &img, err);
+    if (st) return st;
+    if ((st = prompt_check_bounds(ps, img.width, img.height, err))) {
+        *usage = 1;
+        goto done;
     }
     double scale = o->input_percent / 100.0;
     if (scale < 1.0) {
         int ww = (int)(img.width * scale + 0.5), wh = (int)(img.height * scale + 0.5);
-        if (sam_image_resize(&img, ww < 1 ? 1 : ww, wh < 1 ? 1 : wh, &work, &err)) goto fail;
-        scale_prompts(ps, (double)work.width / img.width, (double)work.height / img.height);
+        if ((st = sam_image_resize(&img, ww < 1 ? 1 : ww, wh < 1 ? 1 : wh, &work, err))) goto done;
     }
     const sam_image *seg = scale < 1.0 ? &work : &img;
-    if (o->embedding) {
+    const char *variant = sam_model_variant(j->model);
+    if (single && o->embedding) {
         int reused;
-        fprintf(stderr, "sam-run: encoding %s (%dx%d) with %s unless %s holds its features...\n", o->images[0], seg->width, seg->height,
-                sam_model_variant(model), o->embedding);
-        if (sam_predictor_set_image_cached(pred, seg, o->embedding, &reused, &err)) goto fail;
+        fprintf(stderr, "sam-run: encoding %s (%dx%d) with %s unless %s holds its features...\n", path, seg->width, seg->height, variant, o->embedding);
+        if ((st = sam_predictor_set_image_cached(j->pred, seg, o->embedding, &reused, err))) goto done;
         fprintf(stderr, reused ? "sam-run: reused the image embedding in %s\n" : "sam-run: saved the image embedding to %s\n", o->embedding);
-        if (!reused) written_add(&w, o->embedding);
+        if (!reused) written_add(w, o->embedding);
     } else {
-        fprintf(stderr, "sam-run: encoding %s (%dx%d) with %s...\n", o->images[0], seg->width, seg->height, sam_model_variant(model));
-        if (sam_predictor_set_image(pred, seg, &err)) goto fail;
+        if (single) fprintf(stderr, "sam-run: encoding %s (%dx%d) with %s...\n", path, seg->width, seg->height, variant);
+        if ((st = sam_predictor_set_image(j->pred, seg, err))) goto done;
     }
-    seconds[0] = sam_predictor_encoder_seconds(pred);
+    seconds[0] = sam_predictor_encoder_seconds(j->pred);
 
     sam_predict_params prm = sam_predict_default_params();
     prm.multimask_output = o->multimask;
     prm.output_height = img.height; /* masks at the original size, whatever was segmented */
     prm.output_width = img.width;
     double t0 = tool_now();
-    if (sam_predictor_predict(pred, ps->prompts, ps->n, &prm, &out, &err)) goto fail;
-    seconds[1] = tool_now() - t0;
+    if (scale < 1.0) scale_prompts(ps, (double)work.width / img.width, (double)work.height / img.height);
+    st = sam_predictor_predict(j->pred, ps->prompts, ps->n, &prm, &out, err);
     if (scale < 1.0) scale_prompts(ps, (double)img.width / work.width, (double)img.height / work.height);
+    if (st) goto done;
+    seconds[1] = tool_now() - t0;
     r.pred = out;
-    if (write_outputs(o, ps, &img, &r, sam_model_variant(model), seconds, &w, &err)) goto fail;
-    for (int i = 0; i < ps->n; i++) {
-        fprintf(stderr, "object %d (%s): IoU", i, ps->sources[i]);
-        for (int m = 0; m < out->n_masks; m++) fprintf(stderr, " %.3f", out->iou[i * out->n_masks + m]);
-        fprintf(stderr, "\n");
+    if ((st = write_outputs(o, path, out_dir, single, ps, &img, &r, variant, seconds, w, err))) goto done;
+    *n_masks = out->n_objects * out->n_masks;
+    if (single) {
+        for (int i = 0; i < ps->n; i++) {
+            fprintf(stderr, "object %d (%s): IoU", i, ps->sources[i]);
+            for (int m = 0; m < out->n_masks; m++) fprintf(stderr, " %.3f", out->iou[i * out->n_masks + m]);
+            fprintf(stderr, "\n");
+        }
+        fprintf(stderr, "sam-run: encoder %.2f s, decoder and masks %.1f ms for %d object(s)%s%s\n", seconds[0], 1e3 * seconds[1], ps->n,
+                out_dir ? "; wrote " : "", out_dir ? out_dir : "");
     }
-    fprintf(stderr, "sam-run: encoder %.2f s, decoder and masks %.1f ms for %d object(s)%s%s\n", seconds[0], 1e3 * seconds[1], ps->n,
-            o->out_dir ? "; wrote " : "", o->out_dir ? o->out_dir : "");
-    if (o->profile) sam_predictor_print_profile(pred, stderr);
-    rc = 0;
+done:
+    for (int i = 0; r.files && i < out->n_objects * out->n_masks; i++) free(r.files[i]);
+    free(r.files);
+    sam_prediction_free(out);
+    sam_image_free(&img);
+    sam_image_free(&work);
+    return st;
+}
+
+/* dataset_image_fn: the same prompts on every image of a folder run */
+static sam_status segment_folder(void *ctx, const char *path, const char *dir, int *n_masks, sam_error *err)
+{
+    written_files w = {0};
+    int usage = 0;
+    sam_status st = segment_image(ctx, path, dir, 0, n_masks, &usage, &w, err);
+    written_free(&w);
+    return st;
+}
+
+int run_segment_mode(run_options *o)
+{
+    sam_error err = {0};
+    segment_job job = {o, NULL, NULL};
+    dataset_images images = {0};
+    written_files w = {0};
+    int rc = EXIT_USAGE, n_masks = 0, usage = 0;
+    if (dataset_list_images(o->images, o->n_images, &images, &err)) goto fail;
+    if (images.nested && (!o->out_dir || o->json_path || o->save_logits || o->save_masks || o->embedding)) {
+        tool_fail(&err, SAM_ERR_INVALID_ARG, "prompts on a folder of images write --out DIR (a folder per image); --json, --save-logits, --save-masks "
+                                              "and --embedding name one image's files");
+        goto fail;
+    }
+    if (!images.nested && (o->overwrite || o->shard_n > 1)) {
+        tool_fail(&err, SAM_ERR_INVALID_ARG, "--overwrite and --shard are for folder runs (a directory or several --image)");
+        goto fail;
+    }
+    rc = 1;
+    if (tool_open_predictor(o->model, o->config, o->threads, o->profile, !o->no_fuse, &job.model, &job.pred, &err)) goto fail;
+    if (prompt_check_masks(&o->prompts, sam_predictor_low_res(job.pred), &err)) {
+        rc = EXIT_USAGE;
+        goto fail;
+    }
+    if (images.nested) {
+        dataset_options d = {o->out_dir, o->overwrite, o->keep_going, o->shard_k, o->shard_n};
+        rc = dataset_run(&d, images.paths, images.n, segment_folder, &job);
+    } else {
+        if (segment_image(&job, images.paths[0], o->out_dir, 1, &n_masks, &usage, &w, &err)) {
+            rc = usage ? EXIT_USAGE : 1;
+            goto fail;
+        }
+        rc = 0;
+    }
+    if (o->profile) sam_predictor_print_profile(job.pred, stderr);
     goto done;
 fail:
     fprintf(stderr, "sam-run: %s\n", err.msg);
     written_rollback(&w);
 done:
     written_free(&w);
-    for (int i = 0; r.files && i < out->n_objects * out->n_masks; i++) free(r.files[i]);
-    free(r.files);
-    sam_prediction_free(out);
-    sam_image_free(&img);
-    sam_image_free(&work);
-    sam_predictor_free(pred);
-    sam_model_free(model);
+    dataset_images_free(&images);
+    sam_predictor_free(job.pred);
+    sam_model_free(job.model);
     return rc;
 }
