@@ -116,6 +116,8 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
         pass=$((pass + 1)) || { echo "FAIL prompts on a folder: a folder per image"; fail=$((fail + 1)); }
     check "prompts on a folder, one file" 2 "name one image's files" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$T/imgs" --point 10,10 \
         --json "$T/x.json"
+    { printf '['; yes '{},' | head -c 30000000; printf '{}]'; } >"$T/many.json" # 10^7 objects: refused before jansson allocates 2 GB
+    check "prompts: 10^7 objects" 2 "lists and objects accepted" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$DOG" --prompts "$T/many.json" --out "$T/x"
     printf '[[[0.5, 0.5], [0.25, 0.75]]]' >"$T/grid.json"
     check "point grids" 0 "masks;" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point-grids "$T/grid.json" --json "$T/g.json"
     check "auto no image" 2 "--auto needs --image" -- "$BIN/sam-run" --auto --oracle --out "$T/x"

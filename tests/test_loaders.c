@@ -58,6 +58,16 @@ START_TEST(test_graph_errors)
     expect_graph_error(HEAD "  - {op: reshape, in: [x], out: y, attrs: {shape: [$(width * widht)]}}\n", "6:52", "unknown parameter 'widht'");
     expect_graph_error(HEAD "  - repeat: i\n    count: 2\n    nodes:\n      - {op: gelu, in: [x], out: y}\n", "9:34", "already defined");
     expect_graph_error(HEAD "  - {op: gelu, in: x, out: y}\n", "6:20", "expected a list for 'in'");
+    /* hostile sizes (the robustness issue's findings): refused with a location, never attempted */
+    expect_graph_error("graph: t\ninputs:\n  - {name: x, shape: [16777216, 16777216, 16777216]}\noutputs: [x]\nnodes: []\n", "3:22",
+                       "more than 2^36 elements");
+    expect_graph_error(HEAD "  - {op: gelu, in: [x], out: y}\n  - repeat: i\n    count: 100000\n    nodes:\n      - repeat: j\n        count: 100000\n"
+                            "        nodes:\n          - {if: 0, then: []}\n",
+                       NULL, "expands to more than 100000");
+    expect_graph_error("graph: t\ninputs:\n  - {name: x, shape: [1, 8, 8, 4]}\noutputs: [y]\nnodes:\n"
+                       "  - {op: window_partition, in: [x], out: y, attrs: {window: 4611686018427387904}}\n",
+                       "6:61", "out of range");
+    expect_graph_error(HEAD "  - {op: reshape, in: [x], out: z, attrs: {shape: [-1, 16777216, 16777216, 16777216]}}\n", NULL, "");
 }
 END_TEST
 

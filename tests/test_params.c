@@ -68,6 +68,8 @@ START_TEST(test_functions_and_logic)
     ck_assert_int_eq(sam_expr_eval("sum(stages, 5)", &P, &v, &err), SAM_ERR_GRAPH);
     ck_assert_int_eq(sam_expr_eval("pow(2, 63)", &P, &v, &err), SAM_ERR_GRAPH);
     ck_assert_int_eq(sam_expr_eval("pow(10, 19)", &P, &v, &err), SAM_ERR_GRAPH); /* overflow */
+    ck_assert_int_eq(sam_expr_eval("-(-9223372036854775807 - 1)", &P, &v, &err), SAM_ERR_GRAPH); /* -INT64_MIN (a fuzzing finding) */
+    ck_assert_msg(strstr(err.msg, "overflow"), "%s", err.msg);
     ck_assert_int_eq(sam_expr_eval("len(i)", &P, &v, &err), SAM_ERR_GRAPH);
     ck_assert_int_eq(sam_expr_eval("max(1, 2)", &P, &v, &err), SAM_ERR_GRAPH);
     ck_assert_ptr_nonnull(strstr(err.msg, "unknown function 'max'"));

@@ -6,11 +6,40 @@
 
 #include "tool_common.h"
 
+/* An upper bound of what parsing would allocate, from the structure outside strings:
+ * containers ('[' and '{') and values (separators and containers). */
+static void count_json(const char *text, size_t len, size_t *containers, size_t *values)
+{
+    size_t c = 0, v = 1;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_string) {
+            if (ch == '\\') i++;
+            else if (ch == '"') in_string = 0;
+        } else if (ch == '"') {
+            in_string = 1;
+        } else if (ch == '[' || ch == '{') {
+            c++;
+            v++;
+        } else if (ch == ',' || ch == ':') {
+            v++;
+        }
+    }
+    *containers = c;
+    *values = v;
+}
+
 sam_status tool_json_parse(const char *text, size_t len, const char *source, json_t **out, sam_error *err)
 {
     *out = NULL;
     if (len > TOOL_JSON_MAX_BYTES)
         return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: %zu bytes of JSON, more than the %zu MiB accepted", source, len, TOOL_JSON_MAX_BYTES >> 20);
+    size_t containers, values;
+    count_json(text, len, &containers, &values);
+    if (containers > TOOL_JSON_MAX_CONTAINERS || values > TOOL_JSON_MAX_VALUES)
+        return tool_fail(err, SAM_ERR_INVALID_ARG, "%s: %zu values in %zu lists and objects: more than the %zu values and %zu lists and objects accepted",
+                         source, values, containers, TOOL_JSON_MAX_VALUES, TOOL_JSON_MAX_CONTAINERS);
     json_error_t e;
     /* duplicate keys are refused: which one wins is not something a user should guess */
     json_t *root = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);

@@ -12,6 +12,10 @@
 /* The largest JSON file or request body the programs read: a prompts file of a million
  * objects is far smaller, and the cap bounds the tree jansson builds (~40x the text). */
 #define TOOL_JSON_MAX_BYTES ((size_t)64 << 20)
+/* jansson takes ~50 bytes a value and ~250 an object, so bytes alone do not bound the
+ * memory (64 MiB of "{}," is 5 GB parsed): values and containers are counted first. */
+#define TOOL_JSON_MAX_VALUES ((size_t)1 << 23)
+#define TOOL_JSON_MAX_CONTAINERS ((size_t)1 << 20)
 
 /* Parses text (a document of any type); errors as "source:line:column: message". */
 sam_status tool_json_parse(const char *text, size_t len, const char *source, json_t **out, sam_error *err);

@@ -24,7 +24,7 @@ sam_status point_grids_from_json(const json_t *root, const char *what, point_gri
         const json_t *layer = json_array_get(root, l);
         size_t n = json_array_size(layer);
         if (!json_is_array(layer) || n < 1 || n > POINT_GRIDS_MAX_POINTS) {
-            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: layer %zu must be a list of 1 to 2^20 points", what, l);
+            st = tool_fail(err, SAM_ERR_INVALID_ARG, "%s: layer %zu must be a list of 1 to 2^18 points", what, l);
             break;
         }
         if (!(g->grids[l] = malloc(sizeof(double) * 2 * n))) {

@@ -9,7 +9,7 @@
 #include "samrt.h"
 
 #define POINT_GRIDS_MAX_LAYERS 8
-#define POINT_GRIDS_MAX_POINTS (1 << 20)
+#define POINT_GRIDS_MAX_POINTS (1 << 18)
 
 typedef struct point_grids {
     int n;
