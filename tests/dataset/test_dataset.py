@@ -9,7 +9,8 @@ images (one of them broken):
     image in manifest.jsonl (the broken image: "failed", and exit status 1);
   - three --shard K/3 processes at once into one folder give the same union, each image
     done by exactly one of them;
-  - a resumed run over a complete folder does nothing; --overwrite redoes it identically.
+  - a resumed run over a complete folder does nothing; --overwrite redoes it identically;
+  - --no-keep-going stops at the first failure.
 """
 import hashlib, json, os, random, shutil, signal, subprocess, sys, tempfile, time
 
@@ -131,6 +132,17 @@ def main():
         check(sorted(done) == stems and all(len(s) == 1 for s in by_shard.values()) and len({s for v in by_shard.values() for s in v}) >= 2,
               "each image done once, by one shard, and the work split across shards")
         check(sum(p.returncode for p in procs) == 1, "only the shard with the broken image exits 1")
+
+        # --no-keep-going stops at the first failure
+        stop_in = os.path.join(tmp, "stop_images")
+        os.makedirs(stop_in)
+        shutil.copy(os.path.join(images, "img99_broken.jpg"), os.path.join(stop_in, "a_broken.jpg"))
+        for n in ("img00.jpg", "img01.png"):
+            shutil.copy(os.path.join(images, n), stop_in)
+        stop = os.path.join(tmp, "stop")
+        rc = subprocess.run(RUN + ["--image", stop_in, "--out", stop, "--no-keep-going"], capture_output=True).returncode
+        lines, done = manifest(stop)
+        check(rc == 1 and not done and [l["status"] for l in lines] == ["failed"], "--no-keep-going stops at the first failed image")
 
         # bad arguments
         for args, what in ((["--shard", "3/3"], "--shard K out of range"), (["--shard", "x"], "--shard not K/N"),

@@ -191,10 +191,7 @@ int run_auto_mode(const run_options *o)
         tool_fail(&err, SAM_ERR_INVALID_ARG, "--json writes one image's masks; for %d images use --out DIR (a folder per image)", images.n);
         goto fail;
     }
-    if (!images.nested && (o->overwrite || o->shard_n > 1)) {
-        tool_fail(&err, SAM_ERR_INVALID_ARG, "--overwrite and --shard are for folder runs (a directory or several --image)");
-        goto fail;
-    }
+    if (dataset_check_single(&images, o->overwrite, o->shard_n, &err)) goto fail;
     if (o->point_grids && point_grids_load(o->point_grids, &grids, &err)) goto fail;
     rc = 1;
     if (o->oracle) {

@@ -82,6 +82,12 @@ sam_status dataset_list_images(const char *const *args, int n_args, dataset_imag
     return s;
 }
 
+sam_status dataset_check_single(const dataset_images *l, int overwrite, int shard_n, sam_error *err)
+{
+    if (l->nested || (!overwrite && shard_n <= 1)) return SAM_OK;
+    return tool_fail(err, SAM_ERR_INVALID_ARG, "--overwrite and --shard are for folder runs (a directory or several --image)");
+}
+
 int dataset_parse_shard(const char *arg, int *k, int *n)
 {
     const char *slash = strchr(arg, '/');

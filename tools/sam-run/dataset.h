@@ -19,6 +19,8 @@ typedef struct dataset_images {
 
 sam_status dataset_list_images(const char *const *args, int n_args, dataset_images *out, sam_error *err);
 void dataset_images_free(dataset_images *l);
+/* The refusal of folder-run options (--overwrite, --shard) for a single image. */
+sam_status dataset_check_single(const dataset_images *l, int overwrite, int shard_n, sam_error *err);
 
 typedef struct dataset_options {
     const char *out_dir;

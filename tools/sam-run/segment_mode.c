@@ -227,10 +227,7 @@ int run_segment_mode(run_options *o)
                                               "and --embedding name one image's files");
         goto fail;
     }
-    if (!images.nested && (o->overwrite || o->shard_n > 1)) {
-        tool_fail(&err, SAM_ERR_INVALID_ARG, "--overwrite and --shard are for folder runs (a directory or several --image)");
-        goto fail;
-    }
+    if (dataset_check_single(&images, o->overwrite, o->shard_n, &err)) goto fail;
     rc = 1;
     if (tool_open_predictor(o->model, o->config, o->threads, o->profile, !o->no_fuse, &job.model, &job.pred, &err)) goto fail;
     if (prompt_check_masks(&o->prompts, sam_predictor_low_res(job.pred), &err)) {
