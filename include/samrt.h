@@ -459,6 +459,7 @@ typedef struct sam_session_params {
     int reference; /* 1: the plain reference kernels (slow; for checking) */
     int profile;   /* 1: time every node */
     int trace;     /* 1: record per-node, per-thread spans for sam_session_write_trace */
+    size_t max_arena_bytes; /* refuse a graph whose activations need more (0: no limit) */
 } sam_session_params;
 
 SAMRT_API sam_session_params sam_session_default_params(void);

@@ -97,7 +97,8 @@ static sam_status reshape_infer(const sam_node *node, const sam_tensor *const *i
     for (int i = 0; i < shape->n; i++) {
         if (shape->list[i] == -1 && infer_at < 0) infer_at = i;
         else if (shape->list[i] < 1) return sam_fail(err, SAM_ERR_GRAPH, "reshape: dimensions must be positive, with at most one -1");
-        else known *= shape->list[i];
+        else if (__builtin_mul_overflow(known, shape->list[i], &known) || known > n)
+            return sam_shape_error(err, "reshape", "the new shape has more elements than the input", in[0]);
         out->shape[i] = shape->list[i];
     }
     out->ndim = shape->n;

@@ -26,6 +26,9 @@ static sam_status create(const sam_graph *graph, const sam_session_params *param
     if (st == SAM_OK) st = sam_graph_prune(g, err);
     if (st == SAM_OK && o.fuse && !sam_fusion_disabled_by_env()) st = sam_fuse_graph(g, &s->fusion, err);
     if (st == SAM_OK) st = sam_plan_memory(g, sam_pool_size(s->pool), &s->plan, err);
+    if (st == SAM_OK && o.max_arena_bytes && s->plan.arena_size > o.max_arena_bytes)
+        st = sam_fail(err, SAM_ERR_NOMEM, "graph '%s' needs a %zu MiB activation arena, more than the %zu MiB allowed", g->name, s->plan.arena_size >> 20,
+                      o.max_arena_bytes >> 20);
     if (st == SAM_OK) {
         size_t bytes = s->plan.arena_size ? s->plan.arena_size : 64;
         s->arena = aligned_alloc(64, (bytes + 63) / 64 * 64);

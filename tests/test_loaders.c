@@ -71,6 +71,25 @@ START_TEST(test_graph_errors)
 }
 END_TEST
 
+START_TEST(test_arena_limit)
+{
+    /* a window of 20000 pads an 8x8 input to a 6.4 GB activation (a fuzzing finding): with
+     * a limit, refused before anything is allocated */
+    const char *text = "graph: t\ninputs:\n  - {name: x, shape: [1, 8, 8, 4]}\noutputs: [y]\nnodes:\n"
+                       "  - {op: window_partition, in: [x], out: y, attrs: {window: 20000}}\n";
+    sam_graph *g;
+    sam_error err = {0};
+    ck_assert_msg(load_text(text, &g, &err) == SAM_OK, "%s", err.msg);
+    sam_session *s = NULL;
+    sam_session_params sp = sam_session_default_params();
+    sp.max_arena_bytes = 256u << 20;
+    ck_assert_int_eq(sam_session_create(g, &sp, &s, &err), SAM_ERR_NOMEM);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err.msg, "6103 MiB activation arena, more than the 256 MiB allowed"), "%s", err.msg);
+    sam_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_graph_runs)
 {
     /* repeat + views + a kept internal tensor, run end to end without a model */
@@ -533,6 +552,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_graph_errors);
     tcase_add_test(tc, test_graph_runs);
+    tcase_add_test(tc, test_arena_limit);
     tcase_add_test(tc, test_configs);
     tcase_add_test(tc, test_real_graph_needs_weights);
     tcase_add_test(tc, test_blob_roundtrip);

@@ -15,10 +15,11 @@ static void run_small(const sam_graph *g)
     if (sam_graph_flops(g) > RUN_MAX_FLOPS) return;
     sam_session_params sp = sam_session_default_params();
     sp.n_threads = 1;
+    sp.max_arena_bytes = RUN_MAX_ARENA; /* a window of 20000 pads 8x8 pixels to 6.4 GB (a finding) */
     sam_session *s = NULL;
     sam_error err;
     if (sam_session_create(g, &sp, &s, &err) != SAM_OK) return;
-    int ok = sam_session_arena_bytes(s) <= RUN_MAX_ARENA;
+    int ok = 1;
     for (int i = 0; ok && i < sam_graph_n_inputs(g); i++) {
         sam_tensor_view in;
         sam_graph_input(g, i, &in);
