@@ -133,6 +133,8 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     absent "a refused output" "$T/huge.json"
     check "crops keep no mask" 0 ": 0 masks;" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --crop-n-layers 1 --points-per-side 4 \
         --pred-iou-thresh 1 --stability-score-thresh 1 --json "$T/none.json"
+    mkdir -p "$T/clash" && cp "$DOG" "$T/clash/a.jpg" && cp "$SRC/tools/demo/house.png" "$T/clash/a.png"
+    check "folder name clash" 1 "would both write the folder 'a'" -- "$BIN/sam-run" --auto --oracle --image "$T/clash" --out "$T/x"
     check "shard of one image" 2 "are for folder runs" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --shard 0/2 --out "$T/x"
     printf '[[[1.5, 0.5]]]' >"$T/badgrid.json"
     check "bad point grids" 2 "in [0, 1]" -- "$BIN/sam-run" --auto --oracle --image "$DOG" --point-grids "$T/badgrid.json" --out "$T/x"

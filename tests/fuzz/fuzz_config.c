@@ -24,20 +24,17 @@ static void link_into(const char *from_dir, const char *name, const char *to_dir
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char graphs[4200], configs[4300], path[4400];
     static sam_config *cfg;
     if (!cfg) {
+        char graphs[4200], configs[4300];
         snprintf(graphs, sizeof graphs, "%s/graphs", fuzz_dir());
         snprintf(configs, sizeof configs, "%s/configs", graphs);
         if (mkdir(graphs, 0700) || mkdir(configs, 0700) || !(cfg = malloc(sizeof *cfg))) abort();
         for (size_t i = 0; i < sizeof graph_files / sizeof *graph_files; i++) link_into(SAMRT_GRAPH_DIR, graph_files[i], graphs);
         for (size_t i = 0; i < sizeof config_files / sizeof *config_files; i++) link_into(SAMRT_GRAPH_DIR "/configs", config_files[i], configs);
-        snprintf(path, sizeof path, "%s/fuzz.yaml", configs);
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    size_t n = size ? fwrite(data, 1, size, f) : 0;
-    if (fclose(f) != 0 || n != size) return 0;
+    const char *path = fuzz_file("graphs/configs/fuzz.yaml", data, size);
+    if (!path) return 0;
     sam_error err;
     if (sam_config_load(path, cfg, &err) == SAM_OK && sam_config_resolve(cfg, &err) == SAM_OK) {
         for (int i = 0; i < cfg->n_graphs; i++) {

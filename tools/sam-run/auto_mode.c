@@ -92,15 +92,6 @@ static int progress(void *ctx, int done, int total, int crop, int n_crops)
     return 0;
 }
 
-static const char *stem_of(const char *path, char *buf, size_t cap)
-{
-    const char *base = strrchr(path, '/');
-    snprintf(buf, cap, "%s", base ? base + 1 : path);
-    char *dot = strrchr(buf, '.');
-    if (dot && dot != buf) *dot = 0;
-    return buf;
-}
-
 /* An option given that the model's generator lacks, as it was spelled on the command
  * line; NULL when all apply. */
 static const char *foreign_flag(const char *family, const sam_amg_params *given, char *buf, size_t cap)
@@ -127,7 +118,7 @@ static sam_status generate(auto_job *j, const char *path, sam_image *img, sam_am
     sam_status st = sam_image_load(path, img, err);
     if (st) return st;
     sam_amg_params amg = j->amg;
-    amg.progress_ctx = (void *)stem_of(path, stem, sizeof stem);
+    amg.progress_ctx = (void *)dataset_stem(path, stem, sizeof stem);
     if ((st = sam_amg_generate_with(j->src, img, &amg, res, err))) sam_image_free(img);
     return st;
 }

@@ -112,12 +112,13 @@ int dataset_in_shard(const char *path, int k, int n)
     return (int)(h % (uint64_t)n) == k;
 }
 
-static void stem_of(const char *path, char *buf, size_t cap)
+const char *dataset_stem(const char *path, char *buf, size_t cap)
 {
     const char *base = strrchr(path, '/');
     snprintf(buf, cap, "%s", base ? base + 1 : path);
     char *dot = strrchr(buf, '.');
     if (dot && dot != buf) *dot = 0;
+    return buf;
 }
 
 static int is_dir(const char *path)
@@ -149,13 +150,8 @@ static void remove_tree(const char *path)
 /* ---- the manifest: one JSON line per image outcome, appended with one write() each,
  * so that shards appending to one file never interleave inside a line ---- */
 
-typedef struct {
-    int fd;
-    char **done; /* stems with a "done" line already */
-    int n_done;
-} manifest;
 
-static sam_status manifest_open(manifest *m, const char *out_dir, sam_error *err)
+sam_status dataset_manifest_open(dataset_manifest *m, const char *out_dir, sam_error *err)
 {
     char path[8192];
     snprintf(path, sizeof path, "%s/manifest.jsonl", out_dir);
@@ -179,6 +175,7 @@ static sam_status manifest_open(manifest *m, const char *out_dir, sam_error *err
         }
         free(line);
         fclose(f);
+        if (m->n_done) qsort(m->done, (size_t)m->n_done, sizeof *m->done, by_name);
         m->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (m->fd >= 0 && !ends_in_newline && write(m->fd, "\n", 1) != 1) {
             close(m->fd);
@@ -191,14 +188,12 @@ static sam_status manifest_open(manifest *m, const char *out_dir, sam_error *err
     return SAM_OK;
 }
 
-static int manifest_has_done(const manifest *m, const char *stem)
+int dataset_manifest_has_done(const dataset_manifest *m, const char *stem)
 {
-    for (int i = 0; i < m->n_done; i++)
-        if (!strcmp(m->done[i], stem)) return 1;
-    return 0;
+    return m->n_done && bsearch(&stem, m->done, (size_t)m->n_done, sizeof *m->done, by_name) != NULL;
 }
 
-static void manifest_close(manifest *m)
+void dataset_manifest_close(dataset_manifest *m)
 {
     if (m->fd >= 0) close(m->fd);
     for (int i = 0; i < m->n_done; i++) free(m->done[i]);
@@ -206,7 +201,7 @@ static void manifest_close(manifest *m)
 }
 
 /* status: "done" or "failed"; n_masks < 0 and seconds < 0 are left out */
-static int manifest_add(manifest *m, const char *image, const char *stem, const char *status, int n_masks, double seconds, const char *error,
+static int manifest_add(dataset_manifest *m, const char *image, const char *stem, const char *status, int n_masks, double seconds, const char *error,
                         const dataset_options *o)
 {
     json_t *j = json_object();
@@ -251,18 +246,36 @@ static int count_masks(const char *dir)
 
 /* ---- the run ---- */
 
+/* Stems sorted with the image they came from, so that a clash is found in n log n */
+typedef struct {
+    char *stem;
+    int image;
+} stem_entry;
+
+static int by_stem(const void *a, const void *b)
+{
+    return strcmp(((const stem_entry *)a)->stem, ((const stem_entry *)b)->stem);
+}
+
 static sam_status check_stems(char *const *images, int n, sam_error *err)
 {
-    for (int i = 0; i < n; i++) {
-        char a[4096];
-        stem_of(images[i], a, sizeof a);
-        for (int j = 0; j < i; j++) {
-            char b[4096];
-            stem_of(images[j], b, sizeof b);
-            if (!strcmp(a, b)) return tool_fail(err, SAM_ERR_INVALID_ARG, "'%s' and '%s' would both write the folder '%s'", images[j], images[i], a);
-        }
+    stem_entry *e = calloc((size_t)(n > 0 ? n : 1), sizeof *e);
+    sam_status st = e ? SAM_OK : tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == SAM_OK && i < n; i++) {
+        char stem[4096];
+        e[i].image = i;
+        if (!(e[i].stem = strdup(dataset_stem(images[i], stem, sizeof stem)))) st = tool_fail(err, SAM_ERR_NOMEM, "out of memory");
     }
-    return SAM_OK;
+    if (st == SAM_OK) qsort(e, (size_t)n, sizeof *e, by_stem);
+    for (int i = 1; st == SAM_OK && i < n; i++)
+        if (!strcmp(e[i - 1].stem, e[i].stem)) {
+            int first = e[i - 1].image < e[i].image ? e[i - 1].image : e[i].image;
+            int second = e[i - 1].image < e[i].image ? e[i].image : e[i - 1].image;
+            st = tool_fail(err, SAM_ERR_INVALID_ARG, "'%s' and '%s' would both write the folder '%s'", images[first], images[second], e[i].stem);
+        }
+    for (int i = 0; e && i < n; i++) free(e[i].stem);
+    free(e);
+    return st;
 }
 
 static sam_status commit_dir(const char *tmp, const char *final, int overwrite, sam_error *err)
@@ -286,10 +299,10 @@ static sam_status commit_dir(const char *tmp, const char *final, int overwrite, 
 int dataset_run(const dataset_options *o, char *const *images, int n_images, dataset_image_fn fn, void *ctx)
 {
     sam_error err = {0};
-    manifest m = {.fd = -1};
-    if (check_stems(images, n_images, &err) || make_dir(o->out_dir, &err) || manifest_open(&m, o->out_dir, &err)) {
+    dataset_manifest m = {.fd = -1};
+    if (check_stems(images, n_images, &err) || make_dir(o->out_dir, &err) || dataset_manifest_open(&m, o->out_dir, &err)) {
         fprintf(stderr, "sam-run: %s\n", err.msg);
-        manifest_close(&m);
+        dataset_manifest_close(&m);
         return 1;
     }
     int in_shard = 0, done = 0, skipped = 0, failed = 0, position = 0;
@@ -300,11 +313,11 @@ int dataset_run(const dataset_options *o, char *const *images, int n_images, dat
         if (!dataset_in_shard(images[i], o->shard_k, o->shard_n)) continue;
         position++;
         char stem[4096], final[8192], tmp[8300];
-        stem_of(images[i], stem, sizeof stem);
+        dataset_stem(images[i], stem, sizeof stem);
         snprintf(final, sizeof final, "%s/%s", o->out_dir, stem);
         snprintf(tmp, sizeof tmp, "%s/.%s.partial", o->out_dir, stem);
         if (is_dir(final) && !o->overwrite) {
-            if (!manifest_has_done(&m, stem)) manifest_add(&m, images[i], stem, "done", count_masks(final), -1, NULL, o);
+            if (!dataset_manifest_has_done(&m, stem)) manifest_add(&m, images[i], stem, "done", count_masks(final), -1, NULL, o);
             skipped++;
             continue;
         }
@@ -330,6 +343,6 @@ int dataset_run(const dataset_options *o, char *const *images, int n_images, dat
     }
     fprintf(stderr, "sam-run: %d done, %d already there, %d failed in %.1f s; outcomes in %s/manifest.jsonl\n", done, skipped, failed, tool_now() - start,
             o->out_dir);
-    manifest_close(&m);
+    dataset_manifest_close(&m);
     return failed ? 1 : 0;
 }

@@ -36,6 +36,21 @@ typedef sam_status (*dataset_image_fn)(void *ctx, const char *image_path, const 
  * 1 some failed or the run could not start) and prints progress and a summary. */
 int dataset_run(const dataset_options *o, char *const *images, int n_images, dataset_image_fn fn, void *ctx);
 
+/* OUT/manifest.jsonl, open for appending, with the stems it already records as done (a
+ * line torn by a kill is ignored, and the file is made to end in a newline). */
+typedef struct dataset_manifest {
+    int fd;
+    char **done; /* sorted */
+    int n_done;
+} dataset_manifest;
+
+sam_status dataset_manifest_open(dataset_manifest *m, const char *out_dir, sam_error *err);
+int dataset_manifest_has_done(const dataset_manifest *m, const char *stem);
+void dataset_manifest_close(dataset_manifest *m);
+
+/* The image's file name without its extension: the name of its output folder. */
+const char *dataset_stem(const char *path, char *buf, size_t cap);
+
 /* "K/N" with 0 <= K < N <= 1000000. */
 int dataset_parse_shard(const char *arg, int *k, int *n);
 /* Whether the image (by its file name, not its folder) belongs to shard k of n. */

@@ -65,9 +65,9 @@ static sam_status write_json(const char *path, const char *image_path, const run
     return text_commit(&t, w, err);
 }
 
-/* out_dir may be NULL; the single-file outputs (--json, --save-logits, --save-masks) are
- * written when `single` (one image, not a folder run) */
-static sam_status write_outputs(const run_options *o, const char *image_path, const char *out_dir, int single, const prompt_set *ps,
+/* out_dir may be NULL. The single-file outputs (--json, --save-logits, --save-masks) are
+ * refused up front for a folder run. */
+static sam_status write_outputs(const run_options *o, const char *image_path, const char *out_dir, const prompt_set *ps,
                                 const sam_image *img, results *r, const char *variant, const double seconds[2], written_files *w, sam_error *err)
 {
     const sam_prediction *p = r->pred;
@@ -106,7 +106,6 @@ static sam_status write_outputs(const run_options *o, const char *image_path, co
         snprintf(path, sizeof path, "%s/result.json", out_dir);
         if ((st = write_json(path, image_path, o, ps, r, variant, seconds, w, err))) return st;
     }
-    if (!single) return SAM_OK;
     if (o->json_path && (st = write_json(o->json_path, image_path, o, ps, r, variant, seconds, w, err))) return st;
     if (o->save_logits) {
         int64_t shape[4] = {p->n_objects, p->n_masks, p->low_res, p->low_res};
@@ -137,8 +136,8 @@ typedef struct {
     sam_predictor *pred;
 } segment_job;
 
-/* One image: its masks from the prompts, and the outputs. A bad prompt for this image
- * (outside it) sets *usage. */
+/* One image: its masks from the prompts, and the outputs; `single` (not a folder run)
+ * reports as it goes. A bad prompt for this image (outside it) sets *usage. */
 static sam_status segment_image(segment_job *j, const char *path, const char *out_dir, int single, int *n_masks, int *usage, written_files *w,
                                 sam_error *err)
 {
@@ -161,7 +160,7 @@ static sam_status segment_image(segment_job *j, const char *path, const char *ou
     }
     const sam_image *seg = scale < 1.0 ? &work : &img;
     const char *variant = sam_model_variant(j->model);
-    if (single && o->embedding) {
+    if (o->embedding) {
         int reused;
         fprintf(stderr, "sam-run: encoding %s (%dx%d) with %s unless %s holds its features...\n", path, seg->width, seg->height, variant, o->embedding);
         if ((st = sam_predictor_set_image_cached(j->pred, seg, o->embedding, &reused, err))) goto done;
@@ -184,7 +183,7 @@ static sam_status segment_image(segment_job *j, const char *path, const char *ou
     if (st) goto done;
     seconds[1] = tool_now() - t0;
     r.pred = out;
-    if ((st = write_outputs(o, path, out_dir, single, ps, &img, &r, variant, seconds, w, err))) goto done;
+    if ((st = write_outputs(o, path, out_dir, ps, &img, &r, variant, seconds, w, err))) goto done;
     *n_masks = out->n_objects * out->n_masks;
     if (single) {
         for (int i = 0; i < ps->n; i++) {
