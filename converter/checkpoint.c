@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "convert.h"
+#include "precision.h"
 #include "pickle.h"
 #include "zip.h"
 
@@ -227,10 +228,13 @@ sam_status sam_convert_checkpoint(const char *pth_path, const char *out_path, co
         entries[i].ndim = c.spec[i].ndim;
         memcpy(entries[i].shape, c.spec[i].shape, sizeof c.spec[i].shape);
     }
-    st = sam_blob_write(out_path, c.model.meta, entries, c.n_spec, fill_tensor, &c, err);
+    int64_t bytes = 0;
+    st = sam_blob_write_precision(out_path, c.model.meta, entries, c.n_spec, fill_tensor, &c, p.precision, &bytes, err);
     if (st == SAM_OK && info) {
         sam_convert_info_of(&c.model, info);
         info->skipped_tensors = c.skipped;
+        info->bytes = bytes;
+        info->precision = p.precision;
     }
 done:
     free(entries);

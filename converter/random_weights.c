@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "convert.h"
+#include "precision.h"
 
 typedef struct {
     const sam_spec_tensor *spec;
@@ -53,8 +54,8 @@ static sam_status fill_random(void *ctx, int index, void *dst, size_t nbytes, sa
     return SAM_OK;
 }
 
-sam_status sam_write_random_model(const sam_model_spec *spec, uint64_t seed, const char *out_path, sam_progress_fn progress, void *pctx,
-                                  sam_error *err)
+sam_status sam_write_random_model(const sam_model_spec *spec, uint64_t seed, const char *out_path, sam_weight_precision precision,
+                                  sam_progress_fn progress, void *pctx, int64_t *bytes, sam_error *err)
 {
     int n = spec->n_tensors;
     sam_blob_entry *entries = calloc((size_t)n + 1, sizeof *entries);
@@ -74,7 +75,7 @@ sam_status sam_write_random_model(const sam_model_spec *spec, uint64_t seed, con
     c.total = (uint64_t)sam_model_spec_bytes(spec);
     *meta = *spec->meta;
     if ((st = sam_params_set_int(meta, "random_seed", (int64_t)seed, err)) == SAM_OK)
-        st = sam_blob_write(out_path, meta, entries, n, fill_random, &c, err);
+        st = sam_blob_write_precision(out_path, meta, entries, n, fill_random, &c, precision, bytes, err);
 done:
     free(entries);
     free(meta);
@@ -98,8 +99,13 @@ sam_status sam_convert_random(const char *variant, uint64_t seed, const char *ou
     sam_status st = sam_model_spec_for_variant(variant, &spec, err);
     if (st) return st;
     sam_convert_params p = params ? *params : sam_convert_default_params();
-    st = sam_write_random_model(&spec, seed, out_path, p.progress, p.progress_ctx, err);
-    if (st == SAM_OK && info) sam_convert_info_of(&spec, info);
+    int64_t bytes = 0;
+    st = sam_write_random_model(&spec, seed, out_path, p.precision, p.progress, p.progress_ctx, &bytes, err);
+    if (st == SAM_OK && info) {
+        sam_convert_info_of(&spec, info);
+        info->bytes = bytes;
+        info->precision = p.precision;
+    }
     sam_model_spec_free(&spec);
     return st;
 }

@@ -175,6 +175,20 @@ SAMRT_API void sam_rle_free(sam_rle *rle);
  * first and last pixels: x0, y0, x1, y1 (all 0 when it is empty). */
 SAMRT_API int64_t sam_mask_stats(const uint8_t *mask, int height, int width, int box[4]);
 
+/* How the weights of linear layers and (transposed) convolutions are stored: f32; bf16;
+ * or q8, int8 with an f32 scale per output channel. Norms, biases, positional tables,
+ * embeddings and the prompt encoder stay f32. The kernels follow the blob: bf16 rounds
+ * activations to bf16 for its products, q8 quantizes each activation row to int8. */
+typedef enum { SAM_PRECISION_F32 = 0, SAM_PRECISION_BF16 = 1, SAM_PRECISION_Q8 = 2 } sam_weight_precision;
+
+/* "f32", "bf16", "q8" */
+SAMRT_API const char *sam_precision_name(sam_weight_precision p);
+/* Parses one of those spellings; 0 on success, -1 otherwise. */
+SAMRT_API int sam_precision_parse(const char *s, sam_weight_precision *out);
+/* Which kernels run the products of weights stored at precision p on this CPU (for
+ * benchmarks and bug reports). */
+SAMRT_API const char *sam_precision_kernels(sam_weight_precision p);
+
 /* ---------------------------------------------------------------------------------
  * Models: a weight blob made by sam-convert (mmapped, read-only) and its config.
  * --------------------------------------------------------------------------------- */
@@ -198,6 +212,8 @@ SAMRT_API const char *sam_model_path(const sam_model *model);
 SAMRT_API int sam_model_image_size(const sam_model *model);
 SAMRT_API int sam_model_n_tensors(const sam_model *model);
 SAMRT_API int64_t sam_model_weight_bytes(const sam_model *model);
+/* How the blob stores its weights (f32 for blobs that record none). */
+SAMRT_API sam_weight_precision sam_model_precision(const sam_model *model);
 /* The blob's metadata (family, variant, hyper-parameters): entry i as name and value
  * text; returns 0 past the last entry. */
 SAMRT_API int sam_model_meta(const sam_model *model, int i, const char **name, char *value, size_t cap);
@@ -209,6 +225,7 @@ SAMRT_API int sam_model_meta(const sam_model *model, int i, const char **name, c
 typedef struct sam_convert_params {
     void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes); /* or NULL */
     void *progress_ctx;
+    sam_weight_precision precision; /* default f32 */
 } sam_convert_params;
 
 typedef struct sam_convert_info {
@@ -217,6 +234,7 @@ typedef struct sam_convert_info {
     int64_t bytes;
     int skipped_tensors; /* tensors of the checkpoint the image path does not read */
     char version[8];     /* SAM 2's "2.0" or "2.1"; "" for SAM */
+    sam_weight_precision precision;
 } sam_convert_info;
 
 SAMRT_API sam_convert_params sam_convert_default_params(void);
@@ -229,6 +247,9 @@ SAMRT_API sam_status sam_convert_checkpoint(const char *checkpoint_path, const c
  * benchmarks (its masks mean nothing). */
 SAMRT_API sam_status sam_convert_random(const char *variant, uint64_t seed, const char *out_path, const sam_convert_params *params,
                                         sam_convert_info *info, sam_error *err);
+/* Re-stores an f32 blob at params->precision (the metadata carried over). */
+SAMRT_API sam_status sam_convert_blob(const char *blob_path, const sam_convert_params *params, const char *out_path, sam_convert_info *info,
+                                      sam_error *err);
 
 /* ---------------------------------------------------------------------------------
  * Tensors crossing the API: a read-only view (data is owned by the library and valid

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "gemm_typed.h"
 #include "op_util.h"
 
 /* Query rows per task and keys per block: the score block (256 x 256 floats) stays in
@@ -445,14 +446,20 @@ static sam_status wa_infer(const sam_node *node, const sam_tensor *const *in, sa
 /* per thread: the group's gathered rows, its qkv, and one attention task's scratch */
 static size_t wa_thread_floats(const wa_dims *d)
 {
-    return (size_t)(d->group * d->a.N * (d->Cin + 3 * d->a.C)) + attn_thread_floats(&d->a);
+    return (size_t)(d->group * d->a.N * (d->Cin + 3 * d->a.C)) + attn_thread_floats(&d->a) + sam_gemm_typed_scratch(d->w, d->Cin);
+}
+
+static unsigned wa_typed_weights(const sam_node *node)
+{
+    (void)node;
+    return 1u << 1;
 }
 
 static size_t wa_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     (void)out;
     wa_dims d = wa_get(node, in);
-    size_t fast = (size_t)n_threads * wa_thread_floats(&d), reference = (size_t)(d.a.N * (d.Cin + 3 * d.a.C) + d.a.N + d.a.hd);
+    size_t fast = sam_typed_wide_floats(d.w) + (size_t)n_threads * wa_thread_floats(&d), reference = (size_t)(d.a.N * (d.Cin + 3 * d.a.C) + d.a.N + d.a.hd + d.Cin);
     return (fast > reference ? fast : reference) * sizeof(float);
 }
 
@@ -478,15 +485,18 @@ SAM_KERNEL static void wa_reference(const sam_kernel_args *a)
 {
     wa_dims d = wa_get(a->node, a->in);
     int64_t N = d.a.N, C3 = 3 * d.a.C;
-    float *rows = a->workspace, *qkv = rows + N * d.Cin, *scratch = qkv + N * C3;
+    float *rows = a->workspace, *qkv = rows + N * d.Cin, *scratch = qkv + N * C3, *seen = scratch + N + d.a.hd;
     for (int64_t win = 0; win < d.a.B; win++) {
         wa_gather(&d, win, rows);
-        for (int64_t r = 0; r < N; r++)
+        for (int64_t r = 0; r < N; r++) {
+            memcpy(seen, rows + r * d.Cin, sizeof(float) * (size_t)d.Cin);
+            sam_round_activation_row(d.w, sam_typed_rounds_rows(d.x), seen, d.Cin);
             for (int64_t n = 0; n < C3; n++) {
                 double acc = sam_f32(d.b)[n];
-                for (int64_t k = 0; k < d.Cin; k++) acc += (double)rows[r * d.Cin + k] * sam_f32(d.w)[n * d.Cin + k];
+                for (int64_t k = 0; k < d.Cin; k++) acc += (double)seen[k] * sam_weight_value(d.w, n * d.Cin + k);
                 qkv[r * C3 + n] = (float)acc;
             }
+        }
         reference_window(&d.a, qkv, d.rel_h ? sam_f32(d.rel_h) : NULL, d.rel_w ? sam_f32(d.rel_w) : NULL, scratch, sam_f32(a->out) + win * d.a.Nq * d.a.C);
     }
 }
@@ -494,6 +504,7 @@ SAM_KERNEL static void wa_reference(const sam_kernel_args *a)
 typedef struct {
     const sam_kernel_args *a;
     wa_dims d;
+    float *wide; /* the workspace: the widened weight (if reduced), then the threads' scratch */
 } wa_ctx;
 
 static void wa_task(void *p, int task, int thread)
@@ -501,10 +512,10 @@ static void wa_task(void *p, int task, int thread)
     const wa_ctx *c = p;
     const wa_dims *d = &c->d;
     int64_t N = d->a.N, C3 = 3 * d->a.C, w0 = (int64_t)task * d->group, n = d->a.B - w0 < d->group ? d->a.B - w0 : d->group;
-    float *rows = (float *)c->a->workspace + (size_t)thread * wa_thread_floats(d), *qkv = rows + d->group * N * d->Cin;
-    float *scratch = qkv + d->group * N * C3;
+    float *rows = c->wide + sam_typed_wide_floats(d->w) + (size_t)thread * wa_thread_floats(d), *qkv = rows + d->group * N * d->Cin;
+    float *scratch = qkv + d->group * N * C3, *typed = scratch + attn_thread_floats(&d->a);
     for (int64_t g = 0; g < n; g++) wa_gather(d, w0 + g, rows + g * N * d->Cin);
-    sam_gemm_nt_serial(n * N, C3, d->Cin, rows, d->Cin, sam_f32(d->w), d->Cin, sam_f32(d->b), qkv, C3);
+    sam_gemm_nt_typed(n * N, C3, d->Cin, rows, d->Cin, d->w, c->wide, 0, sam_typed_rounds_rows(d->x), sam_f32(d->b), qkv, C3, typed);
     for (int64_t g = 0; g < n; g++)
         for (int64_t h = 0; h < d->a.heads; h++)
             for (int64_t r0 = 0; r0 < d->a.Nq; r0 += ATTN_ROWS)
@@ -514,7 +525,8 @@ static void wa_task(void *p, int task, int thread)
 
 SAM_KERNEL static void wa_fast(const sam_kernel_args *a)
 {
-    wa_ctx c = {a, wa_get(a->node, a->in)};
+    wa_ctx c = {a, wa_get(a->node, a->in), a->workspace};
+    sam_typed_widen(a->pool, c.d.w, c.wide);
     sam_pool_run(a->pool, (int)((c.d.a.B + c.d.group - 1) / c.d.group), wa_task, &c);
 }
 
@@ -536,6 +548,7 @@ const sam_op_def sam_op_window_attention = {
     .attrs = {{"num_heads", SAM_ATTR_INT, true, 0}, {"q_stride", SAM_ATTR_INT, false, 1}, {"window", SAM_ATTR_INT, true, 0},
               {"prenorm", SAM_ATTR_INT, false, 0}, {"eps", SAM_ATTR_FLOAT, false, 1e-5}},
     .infer = wa_infer,
+    .typed_weights = wa_typed_weights,
     .workspace = wa_workspace,
     .flops = wa_flops,
     .reference = wa_reference,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "gemm_typed.h"
 #include "op_util.h"
 
 enum { FL_BLOCK = 2048, FL_MLP_BLOCK = 256 }; /* at most this many rows per task (an MLP's hidden block stays in L2) */
@@ -26,6 +27,7 @@ typedef struct {
     int64_t M, N, K;          /* rows of the product, out features, in features */
     int64_t N2;               /* with mlp: the second layer's out features (the output's), else N */
     int act, prenorm, in_ws, out_ws;
+    int rounds; /* reduced weights: the activations are rounded (gemm_typed.h) */
     float eps;
     int64_t B, H, W, nh, nw; /* window geometry (image side) */
 } fl_setup;
@@ -61,6 +63,7 @@ static fl_setup fl_get(const sam_node *node, const sam_tensor *const *in, const 
     s.N = s.w->shape[0];
     s.K = s.w->shape[1];
     s.N2 = s.w2 ? s.w2->shape[0] : s.N;
+    s.rounds = sam_typed_rounds_rows(s.x);
     if (s.in_ws) {
         s.B = s.x->shape[0];
         s.H = s.x->shape[1];
@@ -83,6 +86,14 @@ static fl_setup fl_get(const sam_node *node, const sam_tensor *const *in, const 
         s.M = sam_rows(s.x);
     }
     return s;
+}
+
+/* W, and W2 after the bias and the norm's weights */
+static unsigned fl_typed_weights(const sam_node *node)
+{
+    int prenorm = node->attrs[FL_PRENORM].i != 0, residual = node->attrs[FL_RESIDUAL].i != 0, mlp = node->attrs[FL_MLP].i != 0;
+    int has_bias = node->n_in - 2 - 2 * prenorm - residual - 2 * mlp == 1;
+    return 1u << 1 | (mlp ? 1u << (2 + has_bias + 2 * prenorm) : 0u);
 }
 
 /* Image row of window row r, or -1 for padding. */
@@ -143,15 +154,28 @@ static int fl_needs_a(const fl_setup *s)
     return s->in_ws || s->prenorm;
 }
 
+/* per thread: the typed products' blocks, for whichever layer needs more */
+static size_t fl_typed_floats(const fl_setup *s)
+{
+    size_t a = sam_gemm_typed_scratch(s->w, s->K), b = s->w2 ? sam_gemm_typed_scratch(s->w2, s->N) : 0;
+    return a > b ? a : b;
+}
+
+/* shared by the threads, at the workspace's start: W and W2 widened, when reduced */
+static size_t fl_wide_floats(const fl_setup *s)
+{
+    return sam_typed_wide_floats(s->w) + (s->w2 ? sam_typed_wide_floats(s->w2) : 0);
+}
+
 static size_t fl_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     fl_setup s = fl_get(node, in, out);
-    size_t rows = (size_t)fl_block_rows(&s, n_threads), per = 0;
+    size_t rows = (size_t)fl_block_rows(&s, n_threads), per = fl_typed_floats(&s), shared = fl_wide_floats(&s);
     if (fl_needs_a(&s)) per += rows * (size_t)s.K;
     if (s.out_ws || s.w2) per += rows * (size_t)s.N;
     per = per < 1 ? 1 : per;
-    size_t ref = (size_t)(s.K + s.N); /* the reference kernel's one normalized row and hidden row */
-    return (size_t)n_threads * per * sizeof(float) + ref * sizeof(float);
+    size_t ref = (size_t)(s.K + 2 * s.N); /* the reference kernel's one normalized row and hidden row (and its rounding) */
+    return (shared + (size_t)n_threads * per) * sizeof(float) + ref * sizeof(float);
 }
 
 static float activate(float v, int act)
@@ -179,17 +203,19 @@ SAM_KERNEL static void fl_reference(const sam_kernel_args *a)
             for (int64_t k = 0; k < s.K; k++) row[k] = (float)((row[k] - mean) * rstd * sam_f32(s.ln_w)[k] + sam_f32(s.ln_b)[k]);
         }
         if (dst < 0) continue;
-        float *hidden = row + s.K;
+        float *hidden = row + s.K, *seen = hidden + s.N;
+        sam_round_activation_row(s.w, s.rounds, row, s.K);
         for (int64_t n = 0; n < s.N; n++) {
             double acc = s.b ? sam_f32(s.b)[n] : 0;
-            for (int64_t k = 0; k < s.K; k++) acc += (double)row[k] * sam_f32(s.w)[n * s.K + k];
-            hidden[n] = activate((float)acc, s.act);
+            for (int64_t k = 0; k < s.K; k++) acc += (double)row[k] * sam_weight_value(s.w, n * s.K + k);
+            hidden[n] = seen[n] = activate((float)acc, s.act);
         }
+        if (s.w2) sam_round_activation_row(s.w2, s.rounds, seen, s.N);
         for (int64_t n = 0; n < s.N2; n++) {
             float v = hidden[n];
             if (s.w2) {
                 double acc = sam_f32(s.b2)[n];
-                for (int64_t k = 0; k < s.N; k++) acc += (double)hidden[k] * sam_f32(s.w2)[n * s.N + k];
+                for (int64_t k = 0; k < s.N; k++) acc += (double)seen[k] * sam_weight_value(s.w2, n * s.N + k);
                 v = (float)acc;
             }
             if (s.res) v += sam_f32(s.res)[dst * s.N2 + n];
@@ -202,7 +228,9 @@ typedef struct {
     const sam_kernel_args *a;
     fl_setup s;
     int block;
-    int64_t cols; /* > 0: tasks split the output columns instead (see fl_fast) */
+    int64_t cols;       /* > 0: tasks split the output columns instead (see fl_fast) */
+    float *wide, *wide2; /* W and W2 widened (when reduced) */
+    float *scratch;      /* the threads' scratch, after them */
 } fl_ctx;
 
 SAM_MULTIVERSION static void fl_epilogue_row(float *dst, const float *src, const float *restrict res, int64_t N, int act)
@@ -222,8 +250,11 @@ static void fl_task(void *p, int task, int thread)
     const fl_ctx *c = p;
     const fl_setup *s = &c->s;
     int64_t r0 = (int64_t)task * c->block, rows = s->M - r0 < c->block ? s->M - r0 : c->block;
-    float *scratch = (float *)c->a->workspace +
-                     (size_t)thread * ((fl_needs_a(s) ? (size_t)c->block * s->K : 0) + (s->out_ws || s->w2 ? (size_t)c->block * s->N : 0));
+    size_t typed_floats = fl_typed_floats(s);
+    float *scratch = c->scratch +
+                     (size_t)thread * (typed_floats + (fl_needs_a(s) ? (size_t)c->block * s->K : 0) + (s->out_ws || s->w2 ? (size_t)c->block * s->N : 0));
+    float *typed = scratch;
+    scratch += typed_floats;
     const float *A = sam_f32(s->x) + r0 * s->K;
     if (fl_needs_a(s)) {
         float *buf = scratch;
@@ -241,11 +272,11 @@ static void fl_task(void *p, int task, int thread)
         A = buf;
     }
     float *C = s->out_ws || s->w2 ? scratch : sam_f32(c->a->out) + r0 * s->N;
-    sam_gemm_nt_serial(rows, s->N, s->K, A, s->K, sam_f32(s->w), s->K, s->b ? sam_f32(s->b) : NULL, C, s->N);
+    sam_gemm_nt_typed(rows, s->N, s->K, A, s->K, s->w, c->wide, 0, s->rounds, s->b ? sam_f32(s->b) : NULL, C, s->N, typed);
     if (s->w2) { /* the hidden block, activated in place, through the second layer */
         float *out = sam_f32(c->a->out) + r0 * s->N2;
         for (int64_t r = 0; r < rows; r++) fl_epilogue_row(C + r * s->N, C + r * s->N, NULL, s->N, s->act);
-        sam_gemm_nt_serial(rows, s->N2, s->N, C, s->N, sam_f32(s->w2), s->N, sam_f32(s->b2), out, s->N2);
+        sam_gemm_nt_typed(rows, s->N2, s->N, C, s->N, s->w2, c->wide2, 0, s->rounds, sam_f32(s->b2), out, s->N2, typed);
         if (s->res)
             for (int64_t r = 0; r < rows; r++) fl_epilogue_row(out + r * s->N2, out + r * s->N2, sam_f32(s->res) + (r0 + r) * s->N2, s->N2, ACT_NONE);
         return;
@@ -261,12 +292,11 @@ static void fl_task(void *p, int task, int thread)
 /* All rows, output columns [n0, n0 + cols) */
 static void fl_column_task(void *p, int task, int thread)
 {
-    (void)thread;
     const fl_ctx *c = p;
     const fl_setup *s = &c->s;
     int64_t n0 = (int64_t)task * c->cols, n = s->N - n0 < c->cols ? s->N - n0 : c->cols;
-    float *out = sam_f32(c->a->out);
-    sam_gemm_nt_serial(s->M, n, s->K, sam_f32(s->x), s->K, sam_f32(s->w) + n0 * s->K, s->K, s->b ? sam_f32(s->b) + n0 : NULL, out + n0, s->N);
+    float *out = sam_f32(c->a->out), *typed = c->scratch + (size_t)thread * fl_typed_floats(s);
+    sam_gemm_nt_typed(s->M, n, s->K, sam_f32(s->x), s->K, s->w, c->wide, n0, s->rounds, s->b ? sam_f32(s->b) + n0 : NULL, out + n0, s->N, typed);
     if (!s->act && !s->res) return;
     for (int64_t r = 0; r < s->M; r++)
         fl_epilogue_row(out + r * s->N + n0, out + r * s->N + n0, s->res ? sam_f32(s->res) + r * s->N + n0 : NULL, n, s->act);
@@ -274,7 +304,11 @@ static void fl_column_task(void *p, int task, int thread)
 
 SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
 {
-    fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0, 0};
+    fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0, 0, a->workspace, NULL, NULL};
+    c.wide2 = c.wide + sam_typed_wide_floats(c.s.w);
+    c.scratch = c.wide + fl_wide_floats(&c.s);
+    sam_typed_widen(a->pool, c.s.w, c.wide);
+    if (c.s.w2) sam_typed_widen(a->pool, c.s.w2, c.wide2);
     int threads = sam_pool_size(a->pool);
     /* a few rows (a prompt's tokens) against a wide weight: split the columns, so each
      * thread reads its share of the weights rather than all of them for half the rows */
@@ -302,6 +336,7 @@ const sam_op_def sam_op_fused_linear = {
               {"residual", SAM_ATTR_INT, false, 0}, {"in_window", SAM_ATTR_INT, false, 0}, {"out_window", SAM_ATTR_INT, false, 0},
               {"height", SAM_ATTR_INT, false, 0}, {"width", SAM_ATTR_INT, false, 0}, {"mlp", SAM_ATTR_INT, false, 0}},
     .infer = fl_infer,
+    .typed_weights = fl_typed_weights,
     .workspace = fl_workspace,
     .flops = fl_flops,
     .reference = fl_reference,

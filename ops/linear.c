@@ -1,5 +1,8 @@
 /* linear: y = x W^T + b with W in the checkpoint's [out, in] layout, used in place. */
+#include <string.h>
+
 #include "gemm.h"
+#include "gemm_typed.h"
 #include "op_util.h"
 
 static sam_status linear_infer(const sam_node *node, const sam_tensor *const *in, sam_tensor *out, sam_error *err)
@@ -23,22 +26,49 @@ SAM_KERNEL static void linear_reference(const sam_kernel_args *a)
 {
     const sam_tensor *w = a->in[1];
     int64_t M = sam_rows(a->in[0]), N = w->shape[0], K = w->shape[1];
-    const float *x = sam_f32(a->in[0]), *W = sam_f32(w), *b = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
-    float *o = sam_f32(a->out);
-    for (int64_t i = 0; i < M; i++)
+    const float *x = sam_f32(a->in[0]), *b = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    float *o = sam_f32(a->out), *row = a->workspace;
+    int rounds = sam_typed_rounds_rows(a->in[0]);
+    for (int64_t i = 0; i < M; i++) {
+        memcpy(row, x + i * K, sizeof(float) * (size_t)K);
+        sam_round_activation_row(w, rounds, row, K);
         for (int64_t j = 0; j < N; j++) {
             double s = b ? b[j] : 0;
-            for (int64_t k = 0; k < K; k++) s += (double)x[i * K + k] * W[j * K + k];
+            for (int64_t k = 0; k < K; k++) s += (double)row[k] * sam_weight_value(w, j * K + k);
             o[i * N + j] = (float)s;
         }
+    }
 }
 
 SAM_KERNEL static void linear_fast(const sam_kernel_args *a)
 {
     const sam_tensor *w = a->in[1];
     int64_t M = sam_rows(a->in[0]), N = w->shape[0], K = w->shape[1];
-    sam_gemm_nt(a->pool, M, N, K, sam_f32(a->in[0]), K, sam_f32(w), K, a->n_in == 3 ? sam_f32(a->in[2]) : NULL,
-                sam_f32(a->out), N);
+    const float *bias = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    if (!sam_dtype_is_reduced(w->dtype)) {
+        sam_gemm_nt(a->pool, M, N, K, sam_f32(a->in[0]), K, sam_f32(w), K, bias, sam_f32(a->out), N);
+        return;
+    }
+    float *wide = a->workspace;
+    sam_typed_widen(a->pool, w, wide);
+    sam_gemm_nt_typed_pool(a->pool, M, N, K, sam_f32(a->in[0]), K, w, wide, sam_typed_rounds_rows(a->in[0]), bias, sam_f32(a->out), N,
+                           wide + sam_typed_wide_floats(w));
+}
+
+static unsigned linear_typed_weights(const sam_node *node)
+{
+    (void)node;
+    return 1u << 1;
+}
+
+/* the reference kernel's rounded input row, or the widened weight and the typed
+ * product's blocks per thread */
+static size_t linear_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
+{
+    (void)node;
+    (void)out;
+    size_t K = (size_t)in[1]->shape[1], typed = sam_typed_wide_floats(in[1]) + (size_t)n_threads * sam_gemm_typed_scratch(in[1], in[1]->shape[1]);
+    return (typed > K ? typed : K) * sizeof(float);
 }
 
 static double linear_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
@@ -52,6 +82,8 @@ const sam_op_def sam_op_linear = {
     .min_inputs = 2,
     .max_inputs = 3,
     .infer = linear_infer,
+    .typed_weights = linear_typed_weights,
+    .workspace = linear_workspace,
     .flops = linear_flops,
     .reference = linear_reference,
     .fast = linear_fast,

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "blob_format.h"
 #include "op.h"
 #include "yaml_file.h"
 
@@ -226,6 +227,26 @@ static sam_status parse_inputs(loader *L, const yaml_node_t *seq, const sam_para
     return SAM_OK;
 }
 
+/* An i8 weight's scales: the blob's tensor NAME@scale, f32, of the weight's rank with
+ * every dimension 1 but the channel axis. f32 and bf16 weights have none. */
+static sam_status weight_scales(loader *L, const yaml_node_t *at_node, const sam_weight *w, const sam_weight **scale, int *axis)
+{
+    if (w->dtype == SAM_F32 || w->dtype == SAM_BF16) return SAM_OK;
+    if (w->dtype != SAM_I8) return at(L, at_node, SAM_ERR_UNSUPPORTED, "weight '%s' is %s; the kernels take f32, bf16 or i8 weights", w->name, sam_dtype_name(w->dtype));
+    char name[SAM_BLOB_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s@scale", w->name);
+    const sam_weight *s = sam_model_weight(L->model, name);
+    if (!s) return at(L, at_node, SAM_ERR_FORMAT, "%s: i8 weight '%s' has no scales ('%s')", L->model->path, w->name, name);
+    int ok = s->dtype == SAM_F32 && s->ndim == w->ndim && w->ndim > 0, a = 0;
+    for (int d = 0; ok && d < s->ndim; d++)
+        if (s->shape[d] != 1) a = d;
+    for (int d = 0; ok && d < s->ndim; d++) ok = s->shape[d] == (d == a ? w->shape[d] : 1);
+    if (!ok) return at(L, at_node, SAM_ERR_FORMAT, "%s: the scales '%s' of i8 weight '%s' must be f32 with one entry per channel of one dimension", L->model->path, name, w->name);
+    *scale = s;
+    *axis = a;
+    return SAM_OK;
+}
+
 /* Finds a tensor by name, creating weight tensors on first use. */
 static sam_status lookup_tensor(loader *L, const yaml_node_t *at_node, const char *name, int *out)
 {
@@ -238,10 +259,16 @@ static sam_status lookup_tensor(loader *L, const yaml_node_t *at_node, const cha
     if (!w)
         return at(L, at_node, SAM_ERR_GRAPH, "undefined tensor '%s': not a graph input, not produced by an earlier node, and not a weight of %s",
                   name, L->model ? L->model->path : "the model (none given)");
-    if (w->dtype != SAM_F32) return at(L, at_node, SAM_ERR_UNSUPPORTED, "weight '%s' is %s; this build's kernels need f32", name, sam_dtype_name(w->dtype));
+    int scale_axis = 0;
+    const sam_weight *scale = NULL;
+    sam_status st = weight_scales(L, at_node, w, &scale, &scale_axis);
+    if (st) return st;
     t = sam_graph_add_tensor(L->g, name, SAM_TENSOR_WEIGHT, w->ndim, w->shape);
     if (t < 0) return sam_fail(L->err, SAM_ERR_NOMEM, "out of memory");
+    L->g->tensors[t].dtype = w->dtype;
     L->g->tensors[t].data = (void *)w->data;
+    L->g->tensors[t].scale = scale ? scale->data : NULL;
+    L->g->tensors[t].scale_axis = scale_axis;
     L->g->tensors[t].invariant = true;
     *out = t;
     return SAM_OK;

@@ -107,6 +107,31 @@ int64_t sam_model_weight_bytes(const sam_model *m)
     return bytes;
 }
 
+static const char *const precision_names[] = {"f32", "bf16", "q8"};
+
+const char *sam_precision_name(sam_weight_precision p)
+{
+    return (unsigned)p < 3 ? precision_names[p] : "?";
+}
+
+int sam_precision_parse(const char *s, sam_weight_precision *out)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp(s, precision_names[i]) == 0) {
+            *out = (sam_weight_precision)i;
+            return 0;
+        }
+    return -1;
+}
+
+sam_weight_precision sam_model_precision(const sam_model *m)
+{
+    const sam_value *v = sam_params_get(&m->meta, "precision");
+    sam_weight_precision p = SAM_PRECISION_F32;
+    if (v && v->type == SAM_VAL_STR) sam_precision_parse(v->s, &p);
+    return p;
+}
+
 int sam_model_meta(const sam_model *m, int i, const char **name, char *value, size_t cap)
 {
     if (i < 0 || i >= m->meta.count) return 0;

@@ -48,6 +48,10 @@ typedef struct sam_op_def {
     /* Bit k set: the kernel may write its output over input k (same size) when that
      * input is not needed afterwards; the planner then gives both one buffer. */
     unsigned inplace_inputs;
+    /* Bit k set: the node's input k may be a weight stored in bf16 or i8, which the
+     * kernels read as stored (ops/gemm_typed.h); any other reader gets an f32 copy
+     * (runtime/widen.h). NULL: none. */
+    unsigned (*typed_weights)(const sam_node *node);
     size_t (*workspace)(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads);
     /* Bytes of results the kernel may keep across runs because they depend on weights and
      * stable inputs only (the node's modes that use it require that); NULL or 0: none. */

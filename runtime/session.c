@@ -25,6 +25,7 @@ static sam_status create(const sam_graph *graph, const sam_session_params *param
     sam_graph *g = s->graph;
     if (st == SAM_OK) st = sam_graph_prune(g, err);
     if (st == SAM_OK && o.fuse && !sam_fusion_disabled_by_env()) st = sam_fuse_graph(g, &s->fusion, err);
+    if (st == SAM_OK) st = sam_widen_weights(g, &s->widened, err);
     if (st == SAM_OK) st = sam_plan_memory(g, sam_pool_size(s->pool), &s->plan, err);
     if (st == SAM_OK && o.max_arena_bytes && s->plan.arena_size > o.max_arena_bytes)
         st = sam_fail(err, SAM_ERR_NOMEM, "graph '%s' needs a %zu MiB activation arena, more than the %zu MiB allowed", g->name, s->plan.arena_size >> 20,
@@ -67,6 +68,7 @@ void sam_session_free(sam_session *s)
     if (!s) return;
     if (s->owns_pool) sam_pool_destroy(s->pool);
     sam_plan_free(&s->plan);
+    sam_widened_free(&s->widened);
     sam_graph_free(s->graph);
     free(s->arena);
     free(s->node_seconds);

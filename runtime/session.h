@@ -7,6 +7,7 @@
 #include "graph.h"
 #include "planner.h"
 #include "threadpool.h"
+#include "widen.h"
 
 typedef struct sam_trace_event {
     int node, thread;
@@ -27,6 +28,7 @@ struct sam_session {
     int profiled_runs;
     int invariants_ready; /* tensors computed from weights and stable inputs are current */
     sam_fusion_stats fusion;
+    sam_widened widened; /* f32 copies of reduced-precision weights for kernels without typed paths */
     sam_trace_event *trace;
     int n_trace, cap_trace, tracing;
     double t_origin;

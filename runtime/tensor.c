@@ -8,14 +8,15 @@ size_t sam_dtype_size(sam_dtype dt)
     case SAM_F32: return 4;
     case SAM_F16:
     case SAM_BF16: return 2;
-    case SAM_U8: return 1;
+    case SAM_U8:
+    case SAM_I8: return 1;
     default: return 0;
     }
 }
 
 const char *sam_dtype_name(sam_dtype dt)
 {
-    static const char *const names[] = {"f32", "f16", "bf16", "u8"};
+    static const char *const names[] = {"f32", "f16", "bf16", "u8", "i8"};
     return (unsigned)dt < SAM_DTYPE_COUNT ? names[dt] : "?";
 }
 

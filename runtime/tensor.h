@@ -8,8 +8,9 @@
 
 #define SAM_MAX_DIMS 6
 
-/* Weights may later be stored as f16/bf16; activations are f32. */
-typedef enum { SAM_F32 = 0, SAM_F16 = 1, SAM_BF16 = 2, SAM_U8 = 3, SAM_DTYPE_COUNT } sam_dtype;
+/* Activations are f32; weights may be bf16, or i8 with a scale per channel. The values
+ * are stored in blobs: never renumber. */
+typedef enum { SAM_F32 = 0, SAM_F16 = 1, SAM_BF16 = 2, SAM_U8 = 3, SAM_I8 = 4, SAM_DTYPE_COUNT } sam_dtype;
 
 typedef enum {
     SAM_TENSOR_WEIGHT,     /* mmapped from the blob, read-only */
@@ -33,6 +34,8 @@ typedef struct sam_tensor {
     int last_use;
     size_t offset; /* arena offset of activations and inputs */
     void *data;
+    const float *scale; /* i8 weights: one scale per index of dimension scale_axis */
+    int scale_axis;
 } sam_tensor;
 
 size_t sam_dtype_size(sam_dtype dt);

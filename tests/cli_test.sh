@@ -51,6 +51,19 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
     G=$GOLDEN/sam_tiny
     check "convert golden" 0 "wrote" -- "$BIN/sam-convert" "$G/sam_tiny_seed0.pth" -o "$T/tiny.samrt"
     check "info" 0 "global_attn_indexes  [1, 3]" -- "$BIN/sam-convert" --info "$T/tiny.samrt"
+    # weight precision: a bad spelling, a checkpoint and an f32 blob stored as bf16 / q8, and what is refused
+    check "bad dtype" 2 "--dtype must be f32, bf16 or q8" -- "$BIN/sam-convert" "$G/sam_tiny_seed0.pth" --dtype fp16 -o "$T/x.samrt"
+    absent "bad dtype" "$T/x.samrt"
+    check "convert q8" 0 "q8 weights, 202 tensors" -- "$BIN/sam-convert" "$G/sam_tiny_seed0.pth" --dtype q8 -o "$T/tiny_q8.samrt"
+    check "info q8" 0 "q8 weights, 270 tensors" -- "$BIN/sam-convert" --info "$T/tiny_q8.samrt"
+    check "info q8 precision" 0 "precision            q8" -- "$BIN/sam-convert" --info "$T/tiny_q8.samrt"
+    check "re-store bf16" 0 "bf16 weights" -- "$BIN/sam-convert" "$T/tiny.samrt" --dtype bf16 -o "$T/tiny_bf16.samrt"
+    check "blob needs dtype" 2 "give --dtype bf16 or q8" -- "$BIN/sam-convert" "$T/tiny.samrt" -o "$T/x.samrt"
+    check "re-store reduced" 1 "only an f32 blob" -- "$BIN/sam-convert" -q "$T/tiny_q8.samrt" --dtype bf16 -o "$T/x.samrt"
+    absent "re-store reduced" "$T/x.samrt"
+    check "q8 segment" 0 "IoU" -- "$BIN/sam-run" --model "$T/tiny_q8.samrt" --image "$GOLDEN/images/truck.jpg" --point 500,375 --json "$T/q8.json"
+    check "bf16 profile" 0 "fused_linear" -- "$BIN/sam-run" --model "$T/tiny_bf16.samrt" --input image="$G/truck_input.npy" \
+        --output image_embeddings="$T/emb_bf16.npy" --profile
     check "encoder run" 0 "ran in" -- "$BIN/sam-run" --model "$T/tiny.samrt" --input image="$G/truck_input.npy" \
         --output image_embeddings="$T/emb.npy" --output x.2="$T/x2.npy" --threads 2 --profile
     size=$(stat -c %s "$T/emb.npy" 2>/dev/null || echo 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../ops/gemm.h"
+#include "../ops/gemm_typed.h"
 #include "../ops/ops.h"
 #include "../ops/op_util.h"
 #include "test_util.h"
@@ -50,7 +51,38 @@ static void set_attrs(const sam_op_def *def, sam_node *node, const char *spec)
     }
 }
 
+/* A weight input stored as the converter stores it: bf16, or i8 with a scale per row. */
+static void reduce_weight(sam_tensor *t, sam_dtype dt)
+{
+    int64_t n = sam_numel(t), rows = t->shape[0], per = n / rows;
+    const float *f = t->data;
+    void *q = malloc((size_t)n * 2 + 1);
+    if (dt == SAM_BF16) {
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)q)[i] = sam_bf16_from_f32(f[i]);
+    } else {
+        float *scale = malloc((size_t)rows * sizeof *scale);
+        for (int64_t r = 0; r < rows; r++) {
+            float m = 0;
+            for (int64_t k = 0; k < per; k++) m = fmaxf(m, fabsf(f[r * per + k]));
+            scale[r] = m / 127.0f;
+            for (int64_t k = 0; k < per; k++) ((int8_t *)q)[r * per + k] = (int8_t)lrintf(m > 0 ? f[r * per + k] / scale[r] : 0);
+        }
+        t->scale = scale;
+        t->scale_axis = 0;
+    }
+    free(t->data);
+    t->data = q;
+    t->dtype = dt;
+}
+
+static void check_case_as(const op_case *c, int case_no, sam_dtype weights);
+
 static void check_case(const op_case *c, int case_no)
+{
+    check_case_as(c, case_no, SAM_F32);
+}
+
+static void check_case_as(const op_case *c, int case_no, sam_dtype weights)
 {
     int op = sam_op_find(c->op);
     ck_assert_msg(op >= 0, "unknown op %s", c->op);
@@ -69,6 +101,9 @@ static void check_case(const op_case *c, int case_no)
         inp[k] = &ins[k];
         node.in[k] = k;
     }
+    unsigned typed = weights != SAM_F32 && def->typed_weights ? def->typed_weights(&node) : 0;
+    for (int k = 0; k < c->n_in; k++)
+        if (typed >> k & 1u) reduce_weight(&ins[k], weights);
     sam_tensor out_ref = {.name = "out"}, out_fast;
     sam_error err = {0};
     ck_assert_msg(def->infer(&node, inp, &out_ref, &err) == SAM_OK, "%s case %d: %s", c->op, case_no, err.msg);
@@ -86,8 +121,12 @@ static void check_case(const op_case *c, int case_no)
     double scale = 1;
     for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(((float *)out_ref.data)[i]));
     diff_stats d = compare_f32(out_fast.data, out_ref.data, n);
-    ck_assert_msg(d.max_abs <= 2e-5 * scale, "%s case %d: fast vs reference max abs %.3g (scale %.3g)", c->op, case_no, d.max_abs, scale);
-    for (int k = 0; k < c->n_in; k++) free(ins[k].data);
+    ck_assert_msg(d.max_abs <= 2e-5 * scale, "%s case %d (%s weights): fast vs reference max abs %.3g (scale %.3g)", c->op, case_no,
+                  sam_dtype_name(weights), d.max_abs, scale);
+    for (int k = 0; k < c->n_in; k++) {
+        free(ins[k].data);
+        free((void *)ins[k].scale);
+    }
     free(out_ref.data);
     free(out_fast.data);
     free(work);
@@ -219,6 +258,19 @@ static const op_case cases[] = {
 START_TEST(test_fast_matches_reference)
 {
     check_case(&cases[_i], _i);
+}
+END_TEST
+
+/* The ops that read bf16 and i8 weights as stored: every case of theirs again with
+ * such weights, the reference kernel rounding activations the same way. */
+START_TEST(test_typed_weights_match_reference)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const sam_op_def *def = sam_op_get(sam_op_find(cases[i].op));
+        if (!def->typed_weights) continue;
+        check_case_as(&cases[i], (int)i, SAM_BF16);
+        check_case_as(&cases[i], (int)i, SAM_I8);
+    }
 }
 END_TEST
 
@@ -448,6 +500,7 @@ int main(void)
     TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_fast_matches_reference, 0, (int)(sizeof cases / sizeof *cases));
+    tcase_add_test(tc, test_typed_weights_match_reference);
     tcase_add_test(tc, test_every_op_has_cases);
     tcase_add_test(tc, test_reference_values);
     tcase_add_test(tc, test_resize_values);

@@ -67,7 +67,7 @@ START_TEST(test_encoder_plan)
     const char *path = tmp_path("planner.samrt");
     sam_model_spec spec;
     ck_assert_msg(sam_vit_spec(&hp, &spec, &err) == SAM_OK, "%s", err.msg);
-    ck_assert_msg(sam_write_random_model(&spec, 1, path, NULL, NULL, &err) == SAM_OK, "%s", err.msg);
+    ck_assert_msg(sam_write_random_model(&spec, 1, path, SAM_PRECISION_F32, NULL, NULL, NULL, &err) == SAM_OK, "%s", err.msg);
     sam_model_spec_free(&spec);
     sam_model *m;
     sam_graph *g;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "tool_common.h"
 
 static void usage(FILE *f)
@@ -32,12 +33,17 @@ static void usage(FILE *f)
             "      --no-encoder     only the decoder figures (on a synthetic embedding)\n"
             "      --auto IMG       instead: automatic mask generation of IMG with default options,\n"
             "                       timed as encoder, decoder and postprocessing\n"
+            "      --dtype bf16|q8  the model re-stored at that precision (made once in $TMPDIR)\n"
+            "                       against the f32 model, in this run: encoder, decoder (and with\n"
+            "                       --auto, the whole generation) for both and their ratio, sizes,\n"
+            "                       peak RSS, and the accuracy of its embedding, masks and IoU\n"
+            "      --image IMG      the image of --dtype's accuracy figures (default: synthetic)\n"
             "  -h, --help           this help\n");
 }
 
 /* OpenBLAS on every core, threaded its own way (it is the OpenMP build the library
  * links): the reference rate the encoder is measured against. */
-static double sgemm_gflops(int n, int threads)
+double bench_sgemm_gflops(int n, int threads)
 {
     float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)), *c = malloc((size_t)n * n * sizeof(float));
     double best = 0;
@@ -62,15 +68,15 @@ static double sgemm_gflops(int n, int threads)
     return best;
 }
 
-static int bench_encoder(const char *model_path, const char *config_path, int n_threads, int runs, int sgemm_n, int profile)
+int bench_measure_encoder(const char *model_path, const char *config_path, int n_threads, int runs, int profile, bench_encoder_result *r)
 {
     sam_error err = {0};
-    double sgemm = sgemm_gflops(sgemm_n, n_threads);
     sam_model *model = NULL;
     sam_graph *graph = NULL;
     sam_session *sess = NULL;
     float *image = NULL;
     int rc = 1;
+    memset(r, 0, sizeof *r);
     sam_model_params mp = sam_model_default_params();
     mp.config_path = config_path;
     if (sam_model_open(model_path, &mp, &model, &err) || sam_graph_load(model, "image_encoder", NULL, &graph, &err)) goto fail;
@@ -87,7 +93,7 @@ static int bench_encoder(const char *model_path, const char *config_path, int n_
     }
     for (int64_t i = 0; i < n; i++) image[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     if (sam_session_set_input(sess, in.name, image, in.ndim, in.shape, &err)) goto fail;
-    fprintf(stderr, "sam-bench: encoder warm-up run...\n");
+    fprintf(stderr, "sam-bench: %s: encoder warm-up run...\n", model_path);
     if (sam_session_run(sess, &err)) goto fail;
     if (profile) { /* a session of its own, so that the warm-up is not in the tables */
         sam_session_free(sess);
@@ -96,20 +102,17 @@ static int bench_encoder(const char *model_path, const char *config_path, int n_
             sam_session_run(sess, &err))
             goto fail;
     }
-    double best = 1e30;
-    for (int r = 0; r < runs; r++) {
+    r->seconds = 1e30;
+    for (int k = 0; k < runs; k++) {
         if (sam_session_run(sess, &err)) goto fail;
-        if (sam_session_last_run_seconds(sess) < best) best = sam_session_last_run_seconds(sess);
+        if (sam_session_last_run_seconds(sess) < r->seconds) r->seconds = sam_session_last_run_seconds(sess);
     }
-    double flops = sam_graph_flops(graph), gflops = flops / best * 1e-9;
-    printf("model            %s (%s %s)\n", model_path, sam_model_family(model), sam_model_variant(model));
-    printf("threads          %d\n", n_threads);
-    printf("sgemm            %.1f GFLOP/s (OpenBLAS, %dx%d, %d threads)\n", sgemm, sgemm_n, sgemm_n, n_threads);
-    printf("encoder          %.3f s (best of %d), %.1f GFLOP, %.1f GFLOP/s\n", best, runs, flops * 1e-9, gflops);
-    printf("encoder/sgemm    %.2f\n", gflops / sgemm);
-    printf("weights          %.1f MiB (mmapped)\n", (double)sam_model_weight_bytes(model) / (1 << 20));
-    printf("activation arena %.1f MiB\n", (double)sam_session_arena_bytes(sess) / (1 << 20));
-    printf("peak RSS         %.1f MiB\n", (double)tool_peak_rss() / (1 << 20));
+    r->flops = sam_graph_flops(graph);
+    r->weight_bytes = sam_model_weight_bytes(model);
+    r->arena_bytes = sam_session_arena_bytes(sess);
+    r->precision = sam_model_precision(model);
+    snprintf(r->family, sizeof r->family, "%s", sam_model_family(model));
+    snprintf(r->variant, sizeof r->variant, "%s", sam_model_variant(model));
     if (profile) sam_session_print_profile(sess, stdout);
     rc = 0;
     goto done;
@@ -123,9 +126,26 @@ done:
     return rc;
 }
 
+static int bench_encoder(const char *model_path, const char *config_path, int n_threads, int runs, int sgemm_n, int profile)
+{
+    double sgemm = bench_sgemm_gflops(sgemm_n, n_threads);
+    bench_encoder_result r;
+    if (bench_measure_encoder(model_path, config_path, n_threads, runs, profile, &r)) return 1;
+    double gflops = r.flops / r.seconds * 1e-9;
+    printf("model            %s (%s %s, %s weights)\n", model_path, r.family, r.variant, sam_precision_name(r.precision));
+    printf("threads          %d\n", n_threads);
+    printf("sgemm            %.1f GFLOP/s (OpenBLAS, %dx%d, %d threads)\n", sgemm, sgemm_n, sgemm_n, n_threads);
+    printf("encoder          %.3f s (best of %d), %.1f GFLOP, %.1f GFLOP/s\n", r.seconds, runs, r.flops * 1e-9, gflops);
+    printf("encoder/sgemm    %.2f\n", gflops / sgemm);
+    printf("weights          %.1f MiB (mmapped)\n", (double)r.weight_bytes / (1 << 20));
+    printf("activation arena %.1f MiB\n", (double)r.arena_bytes / (1 << 20));
+    printf("peak RSS         %.1f MiB\n", (double)tool_peak_rss() / (1 << 20));
+    return 0;
+}
+
 /* Times n point prompts (one point each, on a grid over a 1800x1200 image), decoded
  * together; returns seconds per prompt, or a negative value on failure. */
-static double time_points(sam_predictor *pred, int n, int reps, sam_error *err)
+double bench_time_points(sam_predictor *pred, int n, int reps, sam_error *err)
 {
     sam_prompt *q = calloc((size_t)n, sizeof *q);
     float *pts = malloc(sizeof(float) * 2 * (size_t)n);
@@ -177,9 +197,9 @@ static int bench_decoder(const char *model_path, const char *config_path, int n_
         f[i].data = data[i];
     }
     if (sam_predictor_set_features(pred, f, nf, 1200, 1800, &err)) goto fail;
-    double one = time_points(pred, 1, 10, &err);
+    double one = bench_time_points(pred, 1, 10, &err);
     if (one < 0) goto fail;
-    double batch = time_points(pred, 64, 2, &err);
+    double batch = bench_time_points(pred, 64, 2, &err);
     if (batch < 0) goto fail;
     /* the upscaling of one prompt's three masks to the image */
     static const int label = 1;
@@ -210,7 +230,7 @@ done:
     return rc;
 }
 
-static int bench_auto(const char *model_path, const char *config_path, int n_threads, const char *image, int profile)
+int bench_auto(const char *model_path, const char *config_path, int n_threads, const char *image, int profile, double *seconds)
 {
     sam_error err = {0};
     sam_model *model = NULL;
@@ -226,8 +246,10 @@ static int bench_auto(const char *model_path, const char *config_path, int n_thr
     double t0 = tool_now();
     if (sam_amg_generate(pred, &img, &o, &res, &err)) goto fail;
     double total = tool_now() - t0;
+    if (seconds) *seconds = total;
     int prompts = o.points_per_side * o.points_per_side;
-    printf("model            %s (%s %s)\n", model_path, sam_model_family(model), sam_model_variant(model));
+    printf("model            %s (%s %s, %s weights)\n", model_path, sam_model_family(model), sam_model_variant(model),
+           sam_precision_name(sam_model_precision(model)));
     printf("image            %s (%dx%d), default options: %d points, %d masks kept\n", image, img.width, img.height, prompts, res->n_masks);
     printf("AMG total        %.2f s\n", total);
     printf("  encoder        %.2f s\n", res->seconds_encode);
@@ -249,17 +271,18 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { OPT_VARIANT = 256, OPT_SGEMM, OPT_PROFILE, OPT_NO_ENCODER, OPT_AUTO };
+    enum { OPT_VARIANT = 256, OPT_SGEMM, OPT_PROFILE, OPT_NO_ENCODER, OPT_AUTO, OPT_DTYPE, OPT_IMAGE };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"variant", required_argument, 0, OPT_VARIANT}, {"config", required_argument, 0, 'c'},
         {"runs", required_argument, 0, 'r'},  {"threads", required_argument, 0, 't'},         {"sgemm-size", required_argument, 0, OPT_SGEMM},
         {"profile", no_argument, 0, OPT_PROFILE}, {"no-encoder", no_argument, 0, OPT_NO_ENCODER},
-        {"auto", required_argument, 0, OPT_AUTO},
+        {"auto", required_argument, 0, OPT_AUTO}, {"dtype", required_argument, 0, OPT_DTYPE}, {"image", required_argument, 0, OPT_IMAGE},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     const char *model_path = NULL, *variant = "vit_b", *config_path = NULL;
     long long runs = 2, threads = 0, sgemm_n = 4096;
     int profile = 0, encoder = 1, c;
-    const char *auto_image = NULL;
+    const char *auto_image = NULL, *image = NULL;
+    sam_weight_precision precision = SAM_PRECISION_F32;
     while ((c = getopt_long(argc, argv, "m:c:r:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
@@ -277,6 +300,13 @@ int main(int argc, char **argv)
         case OPT_PROFILE: profile = 1; break;
         case OPT_NO_ENCODER: encoder = 0; break;
         case OPT_AUTO: auto_image = optarg; break;
+        case OPT_IMAGE: image = optarg; break;
+        case OPT_DTYPE:
+            if (sam_precision_parse(optarg, &precision) || precision == SAM_PRECISION_F32) {
+                fprintf(stderr, "sam-bench: --dtype needs bf16 or q8 (compared with the f32 model), got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -305,7 +335,12 @@ int main(int argc, char **argv)
     }
     int n_threads = threads ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1) n_threads = 1;
-    if (auto_image) return bench_auto(model_path, config_path, n_threads, auto_image, profile);
+    if (precision != SAM_PRECISION_F32) return bench_precision(model_path, config_path, precision, n_threads, (int)runs, (int)sgemm_n, image, auto_image);
+    if (image) {
+        fprintf(stderr, "sam-bench: --image goes with --dtype\n");
+        return EXIT_USAGE;
+    }
+    if (auto_image) return bench_auto(model_path, config_path, n_threads, auto_image, profile, NULL);
     int rc = encoder ? bench_encoder(model_path, config_path, n_threads, (int)runs, (int)sgemm_n, profile) : 0;
     if (rc == 0) rc = bench_decoder(model_path, config_path, n_threads, profile);
     return rc;

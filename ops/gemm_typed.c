@@ -1,0 +1,190 @@
+#include "gemm_typed.h"
+
+#include <math.h>
+
+#include "../include/samrt.h"
+#include "gemm.h"
+#include "op_util.h"
+#include "simd.h"
+
+/* Rows of A rounded per block: enough for sgemm to run near its full rate. */
+#define TYPED_ROWS 256
+
+const char *sam_precision_kernels(sam_weight_precision p)
+{
+    if (p == SAM_PRECISION_F32) return "f32: OpenBLAS sgemm and sam-rt's f32 kernels";
+    return p == SAM_PRECISION_BF16 ? "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS sgemm); "
+                                     "no avx512_bf16 kernel yet"
+                                   : "q8: portable path (activation rows quantized to u8, integer levels widened to f32, OpenBLAS "
+                                     "sgemm, exact integer sums below 2^24); no VNNI kernel yet";
+}
+
+/* Nearest-even for |x| < 2^22 in the default rounding mode, in a form that vectorizes. */
+static inline float round_even(float x)
+{
+    return (x + 12582912.0f) - 12582912.0f;
+}
+
+SAM_MULTIVERSION float sam_q8_quantize_row(const float *x, int64_t n, float *q)
+{
+    float lo = 0, hi = 0, poison = 0; /* poison: NaN when a value is not finite (fminf skips NaNs) */
+#pragma omp simd reduction(min : lo) reduction(max : hi) reduction(+ : poison)
+    for (int64_t i = 0; i < n; i++) {
+        lo = fminf(lo, x[i]);
+        hi = fmaxf(hi, x[i]);
+        poison += x[i] * 0.0f;
+    }
+    if (!(hi - lo > 0) || !isfinite(hi - lo) || poison != 0) {
+        for (int64_t i = 0; i < n; i++) q[i] = 0;
+        return hi - lo > 0 || poison != 0 || isnan(hi - lo) ? NAN : 0;
+    }
+    float scale = (hi - lo) / 255.0f, inv = 255.0f / (hi - lo);
+    float zp = fminf(fmaxf(round_even(-lo * inv), 0.0f), 255.0f);
+    for (int64_t i = 0; i < n; i++) q[i] = fminf(fmaxf(round_even(x[i] * inv) + zp, 0.0f), 255.0f) - zp;
+    return scale;
+}
+
+SAM_MULTIVERSION static void bf16_round_row(const float *x, int64_t n, float *out)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = sam_bf16_round(x[i]);
+}
+
+int sam_typed_rounds_rows(const sam_tensor *x)
+{
+    int64_t rows = x->ndim >= 3 ? sam_numel(x) / x->shape[0] / x->shape[x->ndim - 1] : sam_rows(x);
+    return rows > SAM_TYPED_FEW_ROWS;
+}
+
+void sam_round_activation_row(const sam_tensor *w, int rounds, float *x, int64_t n)
+{
+    if (!rounds) return;
+    if (w->dtype == SAM_BF16) {
+        bf16_round_row(x, n, x);
+    } else if (w->dtype == SAM_I8) {
+        float s = sam_q8_quantize_row(x, n, x);
+        for (int64_t i = 0; i < n; i++) x[i] *= s;
+    }
+}
+
+static int64_t channel_of(const sam_tensor *w, int64_t i)
+{
+    int64_t inner = 1;
+    for (int d = w->scale_axis + 1; d < w->ndim; d++) inner *= w->shape[d];
+    return i / inner % w->shape[w->scale_axis];
+}
+
+float sam_weight_value(const sam_tensor *w, int64_t i)
+{
+    switch (w->dtype) {
+    case SAM_BF16: return sam_bf16_to_f32(((const uint16_t *)w->data)[i]);
+    case SAM_I8: return (float)((const int8_t *)w->data)[i] * w->scale[channel_of(w, i)];
+    default: return ((const float *)w->data)[i];
+    }
+}
+
+void sam_weight_widen(const sam_tensor *w, float *dst)
+{
+    int64_t n = sam_numel(w);
+    for (int64_t i = 0; i < n; i++) dst[i] = sam_weight_value(w, i);
+}
+
+size_t sam_typed_wide_floats(const sam_tensor *w)
+{
+    return sam_dtype_is_reduced(w->dtype) ? (size_t)sam_numel(w) : 0;
+}
+
+typedef struct {
+    const sam_tensor *w;
+    float *wide;
+} widen_job;
+
+SAM_MULTIVERSION static void widen_range(void *p, int64_t begin, int64_t end)
+{
+    const widen_job *j = p;
+    float *restrict out = j->wide;
+    if (j->w->dtype == SAM_I8) {
+        const int8_t *restrict q = j->w->data;
+        for (int64_t i = begin; i < end; i++) out[i] = (float)q[i];
+    } else {
+        const uint16_t *restrict h = j->w->data;
+        for (int64_t i = begin; i < end; i++) out[i] = sam_bf16_to_f32(h[i]);
+    }
+}
+
+void sam_typed_widen(sam_pool *pool, const sam_tensor *w, float *wide)
+{
+    if (!sam_dtype_is_reduced(w->dtype)) return;
+    widen_job j = {w, wide};
+    sam_parallel_range(pool, sam_numel(w), 1 << 16, widen_range, &j);
+}
+
+size_t sam_gemm_typed_scratch(const sam_tensor *w, int64_t K)
+{
+    if (!sam_dtype_is_reduced(w->dtype)) return 0;
+    return (size_t)TYPED_ROWS * (size_t)K + TYPED_ROWS;
+}
+
+SAM_MULTIVERSION static void scale_rows(float *restrict c, int64_t ldc, int64_t rows, int64_t cols, const float *restrict row_scale,
+                                        const float *restrict col_scale, const float *restrict bias)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *restrict row = c + r * ldc, sa = row_scale ? row_scale[r] : 1.0f;
+        for (int64_t j = 0; j < cols; j++) row[j] = row[j] * (sa * col_scale[j]) + (bias ? bias[j] : 0.0f);
+    }
+}
+
+void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, const float *wide, int64_t n0,
+                       int rounds, const float *bias, float *C, int64_t ldc, float *scratch)
+{
+    if (!sam_dtype_is_reduced(w->dtype)) {
+        sam_gemm_nt_serial(M, N, K, A, lda, (const float *)w->data + n0 * K, K, bias, C, ldc);
+        return;
+    }
+    float *a_blk = scratch, *a_scale = a_blk + (size_t)TYPED_ROWS * K;
+    const float *W = wide + n0 * K;
+    int q8 = w->dtype == SAM_I8;
+    if (!rounds) { /* weight-only: few rows */
+        sam_gemm_nt_serial(M, N, K, A, lda, W, K, q8 ? NULL : bias, C, ldc);
+        if (q8) scale_rows(C, ldc, M, N, NULL, w->scale + n0, bias);
+        return;
+    }
+    for (int64_t i0 = 0; i0 < M; i0 += TYPED_ROWS) {
+        int64_t mi = M - i0 < TYPED_ROWS ? M - i0 : TYPED_ROWS;
+        for (int64_t r = 0; r < mi; r++) {
+            if (q8) a_scale[r] = sam_q8_quantize_row(A + (i0 + r) * lda, K, a_blk + r * K);
+            else bf16_round_row(A + (i0 + r) * lda, K, a_blk + r * K);
+        }
+        float *c = C + i0 * ldc;
+        if (!q8) {
+            sam_gemm_nt_serial(mi, N, K, a_blk, K, W, K, bias, c, ldc);
+            continue;
+        }
+        sam_gemm_nt_serial(mi, N, K, a_blk, K, W, K, NULL, c, ldc);
+        scale_rows(c, ldc, mi, N, a_scale, w->scale + n0, bias);
+    }
+}
+
+typedef struct {
+    int64_t M, N, K, lda, ldc, rows;
+    int rounds;
+    const float *A, *bias, *wide;
+    const sam_tensor *w;
+    float *C, *scratch;
+} typed_job;
+
+static void typed_task(void *p, int task, int thread)
+{
+    const typed_job *j = p;
+    int64_t r0 = (int64_t)task * j->rows, rows = j->M - r0 < j->rows ? j->M - r0 : j->rows;
+    sam_gemm_nt_typed(rows, j->N, j->K, j->A + r0 * j->lda, j->lda, j->w, j->wide, 0, j->rounds, j->bias, j->C + r0 * j->ldc, j->ldc,
+                      j->scratch + (size_t)thread * sam_gemm_typed_scratch(j->w, j->K));
+}
+
+void sam_gemm_nt_typed_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w,
+                            const float *wide, int rounds, const float *bias, float *C, int64_t ldc, float *scratch)
+{
+    int64_t threads = M * N * K < (1 << 20) ? 1 : sam_pool_size(pool);
+    typed_job j = {M, N, K, lda, ldc, (M + threads - 1) / threads, rounds, A, bias, wide, w, C, scratch};
+    if (j.rows < 1) j.rows = 1;
+    sam_pool_run(pool, (int)((M + j.rows - 1) / j.rows), typed_task, &j);
+}
