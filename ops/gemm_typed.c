@@ -25,13 +25,18 @@ static inline float round_even(float x)
     return (x + 12582912.0f) - 12582912.0f;
 }
 
+/* Comparisons rather than fminf/fmaxf, which without -ffast-math are calls per element;
+ * a NaN is caught by `poison` instead. */
+static inline float min_f(float a, float b) { return b < a ? b : a; }
+static inline float max_f(float a, float b) { return b > a ? b : a; }
+
 SAM_MULTIVERSION float sam_q8_quantize_row(const float *x, int64_t n, float *q)
 {
-    float lo = 0, hi = 0, poison = 0; /* poison: NaN when a value is not finite (fminf skips NaNs) */
+    float lo = 0, hi = 0, poison = 0; /* poison: NaN when a value is not finite */
 #pragma omp simd reduction(min : lo) reduction(max : hi) reduction(+ : poison)
     for (int64_t i = 0; i < n; i++) {
-        lo = fminf(lo, x[i]);
-        hi = fmaxf(hi, x[i]);
+        lo = min_f(lo, x[i]);
+        hi = max_f(hi, x[i]);
         poison += x[i] * 0.0f;
     }
     if (!(hi - lo > 0) || !isfinite(hi - lo) || poison != 0) {
@@ -39,8 +44,8 @@ SAM_MULTIVERSION float sam_q8_quantize_row(const float *x, int64_t n, float *q)
         return hi - lo > 0 || poison != 0 || isnan(hi - lo) ? NAN : 0;
     }
     float scale = (hi - lo) / 255.0f, inv = 255.0f / (hi - lo);
-    float zp = fminf(fmaxf(round_even(-lo * inv), 0.0f), 255.0f);
-    for (int64_t i = 0; i < n; i++) q[i] = fminf(fmaxf(round_even(x[i] * inv) + zp, 0.0f), 255.0f) - zp;
+    float zp = min_f(max_f(round_even(-lo * inv), 0.0f), 255.0f);
+    for (int64_t i = 0; i < n; i++) q[i] = min_f(max_f(round_even(x[i] * inv) + zp, 0.0f), 255.0f) - zp;
     return scale;
 }
 
@@ -51,6 +56,7 @@ SAM_MULTIVERSION static void bf16_round_row(const float *x, int64_t n, float *ou
 
 int sam_typed_rounds_rows(const sam_tensor *x)
 {
+    if (sam_numel(x) == 0) return 0;
     int64_t rows = x->ndim >= 3 ? sam_numel(x) / x->shape[0] / x->shape[x->ndim - 1] : sam_rows(x);
     return rows > SAM_TYPED_FEW_ROWS;
 }

@@ -222,6 +222,77 @@ START_TEST(test_real_graph_needs_weights)
 }
 END_TEST
 
+/* Reduced weights: 2 (bf16 2.0, exactly), or i8 levels 1..12 with scales 0.5. */
+static sam_status fill_reduced(void *ctx, int index, void *dst, size_t nbytes, sam_error *err)
+{
+    (void)err;
+    const sam_blob_entry *e = &((const sam_blob_entry *)ctx)[index];
+    size_t n = (size_t)sam_shape_numel(e->ndim, e->shape);
+    for (size_t i = 0; i < n && e->dtype == SAM_BF16; i++) ((uint16_t *)dst)[i] = 0x4000;
+    for (size_t i = 0; i < n && e->dtype == SAM_I8; i++) ((int8_t *)dst)[i] = (int8_t)(i + 1);
+    for (size_t i = 0; i < n && e->dtype == SAM_F32; i++) ((float *)dst)[i] = 0.5f;
+    if (e->dtype == SAM_F16) memset(dst, 0, nbytes);
+    return SAM_OK;
+}
+
+static sam_status load_with(const char *text, const sam_model *m, sam_graph **g, sam_error *err)
+{
+    const char *path = tmp_path("g.yaml");
+    ck_assert(write_file(path, text, strlen(text)));
+    sam_params p = {0};
+    *g = NULL;
+    return sam_graph_load_file(path, &p, m, g, err);
+}
+
+/* bf16 and i8 weights bind with their scales, bad ones are refused naming the tensor, a
+ * typed kernel reads them as stored and any other reader gets an f32 copy. */
+START_TEST(test_reduced_weights)
+{
+    sam_blob_entry e[] = {{"w", SAM_I8, 2, {4, 3}},   {"w@scale", SAM_F32, 2, {4, 1}}, {"u", SAM_I8, 2, {4, 3}}, {"u@scale", SAM_F32, 2, {2, 1}},
+                          {"v", SAM_I8, 2, {4, 3}},   {"h", SAM_F16, 2, {4, 3}},       {"b", SAM_BF16, 2, {2, 3}}};
+    const char *path = tmp_path("reduced.samrt");
+    sam_params meta = {0};
+    sam_error err = {0};
+    ck_assert_msg(sam_blob_write(path, &meta, e, 7, fill_reduced, e, &err) == SAM_OK, "%s", err.msg);
+    sam_model *m;
+    ck_assert_int_eq(sam_model_open_blob(path, &m, &err), SAM_OK);
+    sam_graph *g;
+    const char *head = "graph: t\ninputs:\n  - {name: x, shape: [2, 3]}\noutputs: [y]\nnodes:\n";
+    char text[512];
+    static const struct {
+        const char *weight, *what;
+    } bad[] = {{"u", "the scales 'u@scale' of i8 weight 'u'"}, {"v", "i8 weight 'v' has no scales ('v@scale')"}, {"h", "weight 'h' is f16"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "%s  - {op: linear, in: [x, %s], out: y}\n", head, bad[i].weight);
+        ck_assert_int_ne(load_with(text, m, &g, &err), SAM_OK);
+        ck_assert_msg(strstr(err.msg, bad[i].what), "'%s' lacks '%s'", err.msg, bad[i].what);
+    }
+    /* linear reads i8 as stored (few rows: weight-only), add reads the bf16 weight's f32 copy */
+    snprintf(text, sizeof text, "%s  - {op: linear, in: [x, w], out: l}\n  - {op: add, in: [x, b], out: s}\n"
+                                "  - {op: concat, in: [l, s], out: y, attrs: {axis: 1}}\n", head);
+    ck_assert_msg(load_with(text, m, &g, &err) == SAM_OK, "%s", err.msg);
+    sam_session *s;
+    ck_assert_msg(sam_session_create(g, &(sam_session_params){.n_threads = 2, .fuse = 1}, &s, &err) == SAM_OK, "%s", err.msg);
+    float x[6] = {1, 2, 3, -1, 0, 2};
+    int64_t shape[2] = {2, 3};
+    ck_assert_int_eq(sam_session_set_input(s, "x", x, 2, shape, &err), SAM_OK);
+    ck_assert_int_eq(sam_session_run(s, &err), SAM_OK);
+    sam_tensor_view y;
+    ck_assert_int_eq(sam_session_tensor(s, "y", &y, &err), SAM_OK);
+    for (int r = 0; r < 2; r++) {
+        for (int o = 0; o < 4; o++) { /* w[o][k] = (3o + k + 1) * 0.5 */
+            float want = 0;
+            for (int k = 0; k < 3; k++) want += x[r * 3 + k] * (float)(3 * o + k + 1) * 0.5f;
+            ck_assert_float_eq_tol(y.data[r * 7 + o], want, 1e-5);
+        }
+        for (int k = 0; k < 3; k++) ck_assert_float_eq(y.data[r * 7 + 4 + k], x[r * 3 + k] + 2.0f);
+    }
+    sam_session_free(s);
+    sam_graph_free(g);
+    sam_model_free(m);
+}
+END_TEST
+
 static size_t make_blob(const char *path, const char *second_name)
 {
     sam_params meta = {0};
@@ -555,6 +626,7 @@ int main(void)
     tcase_add_test(tc, test_arena_limit);
     tcase_add_test(tc, test_configs);
     tcase_add_test(tc, test_real_graph_needs_weights);
+    tcase_add_test(tc, test_reduced_weights);
     tcase_add_test(tc, test_blob_roundtrip);
     tcase_add_test(tc, test_blob_errors);
     tcase_add_test(tc, test_pickle_parser);

@@ -127,12 +127,12 @@ PROGRESS_BYTES = ctypes.CFUNCTYPE(None, c_void_p, c_uint64, c_uint64)
 
 
 class ConvertParams(ctypes.Structure):
-    _fields_ = [("progress", PROGRESS_BYTES), ("progress_ctx", c_void_p)]
+    _fields_ = [("progress", PROGRESS_BYTES), ("progress_ctx", c_void_p), ("precision", c_int)]
 
 
 class ConvertInfo(ctypes.Structure):
     _fields_ = [("family", ctypes.c_char * 16), ("variant", ctypes.c_char * 32), ("n_tensors", c_int), ("bytes", c_int64),
-                ("skipped_tensors", c_int), ("version", ctypes.c_char * 8)]
+                ("skipped_tensors", c_int), ("version", ctypes.c_char * 8), ("precision", c_int)]
 
 
 class TensorView(ctypes.Structure):

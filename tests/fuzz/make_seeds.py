@@ -88,6 +88,13 @@ def main():
             smallest = sorted(tensors, key=lambda t: len(t[3]))[:6]
             put("blob", fam + "_meta_6_tensors.samrt", write_blob(n_meta, meta, smallest))
             put("blob", fam + "_meta_only.samrt", write_blob(n_meta, meta, []))
+            # a q8 blob: its smallest i8 weight with its scales, and the smallest others
+            subprocess.run([convert, "-q", pth, "--dtype", "q8", "-o", blob], check=True)
+            n_meta, meta, tensors = read_blob(blob)
+            by_name = {t[0]: t for t in tensors}
+            i8 = min((t for t in tensors if t[1] == 4), key=lambda t: len(t[3]))
+            rest = sorted((t for t in tensors if t[1] != 4 and not t[0].endswith(b"@scale")), key=lambda t: len(t[3]))[:4]
+            put("blob", fam + "_q8_meta_6_tensors.samrt", write_blob(n_meta, meta, [i8, by_name[i8[0] + b"@scale"]] + rest))
     # graphs, configs, the expressions in them
     exprs = set()
     for d, target in ((os.path.join(ROOT, "graphs"), "graph"), (os.path.join(ROOT, "graphs/configs"), "config")):

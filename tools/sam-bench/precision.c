@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -20,15 +21,27 @@ static int reduced_blob(const char *f32_path, sam_weight_precision p, char *out,
     snprintf(out, cap, "%s/%s-%s.samrt", tmp && *tmp ? tmp : "/tmp", name, sam_precision_name(p));
     if (access(out, R_OK) == 0) return 0;
     fprintf(stderr, "sam-bench: storing %s as %s in %s\n", f32_path, sam_precision_name(p), out);
-    sam_convert_params cp = sam_convert_default_params();
-    cp.precision = p;
-    cp.progress = tool_progress;
-    cp.progress_ctx = "converting";
-    sam_error err = {0};
-    if (sam_convert_blob(f32_path, &cp, out, NULL, &err)) {
-        tool_error("sam-bench", &err);
+    /* in a child, so that the f32 blob it reads whole is not in this process's peak RSS */
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0) {
+        perror("sam-bench: fork");
         return 1;
     }
+    if (child == 0) {
+        sam_convert_params cp = sam_convert_default_params();
+        cp.precision = p;
+        cp.progress = tool_progress;
+        cp.progress_ctx = "converting";
+        sam_error err = {0};
+        if (sam_convert_blob(f32_path, &cp, out, NULL, &err)) {
+            tool_error("sam-bench", &err);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status;
+    if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
     return 0;
 }
 
