@@ -13,10 +13,19 @@
 const char *sam_precision_kernels(sam_weight_precision p)
 {
     if (p == SAM_PRECISION_F32) return "f32: OpenBLAS sgemm and sam-rt's f32 kernels";
-    return p == SAM_PRECISION_BF16 ? "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS sgemm); "
-                                     "no avx512_bf16 kernel yet"
-                                   : "q8: portable path (activation rows quantized to u8, integer levels widened to f32, OpenBLAS "
-                                     "sgemm, exact integer sums below 2^24); no VNNI kernel yet";
+    if (p == SAM_PRECISION_BF16)
+        return sam_reduced_kernel_available(SAM_BF16) ? "bf16: avx512_bf16 kernel (vdpbf16ps on activations rounded to bf16, W packed in 32-column panels)"
+                                                      : "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS "
+                                                        "sgemm); this CPU has no avx512_bf16, or SAMRT_PORTABLE_GEMM is set";
+    return sam_reduced_kernel_available(SAM_I8) ? "q8: AVX512-VNNI kernel (vpdpbusd on u8 activation rows and int8 W packed in 32-column panels, int32 sums)"
+                                                : "q8: portable path (activation rows quantized to u8, integer levels widened to f32, OpenBLAS "
+                                                  "sgemm, exact integer sums below 2^24); this CPU has no AVX512-VNNI, or SAMRT_PORTABLE_GEMM is set";
+}
+
+/* the AVX-512 kernel takes the product (2-D weights, i8 scaled per row) */
+static int kernel_for(const sam_tensor *w)
+{
+    return sam_dtype_is_reduced(w->dtype) && w->ndim == 2 && (w->dtype != SAM_I8 || w->scale_axis == 0) && sam_reduced_kernel_available(w->dtype);
 }
 
 /* Nearest-even for |x| < 2^22 in the default rounding mode, in a form that vectorizes. */
@@ -30,8 +39,9 @@ static inline float round_even(float x)
 static inline float min_f(float a, float b) { return b < a ? b : a; }
 static inline float max_f(float a, float b) { return b > a ? b : a; }
 
-SAM_MULTIVERSION float sam_q8_quantize_row(const float *x, int64_t n, float *q)
+SAM_MULTIVERSION float sam_q8_quantize_row(const float *x, int64_t n, float *q, float *zero_point)
 {
+    if (zero_point) *zero_point = 0;
     float lo = 0, hi = 0, poison = 0; /* poison: NaN when a value is not finite */
 #pragma omp simd reduction(min : lo) reduction(max : hi) reduction(+ : poison)
     for (int64_t i = 0; i < n; i++) {
@@ -45,6 +55,7 @@ SAM_MULTIVERSION float sam_q8_quantize_row(const float *x, int64_t n, float *q)
     }
     float scale = (hi - lo) / 255.0f, inv = 255.0f / (hi - lo);
     float zp = min_f(max_f(round_even(-lo * inv), 0.0f), 255.0f);
+    if (zero_point) *zero_point = zp;
     for (int64_t i = 0; i < n; i++) q[i] = min_f(max_f(round_even(x[i] * inv) + zp, 0.0f), 255.0f) - zp;
     return scale;
 }
@@ -67,7 +78,7 @@ void sam_round_activation_row(const sam_tensor *w, int rounds, float *x, int64_t
     if (w->dtype == SAM_BF16) {
         bf16_round_row(x, n, x);
     } else if (w->dtype == SAM_I8) {
-        float s = sam_q8_quantize_row(x, n, x);
+        float s = sam_q8_quantize_row(x, n, x, NULL);
         for (int64_t i = 0; i < n; i++) x[i] *= s;
     }
 }
@@ -96,6 +107,7 @@ void sam_weight_widen(const sam_tensor *w, float *dst)
 
 size_t sam_typed_wide_floats(const sam_tensor *w)
 {
+    if (kernel_for(w)) return sam_reduced_packed_floats(w);
     return sam_dtype_is_reduced(w->dtype) ? (size_t)sam_numel(w) : 0;
 }
 
@@ -120,6 +132,10 @@ SAM_MULTIVERSION static void widen_range(void *p, int64_t begin, int64_t end)
 void sam_typed_widen(sam_pool *pool, const sam_tensor *w, float *wide)
 {
     if (!sam_dtype_is_reduced(w->dtype)) return;
+    if (kernel_for(w)) {
+        sam_reduced_pack(pool, w, wide);
+        return;
+    }
     widen_job j = {w, wide};
     sam_parallel_range(pool, sam_numel(w), 1 << 16, widen_range, &j);
 }
@@ -127,7 +143,8 @@ void sam_typed_widen(sam_pool *pool, const sam_tensor *w, float *wide)
 size_t sam_gemm_typed_scratch(const sam_tensor *w, int64_t K)
 {
     if (!sam_dtype_is_reduced(w->dtype)) return 0;
-    return (size_t)TYPED_ROWS * (size_t)K + TYPED_ROWS;
+    size_t portable = (size_t)TYPED_ROWS * (size_t)K + TYPED_ROWS, kernel = kernel_for(w) ? sam_reduced_gemm_scratch(w, K) : 0;
+    return portable > kernel ? portable : kernel;
 }
 
 SAM_MULTIVERSION static void scale_rows(float *restrict c, int64_t ldc, int64_t rows, int64_t cols, const float *restrict row_scale,
@@ -146,6 +163,10 @@ void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t 
         sam_gemm_nt_serial(M, N, K, A, lda, (const float *)w->data + n0 * K, K, bias, C, ldc);
         return;
     }
+    if (kernel_for(w)) {
+        sam_reduced_gemm(M, N, K, A, lda, w, rounds, wide, n0, bias, C, ldc, scratch);
+        return;
+    }
     float *a_blk = scratch, *a_scale = a_blk + (size_t)TYPED_ROWS * K;
     const float *W = wide + n0 * K;
     int q8 = w->dtype == SAM_I8;
@@ -157,7 +178,7 @@ void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t 
     for (int64_t i0 = 0; i0 < M; i0 += TYPED_ROWS) {
         int64_t mi = M - i0 < TYPED_ROWS ? M - i0 : TYPED_ROWS;
         for (int64_t r = 0; r < mi; r++) {
-            if (q8) a_scale[r] = sam_q8_quantize_row(A + (i0 + r) * lda, K, a_blk + r * K);
+            if (q8) a_scale[r] = sam_q8_quantize_row(A + (i0 + r) * lda, K, a_blk + r * K, NULL);
             else bf16_round_row(A + (i0 + r) * lda, K, a_blk + r * K);
         }
         float *c = C + i0 * ldc;

@@ -48,8 +48,9 @@ static inline int sam_dtype_is_reduced(sam_dtype dt) { return dt == SAM_BF16 || 
 
 /* Quantizes n values to uint8 levels with a zero point and stores the levels minus the
  * zero point (integers in [-255, 255]) as floats in q; returns the scale (0 for an
- * all-zero row, NaN for a row that is not finite). */
-float sam_q8_quantize_row(const float *x, int64_t n, float *q);
+ * all-zero row, NaN for a row that is not finite); *zero_point (may be NULL) gets the
+ * zero point, an integer in [0, 255]. */
+float sam_q8_quantize_row(const float *x, int64_t n, float *q, float *zero_point);
 /* Products whose input has at most SAM_TYPED_FEW_ROWS rows per batch item (the mask
  * decoder's prompt tokens, the heads on its output tokens) are bound by reading the
  * weight, not by arithmetic: they keep their f32 activations and read the reduced
@@ -84,5 +85,15 @@ void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t 
 /* The same split by rows over the pool, with sam_gemm_typed_scratch floats per thread. */
 void sam_gemm_nt_typed_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w,
                             const float *wide, int rounds, const float *bias, float *C, int64_t ldc, float *scratch);
+
+/* gemm_reduced_avx512.c: the AVX-512 kernels (available: this CPU has avx512_bf16 for
+ * SAM_BF16, AVX512-VNNI for SAM_I8, and SAMRT_PORTABLE_GEMM is unset); W packed into
+ * panels in place of its widened copy. */
+int sam_reduced_kernel_available(sam_dtype dt);
+size_t sam_reduced_packed_floats(const sam_tensor *w);
+void sam_reduced_pack(sam_pool *pool, const sam_tensor *w, float *out);
+size_t sam_reduced_gemm_scratch(const sam_tensor *w, int64_t K);
+void sam_reduced_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, int rounds, const float *packed, int64_t n0,
+                      const float *bias, float *C, int64_t ldc, float *scratch);
 
 #endif

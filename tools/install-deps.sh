@@ -10,7 +10,7 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 packages="build-essential cmake pkg-config libyaml-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev libmicrohttpd-dev libgnutls28-dev
-          libjansson-dev check python3 python3-numpy python3-venv python3-pil"
+          libjansson-dev check libsimde-dev python3 python3-numpy python3-venv python3-pil"
 for flag in "$@"; do
   case "$flag" in
     --torch) packages="$packages python3-torch" ;;
