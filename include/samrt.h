@@ -346,6 +346,10 @@ typedef struct sam_predict_params {
      * holes (<= mask_threshold) and sprinkles (> it), flip to mask_threshold -/+ 10, as the
      * official sam2._C extension does; the returned low-res logits stay as decoded */
     int max_hole_area, max_sprinkle_area;
+    /* 1: the masks as RLE in `rles`, with `areas` and `boxes`, instead of `masks`: each
+     * mask is upscaled column by column straight into its RLE (what a server sends), the
+     * masks spread over the threads; never a dense mask. Not with return_logits. */
+    int output_rle;
 } sam_predict_params;
 
 SAMRT_API sam_predict_params sam_predict_default_params(void);
@@ -359,6 +363,9 @@ typedef struct sam_prediction {
     float *iou;             /* n_objects x n_masks predicted IoU */
     float *low_res_logits;  /* n_objects x n_masks x low_res x low_res, to feed back as mask_input */
     float *object_scores;   /* n_objects object-score logits, or NULL when the model has none (SAM) */
+    sam_rle *rles;          /* with output_rle: n_objects x n_masks masks (else NULL) */
+    int64_t *areas;         /* with output_rle: their pixel counts */
+    int *boxes;             /* with output_rle: 4 per mask, x0, y0, x1, y1 of the first and last pixels (0s when empty) */
 } sam_prediction;
 
 /* Segments n objects at once (as predict_torch): prompts of the same shape are decoded

@@ -10,6 +10,7 @@
 
 #include "amg.h"
 #include "preprocess.h"
+#include "rle.h"
 #include "upscale.h"
 
 sam_predictor_params sam_predictor_default_params(void)
@@ -422,7 +423,59 @@ void sam_prediction_free(sam_prediction *r)
     free(r->iou);
     free(r->low_res_logits);
     free(r->object_scores);
+    for (int i = 0; r->rles && i < r->n_objects * r->n_masks; i++) sam_rle_free(&r->rles[i]);
+    free(r->rles);
+    free(r->areas);
+    free(r->boxes);
     free(r);
+}
+
+/* output_rle: masks over the threads, each upscaled column-major straight into its RLE
+ * (sam_upscale_colmajor, the generator's pass) with its area and box. */
+typedef struct {
+    const sam_upscaler *up;
+    const float *const *src; /* each mask's low-res logits */
+    sam_prediction *r;
+    float threshold;
+    float **rows, **ut;      /* per thread */
+    uint8_t **mask_cm;
+    int **on;
+    sam_status *st;          /* per mask */
+} rle_job;
+
+static void rle_task(void *ctx, int m, int thread)
+{
+    const rle_job *j = ctx;
+    int64_t inter, uni;
+    sam_upscale_colmajor(j->up, j->src[m], j->rows[thread], j->ut[thread], j->mask_cm[thread], j->on[thread], j->threshold, 0.0f, &inter, &uni);
+    sam_error err;
+    j->st[m] = sam_rle_from_colmajor(j->mask_cm[thread], j->up->h, j->up->w, &j->r->rles[m], &err);
+    if (j->st[m] == SAM_OK) j->r->areas[m] = sam_rle_stats(&j->r->rles[m], j->r->boxes + 4 * m);
+}
+
+static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const float *const *src, int n_masks, float threshold, sam_prediction *r,
+                               sam_error *err)
+{
+    int threads = sam_pool_size(p->pool);
+    rle_job j = {up, src, r, threshold, calloc((size_t)threads, sizeof(float *)), calloc((size_t)threads, sizeof(float *)),
+                 calloc((size_t)threads, sizeof(uint8_t *)), calloc((size_t)threads, sizeof(int *)), calloc((size_t)n_masks, sizeof(sam_status))};
+    sam_status st = SAM_OK;
+    int ok = j.rows && j.ut && j.mask_cm && j.on && j.st;
+    for (int t = 0; ok && t < threads; t++)
+        ok = (j.rows[t] = malloc(sizeof(float) * SAM_UPSCALE_ROW_BLOCK * (size_t)up->low)) && (j.ut[t] = malloc(sizeof(float) * (size_t)up->low * up->h)) &&
+             (j.mask_cm[t] = malloc((size_t)up->h * up->w)) && (j.on[t] = malloc(sizeof(int) * (size_t)up->w));
+    if (!ok) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
+    if (st == SAM_OK) sam_pool_run(p->pool, n_masks, rle_task, &j);
+    for (int m = 0; st == SAM_OK && j.st && m < n_masks; m++)
+        if (j.st[m]) st = sam_fail(err, j.st[m], "out of memory encoding mask %d", m);
+    for (int t = 0; t < threads; t++) {
+        if (j.rows) free(j.rows[t]);
+        if (j.ut) free(j.ut[t]);
+        if (j.mask_cm) free(j.mask_cm[t]);
+        if (j.on) free(j.on[t]);
+    }
+    free(j.rows), free(j.ut), free(j.mask_cm), free(j.on), free(j.st);
+    return st;
 }
 
 /* A mask's upscaling, in bands of rows over the predictor's threads. */
@@ -469,6 +522,8 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     if (n < 1 || n > 4096 || !prompts) return sam_fail(err, SAM_ERR_INVALID_ARG, "%d prompts (1 to 4096)", n);
     if (!isfinite(pp.mask_threshold)) return sam_fail(err, SAM_ERR_INVALID_ARG, "the mask threshold is not a number");
     if (pp.max_hole_area < 0 || pp.max_sprinkle_area < 0) return sam_fail(err, SAM_ERR_INVALID_ARG, "max_hole_area and max_sprinkle_area must not be negative");
+    if (pp.output_rle && pp.return_logits) return sam_fail(err, SAM_ERR_INVALID_ARG, "output_rle and return_logits exclude each other");
+    if (pp.output_rle && pp.skip_masks) pp.output_rle = 0;
     int out_h = pp.output_height > 0 ? pp.output_height : p->orig_h, out_w = pp.output_width > 0 ? pp.output_width : p->orig_w;
     if (out_h > 32768 || out_w > 32768) return sam_fail(err, SAM_ERR_INVALID_ARG, "output size %dx%d is too large", out_w, out_h);
     for (int i = 0; i < n; i++) {
@@ -485,6 +540,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     for (int i = 0; i < n; i++) total_points += prompts[i].n_points;
     pts = malloc(sizeof(float) * 2 * (size_t)(total_points + 1));
     sam_upscaler up = {0};
+    const float **rle_src = NULL; /* output_rle: each mask's low-res logits */
     sam_status st = SAM_OK;
     if (!r || !q || !pts || !all_logits || !all_iou || (t->object_scores[0] && !scores)) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for %d prompts", n);
@@ -507,13 +563,21 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     r->low_res = low;
     r->iou = malloc(sizeof(float) * (size_t)n * per_obj);
     r->low_res_logits = malloc(sizeof(float) * plane_low * (size_t)n * per_obj);
-    if (!pp.skip_masks) {
+    size_t n_out = (size_t)n * per_obj;
+    if (pp.output_rle) {
+        r->rles = calloc(n_out, sizeof *r->rles);
+        r->areas = calloc(n_out, sizeof *r->areas);
+        r->boxes = calloc(n_out * 4, sizeof *r->boxes);
+        rle_src = calloc(n_out, sizeof *rle_src);
+        scratch = (pp.max_hole_area || pp.max_sprinkle_area) ? malloc(sizeof(float) * plane_low * n_out) : malloc(sizeof(float)); /* the cleaned logits */
+        if (!r->rles || !r->areas || !r->boxes || !rle_src) scratch = (free(scratch), NULL);
+    } else if (!pp.skip_masks) {
         if (pp.return_logits) r->logits = malloc(sizeof(float) * plane * (size_t)n * per_obj);
         else r->masks = malloc(plane * (size_t)n * per_obj);
         scratch = malloc(sizeof(float) * (size_t)out_h * low);
         if ((pp.max_hole_area || pp.max_sprinkle_area) && !(cleaned = malloc(sizeof(float) * plane_low))) scratch = (free(scratch), NULL);
     }
-    if (!r->iou || !r->low_res_logits || (!pp.skip_masks && ((pp.return_logits ? !r->logits : !r->masks) || !scratch))) {
+    if (!r->iou || !r->low_res_logits || (!pp.skip_masks && ((pp.output_rle ? 0 : pp.return_logits ? !r->logits : !r->masks) || !scratch))) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory: %d objects x %d masks of %dx%d", n, per_obj, out_w, out_h);
         goto fail;
     }
@@ -530,12 +594,20 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
             /* masks from the logits as decoded (or with SAM 2's holes and sprinkles
              * removed); the returned low-res logits clamped (SAM 2) */
             const float *up_src = src;
-            if (cleaned && !pp.skip_masks) {
+            if (pp.output_rle) {
+                rle_src[idx] = src;
+                if (pp.max_hole_area || pp.max_sprinkle_area) {
+                    float *c = scratch + plane_low * idx;
+                    memcpy(c, src, sizeof(float) * plane_low);
+                    if ((st = sam_amg_fill_holes_low_res(c, low, pp.max_hole_area, pp.max_sprinkle_area, pp.mask_threshold, err))) goto fail;
+                    rle_src[idx] = c;
+                }
+            } else if (cleaned && !pp.skip_masks) {
                 memcpy(cleaned, src, sizeof(float) * plane_low);
                 if ((st = sam_amg_fill_holes_low_res(cleaned, low, pp.max_hole_area, pp.max_sprinkle_area, pp.mask_threshold, err))) goto fail;
                 up_src = cleaned;
             }
-            if (!pp.skip_masks) {
+            if (!pp.skip_masks && !pp.output_rle) {
                 upscale_job job = {&up, up_src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, pp.return_logits ? NULL : r->masks + plane * idx,
                                    pp.mask_threshold};
                 sam_pool_run(p->pool, (out_h + UPSCALE_BAND - 1) / UPSCALE_BAND, upscale_band_task, &job);
@@ -543,6 +615,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
             for (size_t k = 0; k < plane_low; k++) dst[k] = t->clamp > 0 ? fminf(fmaxf(src[k], -t->clamp), t->clamp) : src[k];
         }
     }
+    if (pp.output_rle && (st = masks_as_rle(p, &up, rle_src, (int)n_out, pp.mask_threshold, r, err))) goto fail;
     if (scores) {
         r->object_scores = scores;
         scores = NULL;
@@ -550,6 +623,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     *out = r;
     r = NULL;
 fail:
+    free(rle_src);
     sam_upscaler_free(&up);
     sam_prediction_free(r);
     free(q);

@@ -199,6 +199,26 @@ sam_status sam_rle_from_coco(const char *s, int h, int w, sam_rle *out, sam_erro
     return SAM_OK;
 }
 
+int64_t sam_rle_stats(const sam_rle *r, int box[4])
+{
+    int64_t h = r->height, pos = 0, area = 0, x0 = INT64_MAX, y0 = INT64_MAX, x1 = -1, y1 = -1;
+    for (int i = 0; i < r->n_counts; pos += r->counts[i], i++) {
+        if (!(i & 1) || r->counts[i] == 0) continue;
+        int64_t first = pos, last = pos + r->counts[i] - 1, xa = first / h, xb = last / h;
+        area += r->counts[i];
+        x0 = xa < x0 ? xa : x0;
+        x1 = xb > x1 ? xb : x1;
+        int64_t ya = xa == xb ? first % h : 0, yb = xa == xb ? last % h : h - 1; /* a run past a column's end covers rows 0 and h - 1 */
+        y0 = ya < y0 ? ya : y0;
+        y1 = yb > y1 ? yb : y1;
+    }
+    if (box) {
+        if (x1 < 0) box[0] = box[1] = box[2] = box[3] = 0;
+        else box[0] = (int)x0, box[1] = (int)y0, box[2] = (int)x1, box[3] = (int)y1;
+    }
+    return area;
+}
+
 int64_t sam_mask_stats(const uint8_t *mask, int h, int w, int box[4])
 {
     int x0 = w, y0 = h, x1 = -1, y1 = -1;

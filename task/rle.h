@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "../include/samrt.h"
 #include "../runtime/status.h"
 
 typedef struct sam_rle_builder {
@@ -25,6 +26,9 @@ sam_status sam_rle_finish(sam_rle_builder *b, int h, int w, sam_rle *out, sam_er
 /* A crop's column-major mask placed in the H x W image (zeros around it); on[x] counts
  * the mask pixels of crop column x (0 skips it whole), crop = x0, y0, x1, y1. */
 sam_status sam_rle_uncrop(const uint8_t *mask_cm, const int *on, const int crop[4], int H, int W, sam_rle *out, sam_error *err);
+/* An RLE's pixel count and the box of sam_mask_stats (x0, y0, x1, y1 of its first and
+ * last pixels, 0s when empty), from its runs. */
+int64_t sam_rle_stats(const sam_rle *r, int box[4]);
 /* From a column-major h x w mask. */
 sam_status sam_rle_from_colmajor(const uint8_t *mask_cm, int h, int w, sam_rle *out, sam_error *err);
 

@@ -85,6 +85,26 @@ START_TEST(test_case)
     double max_logit = compare_f32(out->low_res_logits, want_logits.data, n * low * low).max_abs, max_iou = 0;
     for (int64_t i = 0; i < n; i++) max_iou = fmax(max_iou, fabs(out->iou[i] - ((float *)want_iou.data)[i]));
     for (int64_t i = 0; i < total; i++) equal += out->masks[i] == ((const uint8_t *)want_masks.data)[i];
+    /* the same masks straight to RLE (what sam-server sends): against the dense masks,
+     * with the areas and boxes of the decoded RLE */
+    pp.output_rle = 1;
+    sam_prediction *rle_out;
+    ck_assert_msg(sam_predictor_predict(pred, cp.prompts, cp.n, &pp, &rle_out, &err) == SAM_OK, "%s: %s", name, err.msg);
+    ck_assert_ptr_null(rle_out->masks);
+    uint8_t *decoded = malloc((size_t)plane);
+    int64_t rle_equal = 0;
+    for (int64_t m = 0; m < n; m++) {
+        sam_rle_decode(&rle_out->rles[m], decoded);
+        int box[4];
+        ck_assert_int_eq(rle_out->areas[m], sam_mask_stats(decoded, out->height, out->width, box));
+        ck_assert_mem_eq(rle_out->boxes + 4 * m, box, sizeof box);
+        for (int64_t i = 0; i < plane; i++) rle_equal += decoded[i] == out->masks[m * plane + i];
+        ck_assert_float_eq(rle_out->iou[m], out->iou[m]);
+    }
+    free(decoded);
+    sam_prediction_free(rle_out);
+    ck_assert_msg((double)rle_equal / total >= 0.99999, "%s: the RLE path's masks are %.5f%% equal to the dense ones", name, 100.0 * rle_equal / total);
+    fprintf(stderr, "  %-26s RLE path: %lld of %lld pixels differ from the dense masks\n", name, (long long)(total - rle_equal), (long long)total);
     sam_prediction_free(out);
     fprintf(stderr, "  %-26s logits max abs %.2e  iou max abs %.2e  masks %.4f%% equal\n", name, max_logit, max_iou, 100.0 * equal / total);
     ck_assert_msg(max_logit <= LOGITS_MAX_ABS, "%s: low-res logits differ by %.3g", name, max_logit);

@@ -153,13 +153,14 @@ COORDS_IMAGE, COORDS_INPUT, COORDS_NORMALIZED = 0, 1, 2
 
 class PredictParams(ctypes.Structure):
     _fields_ = [("multimask_output", c_int), ("return_logits", c_int), ("mask_threshold", c_float), ("output_height", c_int),
-                ("output_width", c_int), ("skip_masks", c_int), ("coords", c_int), ("max_hole_area", c_int), ("max_sprinkle_area", c_int)]
+                ("output_width", c_int), ("skip_masks", c_int), ("coords", c_int), ("max_hole_area", c_int), ("max_sprinkle_area", c_int),
+                ("output_rle", c_int)]
 
 
 class Prediction(ctypes.Structure):
     _fields_ = [("n_objects", c_int), ("n_masks", c_int), ("height", c_int), ("width", c_int), ("low_res", c_int),
                 ("masks", P(ctypes.c_uint8)), ("logits", P(c_float)), ("iou", P(c_float)), ("low_res_logits", P(c_float)),
-                ("object_scores", P(c_float))]
+                ("object_scores", P(c_float)), ("rles", P(Rle)), ("areas", P(c_int64)), ("boxes", P(c_int))]
 
 
 PROGRESS_POINTS = ctypes.CFUNCTYPE(c_int, c_void_p, c_int, c_int, c_int, c_int)

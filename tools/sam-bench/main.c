@@ -215,9 +215,41 @@ static int bench_decoder(const char *model_path, const char *config_path, int n_
         sam_prediction_free(out);
         if (t < with_masks) with_masks = t;
     }
+    /* a click answered as RLE: dense masks encoded after (sam-server until now), and
+     * straight from the logits (output_rle) */
+    double dense_rle = 1e30;
+    for (int r = 0; r < 4; r++) {
+        sam_prediction *out;
+        double t0 = tool_now();
+        if (sam_predictor_predict(pred, &q, 1, &pp, &out, &err)) goto fail;
+        for (int m = 0; m < out->n_masks; m++) {
+            const uint8_t *mask = out->masks + (size_t)m * out->height * out->width;
+            int box[4];
+            sam_rle rle;
+            sam_mask_stats(mask, out->height, out->width, box);
+            if (sam_rle_encode(mask, out->height, out->width, &rle, &err)) goto fail;
+            sam_rle_free(&rle);
+        }
+        double t = tool_now() - t0;
+        sam_prediction_free(out);
+        if (t < dense_rle) dense_rle = t;
+    }
+    pp.output_rle = 1;
+    double with_rle = 1e30;
+    for (int r = 0; r < 4; r++) {
+        sam_prediction *out;
+        double t0 = tool_now();
+        if (sam_predictor_predict(pred, &q, 1, &pp, &out, &err)) goto fail;
+        double t = tool_now() - t0;
+        sam_prediction_free(out);
+        if (t < with_rle) with_rle = t;
+    }
     printf("decoder          %.1f ms per prompt (one point, multimask; prompt encoder + mask decoder)\n", 1e3 * one);
     printf("decoder batch    %.1f ms per prompt (64 points, multimask, %.2f s in all)\n", 1e3 * batch, 64 * batch);
     printf("postprocess      %.1f ms per mask (256x256 logits to a 1800x1200 mask)\n", 1e3 * (with_masks - one) / 3);
+    printf("click as RLE     %.1f ms (decoder, 3 masks straight to RLE with areas and boxes, as sam-server answers); %.1f ms through dense "
+           "masks encoded after (%.2fx)\n",
+           1e3 * with_rle, 1e3 * dense_rle, dense_rle / with_rle);
     if (profile) sam_predictor_print_profile(pred, stdout);
     rc = 0;
     goto done;

@@ -179,24 +179,20 @@ static int best_mask(const sam_prediction *out, int obj)
     return best;
 }
 
-/* One object's answer: its masks as COCO RLE, with their logits kept for later requests. */
+/* One object's answer: its masks as COCO RLE (the prediction's, made with output_rle),
+ * with their logits kept for later requests. */
 static json_t *object_json(server *s, stored_image *img, const sam_prediction *out, int obj, sam_error *err)
 {
     json_t *masks = json_array(), *answer = json_object();
-    size_t plane = (size_t)out->height * out->width, low = (size_t)out->low_res * out->low_res;
+    size_t low = (size_t)out->low_res * out->low_res;
     int best = best_mask(out, obj);
     for (int k = 0; masks && answer && k < out->n_masks; k++) {
         size_t index = (size_t)obj * out->n_masks + k;
-        const uint8_t *mask = out->masks + index * plane;
-        int box[4];
-        int64_t area = sam_mask_stats(mask, out->height, out->width, box);
-        sam_rle rle;
+        const int *box = out->boxes + 4 * index;
+        int64_t area = out->areas[index];
         char logits_id[48];
-        if (sam_rle_encode(mask, out->height, out->width, &rle, err) ||
-            image_store_keep_logits(&s->store, img, out->low_res_logits + index * low, logits_id, sizeof logits_id, err))
-            goto fail;
-        char *counts = sam_rle_to_coco(&rle);
-        sam_rle_free(&rle);
+        if (image_store_keep_logits(&s->store, img, out->low_res_logits + index * low, logits_id, sizeof logits_id, err)) goto fail;
+        char *counts = sam_rle_to_coco(&out->rles[index]);
         json_t *m = counts ? json_pack("{s:f, s:I, s:[i,i,i,i], s:s, s:[i,i], s:s}", "iou", (double)out->iou[index], "area", (json_int_t)area, "bbox",
                                        box[0], box[1], box[2] - box[0], box[3] - box[1], "counts", counts, "size", out->height, out->width, "logits_id",
                                        logits_id)
@@ -300,6 +296,7 @@ static void handle_predict(server *s, stored_image *img, const api_request *rq, 
     if (st == SAM_OK) {
         sam_predict_params pp = sam_predict_default_params();
         pp.multimask_output = multimask;
+        pp.output_rle = !want_png; /* the JSON answer is RLE: no dense masks in between */
         st = sam_predictor_predict(e->pred, ps.prompts, ps.n, &pp, &out, &err);
     }
     engines_release(&s->engines, e);
