@@ -76,7 +76,7 @@ class Api(unittest.TestCase):
     def test_health(self):
         status, h = self.server.json("GET", "/api/health")
         self.assertEqual(status, 200)
-        self.assertEqual((h["status"], h["model"], h["family"]), ("ok", "tiny.samrt", "sam"))
+        self.assertEqual((h["status"], h["model"], h["family"], h["precision"]), ("ok", "tiny.samrt", "sam", "f32"))
 
     def test_upload_once(self):
         data = image_bytes("dog.jpg")

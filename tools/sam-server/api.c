@@ -92,8 +92,9 @@ static json_t *body_object(const api_request *rq, int empty_ok, api_response *rs
 
 static void handle_health(server *s, api_response *rs)
 {
-    respond_json(rs, 200, json_pack("{s:s, s:s, s:s, s:s, s:i}", "status", "ok", "model", s->model_name, "family", sam_model_family(s->model),
-                                    "variant", sam_model_variant(s->model), "image_size", sam_model_image_size(s->model)));
+    respond_json(rs, 200, json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "status", "ok", "model", s->model_name, "family", sam_model_family(s->model),
+                                    "variant", sam_model_variant(s->model), "image_size", sam_model_image_size(s->model), "precision",
+                                    sam_precision_name(sam_model_precision(s->model))));
 }
 
 /* ---- POST /api/images ---- */
