@@ -466,7 +466,7 @@ static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const f
              (j.mask_cm[t] = malloc((size_t)up->h * up->w)) && (j.on[t] = malloc(sizeof(int) * (size_t)up->w));
     if (!ok) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
     if (st == SAM_OK) sam_pool_run(p->pool, n_masks, rle_task, &j);
-    for (int m = 0; st == SAM_OK && j.st && m < n_masks; m++)
+    for (int m = 0; st == SAM_OK && m < n_masks; m++)
         if (j.st[m]) st = sam_fail(err, j.st[m], "out of memory encoding mask %d", m);
     for (int t = 0; t < threads; t++) {
         if (j.rows) free(j.rows[t]);
@@ -564,20 +564,24 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     r->iou = malloc(sizeof(float) * (size_t)n * per_obj);
     r->low_res_logits = malloc(sizeof(float) * plane_low * (size_t)n * per_obj);
     size_t n_out = (size_t)n * per_obj;
+    /* the cleaned low-res logits: one plane reused, or (output_rle, whose masks are
+     * upscaled together afterwards) one per mask */
+    int cleans = !pp.skip_masks && (pp.max_hole_area || pp.max_sprinkle_area);
+    if (cleans) cleaned = malloc(sizeof(float) * plane_low * (pp.output_rle ? n_out : 1));
+    int have_outputs = 1;
     if (pp.output_rle) {
         r->rles = calloc(n_out, sizeof *r->rles);
         r->areas = calloc(n_out, sizeof *r->areas);
         r->boxes = calloc(n_out * 4, sizeof *r->boxes);
         rle_src = calloc(n_out, sizeof *rle_src);
-        scratch = (pp.max_hole_area || pp.max_sprinkle_area) ? malloc(sizeof(float) * plane_low * n_out) : malloc(sizeof(float)); /* the cleaned logits */
-        if (!r->rles || !r->areas || !r->boxes || !rle_src) scratch = (free(scratch), NULL);
+        have_outputs = r->rles && r->areas && r->boxes && rle_src;
     } else if (!pp.skip_masks) {
-        if (pp.return_logits) r->logits = malloc(sizeof(float) * plane * (size_t)n * per_obj);
-        else r->masks = malloc(plane * (size_t)n * per_obj);
+        if (pp.return_logits) r->logits = malloc(sizeof(float) * plane * n_out);
+        else r->masks = malloc(plane * n_out);
         scratch = malloc(sizeof(float) * (size_t)out_h * low);
-        if ((pp.max_hole_area || pp.max_sprinkle_area) && !(cleaned = malloc(sizeof(float) * plane_low))) scratch = (free(scratch), NULL);
+        have_outputs = (pp.return_logits ? r->logits != NULL : r->masks != NULL) && scratch;
     }
-    if (!r->iou || !r->low_res_logits || (!pp.skip_masks && ((pp.output_rle ? 0 : pp.return_logits ? !r->logits : !r->masks) || !scratch))) {
+    if (!r->iou || !r->low_res_logits || !have_outputs || (cleans && !cleaned)) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory: %d objects x %d masks of %dx%d", n, per_obj, out_w, out_h);
         goto fail;
     }
@@ -594,20 +598,15 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
             /* masks from the logits as decoded (or with SAM 2's holes and sprinkles
              * removed); the returned low-res logits clamped (SAM 2) */
             const float *up_src = src;
-            if (pp.output_rle) {
-                rle_src[idx] = src;
-                if (pp.max_hole_area || pp.max_sprinkle_area) {
-                    float *c = scratch + plane_low * idx;
-                    memcpy(c, src, sizeof(float) * plane_low);
-                    if ((st = sam_amg_fill_holes_low_res(c, low, pp.max_hole_area, pp.max_sprinkle_area, pp.mask_threshold, err))) goto fail;
-                    rle_src[idx] = c;
-                }
-            } else if (cleaned && !pp.skip_masks) {
-                memcpy(cleaned, src, sizeof(float) * plane_low);
-                if ((st = sam_amg_fill_holes_low_res(cleaned, low, pp.max_hole_area, pp.max_sprinkle_area, pp.mask_threshold, err))) goto fail;
-                up_src = cleaned;
+            if (cleaned) {
+                float *c = cleaned + (pp.output_rle ? plane_low * idx : 0);
+                memcpy(c, src, sizeof(float) * plane_low);
+                if ((st = sam_amg_fill_holes_low_res(c, low, pp.max_hole_area, pp.max_sprinkle_area, pp.mask_threshold, err))) goto fail;
+                up_src = c;
             }
-            if (!pp.skip_masks && !pp.output_rle) {
+            if (pp.output_rle) {
+                rle_src[idx] = up_src;
+            } else if (!pp.skip_masks) {
                 upscale_job job = {&up, up_src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, pp.return_logits ? NULL : r->masks + plane * idx,
                                    pp.mask_threshold};
                 sam_pool_run(p->pool, (out_h + UPSCALE_BAND - 1) / UPSCALE_BAND, upscale_band_task, &job);

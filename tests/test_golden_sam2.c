@@ -263,6 +263,36 @@ START_TEST(test_image_batch)
 }
 END_TEST
 
+/* max_hole_area / max_sprinkle_area (sam2._C's cleanup before the upscaling): the masks
+ * straight to RLE, each from its own cleaned logits, equal the dense masks */
+START_TEST(test_cleaned_masks_as_rle)
+{
+    set_image("truck.jpg");
+    float pts[4] = {500, 375, 1125, 625};
+    int labels[2] = {1, 1};
+    sam_prompt q[2] = {{.n_points = 1, .points = pts, .labels = labels}, {.n_points = 1, .points = pts + 2, .labels = labels + 1}};
+    sam_predict_params pp = sam_predict_default_params();
+    pp.max_hole_area = pp.max_sprinkle_area = 400;
+    sam_prediction *dense, *rle;
+    sam_error err = {0};
+    ck_assert_msg(sam_predictor_predict(pred, q, 2, &pp, &dense, &err) == SAM_OK, "%s", err.msg);
+    pp.output_rle = 1;
+    ck_assert_msg(sam_predictor_predict(pred, q, 2, &pp, &rle, &err) == SAM_OK, "%s", err.msg);
+    int64_t plane = (int64_t)dense->height * dense->width, masks = (int64_t)dense->n_objects * dense->n_masks, differ = 0;
+    uint8_t *decoded = malloc((size_t)plane);
+    for (int64_t m = 0; m < masks; m++) {
+        sam_rle_decode(&rle->rles[m], decoded);
+        for (int64_t i = 0; i < plane; i++) differ += decoded[i] != dense->masks[m * plane + i];
+        ck_assert_int_eq(rle->areas[m], sam_mask_stats(decoded, dense->height, dense->width, NULL));
+    }
+    fprintf(stderr, "  cleaned masks as RLE: %lld of %lld pixels differ from the dense masks\n", (long long)differ, (long long)(masks * plane));
+    ck_assert_msg((double)differ / (double)(masks * plane) <= 1e-5, "%lld pixels differ", (long long)differ);
+    free(decoded);
+    sam_prediction_free(dense);
+    sam_prediction_free(rle);
+}
+END_TEST
+
 int main(void)
 {
     if (!golden_dir()) {
@@ -288,6 +318,7 @@ int main(void)
     tcase_add_test(tc, test_dog_features);
     tcase_add_loop_test(tc, test_case, 0, (int)json_array_size(json_object_get(manifest, "cases")));
     tcase_add_test(tc, test_image_batch);
+    tcase_add_test(tc, test_cleaned_masks_as_rle);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_predictor_free(pred);
