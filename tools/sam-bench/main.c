@@ -175,6 +175,33 @@ done:
     return best;
 }
 
+/* Best of 4 predicts of one prompt, seconds (negative on failure); with encode, each
+ * dense mask is also measured and RLE-encoded, as a server did with them. */
+static double time_click(sam_predictor *pred, const sam_prompt *q, const sam_predict_params *pp, int encode, sam_error *err)
+{
+    double best = -1;
+    for (int r = 0; r < 4; r++) {
+        sam_prediction *out;
+        double t0 = tool_now();
+        if (sam_predictor_predict(pred, q, 1, pp, &out, err)) return -1;
+        for (int m = 0; encode && m < out->n_masks; m++) {
+            const uint8_t *mask = out->masks + (size_t)m * out->height * out->width;
+            int box[4];
+            sam_rle rle;
+            sam_mask_stats(mask, out->height, out->width, box);
+            if (sam_rle_encode(mask, out->height, out->width, &rle, err)) {
+                sam_prediction_free(out);
+                return -1;
+            }
+            sam_rle_free(&rle);
+        }
+        double t = tool_now() - t0;
+        sam_prediction_free(out);
+        if (best < 0 || t < best) best = t;
+    }
+    return best;
+}
+
 static int bench_decoder(const char *model_path, const char *config_path, int n_threads, int profile)
 {
     sam_error err = {0};
@@ -201,49 +228,17 @@ static int bench_decoder(const char *model_path, const char *config_path, int n_
     if (one < 0) goto fail;
     double batch = bench_time_points(pred, 64, 2, &err);
     if (batch < 0) goto fail;
-    /* the upscaling of one prompt's three masks to the image */
+    /* the upscaling of one prompt's three masks to the image; a click answered as RLE,
+     * through dense masks encoded after (sam-server until output_rle) and straight from
+     * the logits */
     static const int label = 1;
     float pt[2] = {900, 600};
     sam_prompt q = {.n_points = 1, .points = pt, .labels = &label};
     sam_predict_params pp = sam_predict_default_params();
-    double with_masks = 1e30;
-    for (int r = 0; r < 4; r++) {
-        sam_prediction *out;
-        double t0 = tool_now();
-        if (sam_predictor_predict(pred, &q, 1, &pp, &out, &err)) goto fail;
-        double t = tool_now() - t0;
-        sam_prediction_free(out);
-        if (t < with_masks) with_masks = t;
-    }
-    /* a click answered as RLE: dense masks encoded after (sam-server until now), and
-     * straight from the logits (output_rle) */
-    double dense_rle = 1e30;
-    for (int r = 0; r < 4; r++) {
-        sam_prediction *out;
-        double t0 = tool_now();
-        if (sam_predictor_predict(pred, &q, 1, &pp, &out, &err)) goto fail;
-        for (int m = 0; m < out->n_masks; m++) {
-            const uint8_t *mask = out->masks + (size_t)m * out->height * out->width;
-            int box[4];
-            sam_rle rle;
-            sam_mask_stats(mask, out->height, out->width, box);
-            if (sam_rle_encode(mask, out->height, out->width, &rle, &err)) goto fail;
-            sam_rle_free(&rle);
-        }
-        double t = tool_now() - t0;
-        sam_prediction_free(out);
-        if (t < dense_rle) dense_rle = t;
-    }
+    double with_masks = time_click(pred, &q, &pp, 0, &err), dense_rle = time_click(pred, &q, &pp, 1, &err);
     pp.output_rle = 1;
-    double with_rle = 1e30;
-    for (int r = 0; r < 4; r++) {
-        sam_prediction *out;
-        double t0 = tool_now();
-        if (sam_predictor_predict(pred, &q, 1, &pp, &out, &err)) goto fail;
-        double t = tool_now() - t0;
-        sam_prediction_free(out);
-        if (t < with_rle) with_rle = t;
-    }
+    double with_rle = time_click(pred, &q, &pp, 0, &err);
+    if (with_masks < 0 || dense_rle < 0 || with_rle < 0) goto fail;
     printf("decoder          %.1f ms per prompt (one point, multimask; prompt encoder + mask decoder)\n", 1e3 * one);
     printf("decoder batch    %.1f ms per prompt (64 points, multimask, %.2f s in all)\n", 1e3 * batch, 64 * batch);
     printf("postprocess      %.1f ms per mask (256x256 logits to a 1800x1200 mask)\n", 1e3 * (with_masks - one) / 3);
