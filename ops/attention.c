@@ -339,6 +339,13 @@ static void mha_task(void *p, int task, int thread)
 SAM_KERNEL static void mha_fast(const sam_kernel_args *a)
 {
     mha_ctx c = {a, mha_get_dims(a->node, a->in), 0};
+    if (c.d.Bk == 1 && c.d.Bq == c.d.B && c.d.B > 1) {
+        /* keys shared by the batch (the decoder's first layer, whose image side is the
+         * same for every prompt): all batches' query rows in one block, so each head's
+         * keys are read (and packed by sgemm) once per block of rows, not once per prompt */
+        c.d.Nq *= c.d.B;
+        c.d.B = c.d.Bq = 1;
+    }
     c.row_blocks = (c.d.Nq + ATTN_ROWS - 1) / ATTN_ROWS;
     sam_pool_run(a->pool, (int)(c.d.B * c.d.heads * c.row_blocks), mha_task, &c);
 }

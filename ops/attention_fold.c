@@ -666,9 +666,19 @@ static void out_rows_task(void *p, int task, int thread)
         const float *pe = sam_f32(d.pe) + (bidx(d.pe->shape[0], b0) * d.N + n0) * width;
         src = rows_plus(src, pe, rows * width, scores + (size_t)(OUT_ROWS * ld));
     }
-    if (d.x)
+    const float *kwt = ws + c->space.kwt + b0 * d.HT;
+    if (d.x) {
         for (int64_t r = 0; r < rows; r++) memcpy(scores + r * ld, ws + c->space.cb + b0 * d.HT, sizeof(float) * (size_t)ld);
-    sam_gemm_tiles(rows, ld, width, src, width, 1, ws + c->space.kwt + b0 * d.HT, d.B * d.HT, scores, ld, d.x != NULL);
+        sam_gemm_tiles(rows, ld, width, src, width, 1, kwt, d.B * d.HT, scores, ld, true);
+    } else {
+        /* q given: Kexp is block-diagonal (head h's k in its channels only), so each
+         * head's scores are a product over its hd channels, not over all C */
+        for (int64_t i = 0; i < batches; i++)
+            for (int64_t h = 0; h < d.heads; h++) {
+                int64_t col = i * d.HT + h * d.T;
+                sam_gemm_tiles(rows, d.T, d.hd, src + h * d.hd, width, 1, kwt + h * d.hd * d.B * d.HT + col, d.B * d.HT, scores + col, ld, false);
+            }
+    }
     for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld, proj);
 }
 

@@ -262,7 +262,7 @@ static size_t convt_workspace(const sam_node *node, const sam_tensor *const *in,
     convt_dims d = convt_get_dims(node, in);
     size_t cols = (size_t)(d.OC * d.K * d.K);
     size_t ref = d.proj ? (size_t)d.OC : 0;                                          /* the reference kernel's pixel */
-    size_t prod = d.proj ? (size_t)CONVT_BLOCK * d.K * d.K * (size_t)d.proj->shape[1] : 0; /* per thread products */
+    size_t prod = d.proj ? (size_t)(CONVT_BLOCK * d.K * d.K + d.OC) * (size_t)d.proj->shape[1] : 0; /* per thread: products, vectors^T */
     return ((size_t)n_threads * (CONVT_BLOCK * cols + prod) + (size_t)d.IC * cols + ref) * sizeof(float);
 }
 
@@ -356,7 +356,7 @@ static void convt_block_task(void *p, int task, int thread)
     int64_t npix = d->B * d->H * d->W, p0 = (int64_t)task * CONVT_BLOCK, rows = npix - p0 < CONVT_BLOCK ? npix - p0 : CONVT_BLOCK;
     int64_t cols = d->OC * d->K * d->K, OW = d->W * d->K, kk = d->K * d->K;
     int64_t T = d->proj ? d->proj->shape[1] : 0;
-    float *y = (float *)c->a->workspace + (size_t)d->IC * cols + (size_t)thread * (CONVT_BLOCK * (size_t)cols + (size_t)CONVT_BLOCK * kk * T);
+    float *y = (float *)c->a->workspace + (size_t)d->IC * cols + (size_t)thread * (CONVT_BLOCK * (size_t)cols + (size_t)(CONVT_BLOCK * kk + d->OC) * T);
     if (d->blocked_out) { /* the products are the output, in block order */
         float *o = sam_f32(c->a->out) + p0 * cols;
         sam_gemm_tiles(rows, cols, d->IC, sam_f32(c->a->in[0]) + p0 * d->IC, d->IC, 1, c->wp, cols, o, cols, false);
@@ -369,14 +369,16 @@ static void convt_block_task(void *p, int task, int thread)
     if (d->proj) {
         /* finish every pixel in the scratch, take all products in one product per batch
          * segment ([pixels, OC] x [T, OC]^T), and scatter them to the T planes */
-        float *prod = y + CONVT_BLOCK * (size_t)cols;
+        float *prod = y + CONVT_BLOCK * (size_t)cols, *vec_t = prod + CONVT_BLOCK * kk * T;
         convt_epilogue(d, y, rows * kk);
         int64_t plane = d->H * d->K * OW;
         for (int64_t r0 = 0; r0 < rows;) {
             int64_t b = (p0 + r0) / (d->H * d->W), seg = (b + 1) * d->H * d->W - (p0 + r0);
             if (seg > rows - r0) seg = rows - r0;
             const float *vec = sam_f32(d->proj) + (d->proj->shape[0] == 1 ? 0 : b) * T * d->OC;
-            sam_gemm_nt_serial(seg * kk, T, d->OC, y + r0 * cols, d->OC, vec, d->OC, NULL, prod, T);
+            for (int64_t t = 0; t < T; t++) /* [OC, T], as the tiles read B: 4 columns are too few for sgemm to run well */
+                for (int64_t oc = 0; oc < d->OC; oc++) vec_t[oc * T + t] = vec[t * d->OC + oc];
+            sam_gemm_tiles(seg * kk, T, d->OC, y + r0 * cols, d->OC, 1, vec_t, T, prod, T, false);
             for (int64_t r = 0; r < seg; r++) {
                 int64_t n, iy, ix;
                 pixel_position(p0 + r0 + r, d->H, d->W, d->blocked_in, &n, &iy, &ix);

@@ -20,7 +20,11 @@
 #include "gemm_typed.h"
 #include "op_util.h"
 
-enum { FL_BLOCK = 2048, FL_MLP_BLOCK = 256 }; /* at most this many rows per task (an MLP's hidden block stays in L2) */
+enum {
+    FL_BLOCK = 2048,   /* at most this many rows per task */
+    FL_MLP_BLOCK = 256, /* with mlp (the hidden block stays in L2) */
+    FL_FEW_ROWS = 32,  /* below this, the threads split the columns instead (fl_by_columns) */
+};
 
 typedef struct {
     const sam_tensor *x, *w, *b, *ln_w, *ln_b, *res, *w2, *b2;
@@ -167,6 +171,14 @@ static size_t fl_wide_floats(const fl_setup *s)
     return sam_typed_wide_floats(s->w) + (s->w2 ? sam_typed_wide_floats(s->w2) : 0);
 }
 
+/* a few rows (a prompt's tokens) against wide weights: split the columns, so each thread
+ * reads its share of the weights rather than all of them for half the rows (an MLP's
+ * layers one after the other, its hidden rows in the workspace) */
+static bool fl_by_columns(const fl_setup *s, int threads)
+{
+    return threads > 1 && s->M < FL_FEW_ROWS && s->N >= 64 * threads && (!s->w2 || s->N2 >= 64 * threads) && !fl_needs_a(s) && !s->out_ws;
+}
+
 static size_t fl_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     fl_setup s = fl_get(node, in, out);
@@ -174,6 +186,7 @@ static size_t fl_workspace(const sam_node *node, const sam_tensor *const *in, co
     if (fl_needs_a(&s)) per += rows * (size_t)s.K;
     if (s.out_ws || s.w2) per += rows * (size_t)s.N;
     per = per < 1 ? 1 : per;
+    if (fl_by_columns(&s, n_threads) && s.w2) shared += (size_t)(s.M * s.N); /* the hidden rows */
     size_t ref = (size_t)(s.K + 2 * s.N); /* the reference kernel's one normalized row and hidden row (and its rounding) */
     return (shared + (size_t)n_threads * per) * sizeof(float) + ref * sizeof(float);
 }
@@ -289,18 +302,37 @@ static void fl_task(void *p, int task, int thread)
     }
 }
 
-/* All rows, output columns [n0, n0 + cols) */
+/* A few rows, split by output columns: one layer's product, its bias, activation and
+ * residual over all rows, for columns [n0, n0 + cols) */
+typedef struct {
+    const fl_ctx *c;
+    const float *x;
+    const sam_tensor *w, *b, *res;
+    const float *wide;
+    int64_t K, N, cols;
+    int act;
+    float *out;
+} fl_columns;
+
 static void fl_column_task(void *p, int task, int thread)
 {
-    const fl_ctx *c = p;
-    const fl_setup *s = &c->s;
-    int64_t n0 = (int64_t)task * c->cols, n = s->N - n0 < c->cols ? s->N - n0 : c->cols;
-    float *out = sam_f32(c->a->out), *typed = c->scratch + (size_t)thread * fl_typed_floats(s);
-    sam_gemm_nt_typed(s->M, n, s->K, sam_f32(s->x), s->K, s->w, c->wide, n0, s->rounds, s->b ? sam_f32(s->b) + n0 : NULL, out + n0, s->N, typed);
-    if (!s->act && !s->res) return;
+    const fl_columns *l = p;
+    const fl_setup *s = &l->c->s;
+    int64_t n0 = (int64_t)task * l->cols, n = l->N - n0 < l->cols ? l->N - n0 : l->cols;
+    float *typed = l->c->scratch + (size_t)thread * fl_typed_floats(s);
+    sam_gemm_nt_typed(s->M, n, l->K, l->x, l->K, l->w, l->wide, n0, s->rounds, l->b ? sam_f32(l->b) + n0 : NULL, l->out + n0, l->N, typed);
+    if (!l->act && !l->res) return;
     for (int64_t r = 0; r < s->M; r++)
-        fl_epilogue_row(out + r * s->N + n0, out + r * s->N + n0, s->res ? sam_f32(s->res) + r * s->N + n0 : NULL, n, s->act);
+        fl_epilogue_row(l->out + r * l->N + n0, l->out + r * l->N + n0, l->res ? sam_f32(l->res) + r * l->N + n0 : NULL, n, l->act);
 }
+
+static void fl_columns_run(sam_pool *pool, fl_columns *l)
+{
+    int threads = sam_pool_size(pool);
+    l->cols = cdiv(cdiv(l->N, threads), 16) * 16;
+    sam_pool_run(pool, (int)cdiv(l->N, l->cols), fl_column_task, l);
+}
+
 
 SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
 {
@@ -310,11 +342,13 @@ SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
     sam_typed_widen(a->pool, c.s.w, c.wide);
     if (c.s.w2) sam_typed_widen(a->pool, c.s.w2, c.wide2);
     int threads = sam_pool_size(a->pool);
-    /* a few rows (a prompt's tokens) against a wide weight: split the columns, so each
-     * thread reads its share of the weights rather than all of them for half the rows */
-    if (threads > 1 && c.s.M < 32 && c.s.N >= 64 * threads && !fl_needs_a(&c.s) && !c.s.out_ws && !c.s.w2) {
-        c.cols = (c.s.N + threads - 1) / threads;
-        sam_pool_run(a->pool, (int)cdiv(c.s.N, c.cols), fl_column_task, &c);
+    if (fl_by_columns(&c.s, threads)) {
+        float *hidden = c.scratch + (size_t)threads * fl_typed_floats(&c.s);
+        fl_columns l1 = {&c, sam_f32(c.s.x), c.s.w, c.s.b, c.s.w2 ? NULL : c.s.res, c.wide, c.s.K, c.s.N, 0, c.s.act, c.s.w2 ? hidden : sam_f32(a->out)};
+        fl_columns_run(a->pool, &l1);
+        if (!c.s.w2) return;
+        fl_columns l2 = {&c, hidden, c.s.w2, c.s.b2, c.s.res, c.wide2, c.s.N, c.s.N2, 0, ACT_NONE, sam_f32(a->out)};
+        fl_columns_run(a->pool, &l2);
         return;
     }
     c.block = fl_block_rows(&c.s, threads);

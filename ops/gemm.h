@@ -27,8 +27,10 @@ void sam_gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float *A, int64_t
  * operands used once, where OpenBLAS spends much of its time packing. */
 void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_row_stride, int64_t a_col_stride, const float *B,
                     int64_t ldb, float *C, int64_t ldc, bool accumulate);
-/* Tests set this to take the path of machines without AVX-512 (OpenBLAS, or the plain
- * C tile for strides sgemm cannot express) on machines with it. */
-extern bool sam_gemm_tiles_portable;
+/* The paths of sam_gemm_tiles, by CPU; tests lower sam_gemm_tiles_cap (the best path
+ * taken when the CPU has it; default SAM_TILES_AVX512) to run those of other machines.
+ * PORTABLE is OpenBLAS, or the plain C tile for strides sgemm cannot express. */
+typedef enum { SAM_TILES_PORTABLE, SAM_TILES_AVX2, SAM_TILES_AVX512 } sam_gemm_tiles_path;
+extern sam_gemm_tiles_path sam_gemm_tiles_cap;
 
 #endif

@@ -1,15 +1,15 @@
 /* Our own register-tiled product for the shapes where OpenBLAS loses time: a few dozen
  * rows or columns against thousands of image tokens, or operands that change every
- * call. OpenBLAS copies (packs) both operands before multiplying; for a 56-column
- * product that copy costs about a fifth of the time. Here A is read in place through
- * two strides (so A or A^T with no copy) and B row by row, as B[k] rows are already the
- * contiguous vectors the tile needs.
+ * call. OpenBLAS copies (packs) both operands before multiplying, and with beta = 0
+ * first clears C in a pass of its own; for a 56-column product the two cost about a
+ * fifth of the time. Here A is read in place through two strides (so A or A^T with no
+ * copy) and B row by row, as B[k] rows are already the contiguous vectors the tile needs.
  *
- * A tile of up to TILE_M rows x TILE_N columns of C lives in registers through a block
- * of K; the AVX-512 version holds 6 x 64 (24 zmm accumulators, 4 loads of B and 6
- * broadcasts of A per 24 FMAs). Without AVX-512 the product goes to OpenBLAS, whose
- * kernels for the CPU beat a generic tile; a plain C tile remains for strides that
- * sgemm cannot express. */
+ * A tile of up to TILE_M rows x a few column panels of C lives in registers through a
+ * block of K. AVX-512 holds 6 x 64 (24 zmm accumulators, 4 loads of B and 6 broadcasts
+ * of A per 24 FMAs); AVX2 + FMA, with 16 registers, 6 x 16 (12 ymm accumulators, 2 loads
+ * and 6 broadcasts per 12 FMAs). Without either the product goes to OpenBLAS, and a
+ * plain C tile remains for strides that sgemm cannot express. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,20 +155,91 @@ static tile_fn tile_for(int64_t nc)
 }
 #endif
 
-bool sam_gemm_tiles_portable;
-
-static bool use_avx512(void)
-{
 #ifdef SAM_HAVE_AVX512_TILE
-    static int cpu_has = -1;
-    if (cpu_has < 0) {
-        const char *env = getenv("SAMRT_PORTABLE_GEMM"); /* the path of other CPUs, for tests */
-        cpu_has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && !(env && *env && strcmp(env, "0") != 0);
+/* AVX2: NP panels of 8 columns (1 or 2), the last one masked to nc when M (masked) is
+ * set; as above, rows past mr re-read row 0 and are not stored. */
+#define V_ACC_ROW(i) __m256 d##i##0 = z, d##i##1 = z;
+#define V_LOAD(p, ptr) (M && (p) == NP - 1 ? _mm256_maskload_ps(ptr, last) : _mm256_loadu_ps(ptr))
+#define V_STORE(p, ptr, v)                                                                                              \
+    do {                                                                                                               \
+        if (M && (p) == NP - 1) _mm256_maskstore_ps(ptr, last, v);                                                     \
+        else _mm256_storeu_ps(ptr, v);                                                                                 \
+    } while (0)
+#define V_LOAD_ROW(i)                                                                                                   \
+    if (i < mr) {                                                                                                      \
+        d##i##0 = V_LOAD(0, o->C + i * o->ldc);                                                                        \
+        if (NP > 1) d##i##1 = V_LOAD(1, o->C + i * o->ldc + 8);                                                        \
     }
-    return cpu_has && !sam_gemm_tiles_portable;
-#else
-    return false;
+#define V_FMA_ROW(i)                                                                                                    \
+    {                                                                                                                  \
+        __m256 av = _mm256_broadcast_ss(a##i);                                                                         \
+        d##i##0 = _mm256_fmadd_ps(av, b0, d##i##0);                                                                    \
+        if (NP > 1) d##i##1 = _mm256_fmadd_ps(av, b1, d##i##1);                                                        \
+        a##i += acs;                                                                                                   \
+    }
+#define V_STORE_ROW(i)                                                                                                  \
+    if (i < mr) {                                                                                                      \
+        V_STORE(0, o->C + i * o->ldc, d##i##0);                                                                        \
+        if (NP > 1) V_STORE(1, o->C + i * o->ldc + 8, d##i##1);                                                        \
+    }
+
+#define TILE2_TARGET target("avx2,fma")
+
+static inline __attribute__((always_inline, TILE2_TARGET)) void tile_avx2_body(const tile_operands *o, const int NP, const int M, int64_t mr,
+                                                                              int64_t nc, int64_t kc, bool accumulate)
+{
+    const __m256 z = _mm256_setzero_ps();
+    const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(nc - 8 * (NP - 1))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    V_ACC_ROW(0) V_ACC_ROW(1) V_ACC_ROW(2) V_ACC_ROW(3) V_ACC_ROW(4) V_ACC_ROW(5)
+    if (accumulate) {
+        V_LOAD_ROW(0) V_LOAD_ROW(1) V_LOAD_ROW(2) V_LOAD_ROW(3) V_LOAD_ROW(4) V_LOAD_ROW(5)
+    }
+    const int64_t ars = o->ars, acs = o->acs, ldb = o->ldb;
+    const float *a0 = o->A, *a1 = mr > 1 ? a0 + ars : a0, *a2 = mr > 2 ? a0 + 2 * ars : a0, *a3 = mr > 3 ? a0 + 3 * ars : a0;
+    const float *a4 = mr > 4 ? a0 + 4 * ars : a0, *a5 = mr > 5 ? a0 + 5 * ars : a0, *b = o->B;
+    for (int64_t k = 0; k < kc; k++, b += ldb) {
+        const __m256 b0 = V_LOAD(0, b), b1 = NP > 1 ? V_LOAD(1, b + 8) : z;
+        V_FMA_ROW(0) V_FMA_ROW(1) V_FMA_ROW(2) V_FMA_ROW(3) V_FMA_ROW(4) V_FMA_ROW(5)
+    }
+    V_STORE_ROW(0) V_STORE_ROW(1) V_STORE_ROW(2) V_STORE_ROW(3) V_STORE_ROW(4) V_STORE_ROW(5)
+}
+
+#define TILE2_INSTANCE(NP, M)                                                                                           \
+    static __attribute__((TILE2_TARGET)) void tile_avx2_##NP##_##M(const tile_operands *o, int64_t mr, int64_t nc, int64_t kc, \
+                                                                    bool accumulate)                                   \
+    {                                                                                                                  \
+        tile_avx2_body(o, NP, M, mr, nc, kc, accumulate);                                                              \
+    }
+TILE2_INSTANCE(1, 0)
+TILE2_INSTANCE(1, 1)
+TILE2_INSTANCE(2, 0)
+TILE2_INSTANCE(2, 1)
+
+enum { TILE2_N = 16 };
+
+
+static tile_fn tile2_for(int64_t nc)
+{
+    return nc > 8 ? (nc == 16 ? tile_avx2_2_0 : tile_avx2_2_1) : (nc == 8 ? tile_avx2_1_0 : tile_avx2_1_1);
+}
 #endif
+
+sam_gemm_tiles_path sam_gemm_tiles_cap = SAM_TILES_AVX512;
+
+/* the best path this CPU has, no better than sam_gemm_tiles_cap */
+static sam_gemm_tiles_path tiles_path(void)
+{
+    static int cpu_best = -1;
+    if (cpu_best < 0) {
+        const char *env = getenv("SAMRT_PORTABLE_GEMM"); /* the path of other CPUs, for tests */
+        int best = SAM_TILES_PORTABLE;
+#ifdef SAM_HAVE_AVX512_TILE
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = SAM_TILES_AVX2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) best = SAM_TILES_AVX512;
+#endif
+        cpu_best = env && *env && strcmp(env, "0") != 0 ? SAM_TILES_PORTABLE : best;
+    }
+    return (sam_gemm_tiles_path)(cpu_best < (int)sam_gemm_tiles_cap ? cpu_best : (int)sam_gemm_tiles_cap);
 }
 
 void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_row_stride, int64_t a_col_stride, const float *B,
@@ -180,27 +251,32 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
             for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, sizeof(float) * (size_t)N);
         return;
     }
-    const bool simd = use_avx512();
+    const sam_gemm_tiles_path path = tiles_path();
     bool rows = a_col_stride == 1 && (a_row_stride >= K || M == 1), cols = a_row_stride == 1 && (a_col_stride >= M || K == 1);
-    if (!simd && (rows || cols)) {
+    if (path == SAM_TILES_PORTABLE && (rows || cols)) {
         int64_t lda = rows ? (a_row_stride > K ? a_row_stride : K) : (a_col_stride > M ? a_col_stride : M);
         sam_blas_sgemm(!rows, false, M, N, K, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
         return;
     }
+    const int64_t tile_n = path == SAM_TILES_AVX2 ? TILE2_N : TILE_N;
     for (int64_t k0 = 0; k0 < K; k0 += BLOCK_K) {
         int64_t kc = K - k0 < BLOCK_K ? K - k0 : BLOCK_K;
         bool acc = accumulate || k0 > 0;
         for (int64_t m0 = 0; m0 < M; m0 += BLOCK_M) {
             int64_t mb = M - m0 < BLOCK_M ? M - m0 : BLOCK_M;
-            for (int64_t j0 = 0; j0 < N; j0 += TILE_N) {
-                int64_t nc = N - j0 < TILE_N ? N - j0 : TILE_N;
+            for (int64_t j0 = 0; j0 < N; j0 += tile_n) {
+                int64_t nc = N - j0 < tile_n ? N - j0 : tile_n;
                 for (int64_t i0 = m0; i0 < m0 + mb; i0 += TILE_M) {
                     int64_t mr = m0 + mb - i0 < TILE_M ? m0 + mb - i0 : TILE_M;
                     tile_operands o = {A + i0 * a_row_stride + k0 * a_col_stride, a_row_stride, a_col_stride, B + k0 * ldb + j0, ldb,
                                        C + i0 * ldc + j0, ldc};
 #ifdef SAM_HAVE_AVX512_TILE
-                    if (simd) {
+                    if (path == SAM_TILES_AVX512) {
                         tile_for(nc)(&o, mr, nc, kc, acc);
+                        continue;
+                    }
+                    if (path == SAM_TILES_AVX2) {
+                        tile2_for(nc)(&o, mr, nc, kc, acc);
                         continue;
                     }
 #endif
@@ -209,5 +285,4 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
             }
         }
     }
-    (void)simd;
 }

@@ -108,6 +108,20 @@ if [ -f "$GOLDEN/sam_tiny/sam_tiny_seed0.pth" ]; then
         [ -s "$T/$f" ] && pass=$((pass + 1)) || { echo "FAIL segment: $f missing"; fail=$((fail + 1)); }
     done
     grep -q '"iou": ' "$T/r.json" && grep -q '"file": "mask_0_1.png"' "$T/r.json" && pass=$((pass + 1)) || { echo "FAIL result json"; fail=$((fail + 1)); }
+    # each mask's area and bbox in the JSON are those of its mask in --save-masks, the bbox
+    # in the official [x, y, last column - x, last row - y] convention
+    if command -v python3 >/dev/null && python3 -c "import numpy" 2>/dev/null; then
+        python3 - "$T/r.json" "$T/m.npy" <<'PY' && pass=$((pass + 1)) || { echo "FAIL json area and bbox"; fail=$((fail + 1)); }
+import json, sys
+import numpy as np
+masks = np.load(sys.argv[2])
+for o, obj in enumerate(json.load(open(sys.argv[1]))["objects"]):
+    for k, m in enumerate(obj["masks"]):
+        ys, xs = np.nonzero(masks[o, k])
+        want = [int(xs.min()), int(ys.min()), int(xs.max() - xs.min()), int(ys.max() - ys.min())] if len(xs) else [0, 0, 0, 0]
+        assert m["area"] == len(xs) and m["bbox"] == want, (o, k, m["area"], len(xs), m["bbox"], want)
+PY
+    fi
     check "embedding reused" 0 "reused the image embedding" -- seg --point 500,375 --embedding "$T/truck.emb"
     check "input size percent" 0 "IoU" -- seg --point 500,375 --input-size-percent 50
     check "demo image" 0 "IoU" -- "$BIN/sam-run" --model "$T/tiny.samrt" --image "$SRC/tools/demo/house.png" --box 110,125,370,445 --json "$T/h.json"

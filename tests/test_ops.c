@@ -218,6 +218,7 @@ static const op_case cases[] = {
     {"slice", 1, {3}, {S(3, 5, 8)}, "axis=1 start=1 end=4"},
     {"slice", 1, {2}, {S(6, 9)}, "axis=-1 start=0 end=1"},
     {"attention", 3, {3, 3, 3}, {S(2, 7, 32), S(1, 300, 32), S(1, 300, 32)}, "num_heads=4"},
+    {"attention", 3, {3, 3, 3}, {S(40, 7, 32), S(1, 300, 32), S(1, 300, 32)}, "num_heads=4"}, /* the batch's rows past one block */
     {"attention", 3, {3, 3, 3}, {S(1, 300, 16), S(1, 7, 16), S(1, 7, 16)}, "num_heads=2"},
     {"attention", 3, {3, 3, 3}, {S(3, 5, 24), S(3, 9, 24), S(3, 9, 24)}, "num_heads=3"},
     {"attention", 3, {3, 3, 3}, {S(1, 300, 16), S(3, 7, 16), S(3, 7, 16)}, "num_heads=2"},
@@ -236,6 +237,8 @@ static const op_case cases[] = {
     {"fused_linear", 8, {3, 2, 1, 1, 1, 2, 1, 3}, {S(1, 700, 24), S(96, 24), S(96), S(24), S(24), S(24, 96), S(24), S(1, 700, 24)},
      "prenorm=1 activation=1 mlp=1 residual=1 eps=1e-6"},
     {"fused_linear", 5, {2, 2, 1, 2, 1}, {S(37, 16), S(40, 16), S(40), S(8, 40), S(8)}, "activation=2 mlp=1"},
+    /* an MLP on a few rows: both layers split by columns, the hidden rows in the workspace */
+    {"fused_linear", 6, {3, 2, 1, 2, 1, 3}, {S(1, 7, 40), S(300, 40), S(300), S(130, 300), S(130), S(1, 7, 130)}, "activation=2 mlp=1 residual=1"},
     {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(2, 7, 32), S(1, 300, 48), S(32, 48), S(1, 300, 48), S(32, 48), S(32)}, "num_heads=4"},
     {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(1, 9, 32), S(3, 100, 16), S(32, 16), S(3, 100, 16), S(32, 16), S(32)}, "num_heads=8"},
     {"attention_fold_out", 5, {3, 3, 3, 2, 1}, {S(1, 300, 32), S(2, 7, 32), S(2, 7, 32), S(48, 32), S(48)}, "num_heads=4"},
@@ -352,12 +355,12 @@ END_TEST
 
 /* The register-tiled product against a double-precision one: edge tiles in M, N and K
  * (K past one block), A read directly, transposed and through strides sgemm cannot
- * express, accumulation into C; on the AVX-512 path and on the path of other CPUs
- * (OpenBLAS, or the plain C tile for the odd strides). */
+ * express, accumulation into C; on the AVX-512 and AVX2 paths (as far as this CPU has
+ * them) and the portable one (OpenBLAS, or the plain C tile for the odd strides). */
 START_TEST(test_gemm_tiles)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1}, {7, 19, 5}, {13, 64, 300}, {56, 40, 513}, {100, 130, 17}, {6, 16, 256}};
-    for (int portable = 0; portable < 2; portable++)
+    static const int64_t shapes[][3] = {{1, 1, 1}, {7, 19, 5}, {13, 64, 300}, {56, 40, 513}, {100, 130, 17}, {6, 16, 256}, {9, 8, 3}, {5, 24, 40}};
+    for (int path = SAM_TILES_PORTABLE; path <= SAM_TILES_AVX512; path++)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
             for (int layout = 0; layout < 3; layout++) { /* rows, columns (A^T), every other element */
                 bool accumulate = layout != 0;
@@ -368,7 +371,7 @@ START_TEST(test_gemm_tiles)
                 fill_uniform(B, K * ldb, 23 + s);
                 fill_uniform(C, M * ldc, 37 + s);
                 int64_t ars = layout == 0 ? K : layout == 1 ? 1 : 2 * K, acs = layout == 0 ? 1 : layout == 1 ? M : 2;
-                sam_gemm_tiles_portable = portable;
+                sam_gemm_tiles_cap = (sam_gemm_tiles_path)path;
                 sam_gemm_tiles(M, N, K, A, ars, acs, B, ldb, C, ldc, accumulate);
                 float *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
                 fill_uniform(C0, M * ldc, 37 + s);
@@ -381,12 +384,12 @@ START_TEST(test_gemm_tiles)
                             mag += fabs(t);
                         }
                         /* columns past N (the ld padding) must be untouched */
-                        ck_assert_msg(fabs(C[i * ldc + j] - want) <= 1e-6 * mag + 1e-30, "M%ld N%ld K%ld portable %d layout %d: C[%ld,%ld] %g != %g",
-                                      (long)M, (long)N, (long)K, portable, layout, (long)i, (long)j, C[i * ldc + j], want);
+                        ck_assert_msg(fabs(C[i * ldc + j] - want) <= 1e-6 * mag + 1e-30, "M%ld N%ld K%ld path %d layout %d: C[%ld,%ld] %g != %g",
+                                      (long)M, (long)N, (long)K, path, layout, (long)i, (long)j, C[i * ldc + j], want);
                     }
                 free(A), free(B), free(C), free(C0);
             }
-    sam_gemm_tiles_portable = false;
+    sam_gemm_tiles_cap = SAM_TILES_AVX512;
 }
 END_TEST
 

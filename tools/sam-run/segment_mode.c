@@ -51,8 +51,9 @@ static sam_status write_json(const char *path, const char *image_path, const run
         for (int m = 0; m < p->n_masks; m++) {
             int idx = i * p->n_masks + m, box[4];
             int64_t area = sam_mask_stats(mask_of(p, idx), p->height, p->width, box);
-            /* COCO's box of a mask: first pixel, and the pixel extent */
-            int bbox[4] = {box[0], box[1], area ? box[2] - box[0] + 1 : 0, area ? box[3] - box[1] + 1 : 0};
+            /* [x, y, w, h] as the official generator (and sam-server) write it: w and h are
+             * the last pixel's column and row minus the first's (batched_mask_to_box) */
+            int bbox[4] = {box[0], box[1], box[2] - box[0], box[3] - box[1]};
             fprintf(f, "%s\n       {\"iou\": %.6f, \"area\": %lld, \"bbox\": [%d, %d, %d, %d], \"file\": ", m ? "," : "", p->iou[idx], (long long)area,
                     bbox[0], bbox[1], bbox[2], bbox[3]);
             if (r->files) tool_json_put_string(f, r->files[idx]);
