@@ -99,6 +99,18 @@ SAM_MULTIVERSION static void tile_portable(const tile_operands *o, int64_t mr, i
         if (H) _mm256_mask_storeu_ps(cr + 16 * NP, half, c##i##h);                                                     \
     }
 
+/* the tile's 6 row pointers into A (rows past mr re-read row 0), its strides, and B */
+#define TILE_A_ROWS                                                                                                     \
+    const int64_t ars = o->ars, acs = o->acs, ldb = o->ldb;                                                            \
+    const float *a0 = o->A, *a1 = mr > 1 ? a0 + ars : a0, *a2 = mr > 2 ? a0 + 2 * ars : a0, *a3 = mr > 3 ? a0 + 3 * ars : a0; \
+    const float *a4 = mr > 4 ? a0 + 4 * ars : a0, *a5 = mr > 5 ? a0 + 5 * ars : a0, *b = o->B;
+/* one compiled tile of a body with its two shape parameters fixed */
+#define TILE_FN(name, TARGET, body, P, Q)                                                                               \
+    static __attribute__((TARGET)) void name##_##P##_##Q(const tile_operands *o, int64_t mr, int64_t nc, int64_t kc, bool accumulate) \
+    {                                                                                                                  \
+        body(o, P, Q, mr, nc, kc, accumulate);                                                                         \
+    }
+
 #define TILE_TARGET target("avx512f,avx512vl,fma")
 
 static inline __attribute__((always_inline, TILE_TARGET)) void tile_avx512_body(const tile_operands *o, const int NP, const int H, int64_t mr,
@@ -112,9 +124,7 @@ static inline __attribute__((always_inline, TILE_TARGET)) void tile_avx512_body(
     if (accumulate) {
         T_LOAD_ROW(0) T_LOAD_ROW(1) T_LOAD_ROW(2) T_LOAD_ROW(3) T_LOAD_ROW(4) T_LOAD_ROW(5)
     }
-    const int64_t ars = o->ars, acs = o->acs, ldb = o->ldb;
-    const float *a0 = o->A, *a1 = mr > 1 ? a0 + ars : a0, *a2 = mr > 2 ? a0 + 2 * ars : a0, *a3 = mr > 3 ? a0 + 3 * ars : a0;
-    const float *a4 = mr > 4 ? a0 + 4 * ars : a0, *a5 = mr > 5 ? a0 + 5 * ars : a0, *b = o->B;
+    TILE_A_ROWS
     for (int64_t k = 0; k < kc; k++, b += ldb) {
         __m512 b0 = z, b1 = z, b2 = z, b3 = z;
         __m256 bh = zh;
@@ -128,12 +138,7 @@ static inline __attribute__((always_inline, TILE_TARGET)) void tile_avx512_body(
     T_STORE_ROW(0) T_STORE_ROW(1) T_STORE_ROW(2) T_STORE_ROW(3) T_STORE_ROW(4) T_STORE_ROW(5)
 }
 
-#define TILE_INSTANCE(NP, H)                                                                                             \
-    static __attribute__((TILE_TARGET)) void tile_avx512_##NP##_##H(const tile_operands *o, int64_t mr, int64_t nc, int64_t kc, \
-                                                                     bool accumulate)                                  \
-    {                                                                                                                  \
-        tile_avx512_body(o, NP, H, mr, nc, kc, accumulate);                                                            \
-    }
+#define TILE_INSTANCE(NP, H) TILE_FN(tile_avx512, TILE_TARGET, tile_avx512_body, NP, H)
 TILE_INSTANCE(1, 0)
 TILE_INSTANCE(2, 0)
 TILE_INSTANCE(3, 0)
@@ -194,9 +199,7 @@ static inline __attribute__((always_inline, TILE2_TARGET)) void tile_avx2_body(c
     if (accumulate) {
         V_LOAD_ROW(0) V_LOAD_ROW(1) V_LOAD_ROW(2) V_LOAD_ROW(3) V_LOAD_ROW(4) V_LOAD_ROW(5)
     }
-    const int64_t ars = o->ars, acs = o->acs, ldb = o->ldb;
-    const float *a0 = o->A, *a1 = mr > 1 ? a0 + ars : a0, *a2 = mr > 2 ? a0 + 2 * ars : a0, *a3 = mr > 3 ? a0 + 3 * ars : a0;
-    const float *a4 = mr > 4 ? a0 + 4 * ars : a0, *a5 = mr > 5 ? a0 + 5 * ars : a0, *b = o->B;
+    TILE_A_ROWS
     for (int64_t k = 0; k < kc; k++, b += ldb) {
         const __m256 b0 = V_LOAD(0, b), b1 = NP > 1 ? V_LOAD(1, b + 8) : z;
         V_FMA_ROW(0) V_FMA_ROW(1) V_FMA_ROW(2) V_FMA_ROW(3) V_FMA_ROW(4) V_FMA_ROW(5)
@@ -204,12 +207,7 @@ static inline __attribute__((always_inline, TILE2_TARGET)) void tile_avx2_body(c
     V_STORE_ROW(0) V_STORE_ROW(1) V_STORE_ROW(2) V_STORE_ROW(3) V_STORE_ROW(4) V_STORE_ROW(5)
 }
 
-#define TILE2_INSTANCE(NP, M)                                                                                           \
-    static __attribute__((TILE2_TARGET)) void tile_avx2_##NP##_##M(const tile_operands *o, int64_t mr, int64_t nc, int64_t kc, \
-                                                                    bool accumulate)                                   \
-    {                                                                                                                  \
-        tile_avx2_body(o, NP, M, mr, nc, kc, accumulate);                                                              \
-    }
+#define TILE2_INSTANCE(NP, M) TILE_FN(tile_avx2, TILE2_TARGET, tile_avx2_body, NP, M)
 TILE2_INSTANCE(1, 0)
 TILE2_INSTANCE(1, 1)
 TILE2_INSTANCE(2, 0)
