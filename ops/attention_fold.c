@@ -710,9 +710,10 @@ static double out_flops(const sam_node *node, const sam_tensor *const *in, const
 {
     (void)out;
     out_dims d = out_get(node, in);
-    double flops = 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)(d.width + d.D + d.E); /* + P (V' M_g) */
-    if (d.project == 1) flops += 2.0 * (double)d.N * (double)d.D * (double)d.E;                  /* M_g^T residual */
-    return flops;
+    /* + P (V' M_g); project=1's M_g^T residual is left out: it is made once per image
+     * (the node's cache), and counting it in every run made the profile's rate a fiction;
+     * with q given, each head's scores are over its hd channels (see out_rows_task) */
+    return 2.0 * (double)d.B * (double)d.N * (double)d.HT * (double)((d.x ? d.width : d.hd) + d.D + d.E);
 }
 
 const sam_op_def sam_op_attention_fold_out = {
