@@ -293,7 +293,7 @@ static sam_status work_init(crop_work *w, const generator *g, int ch, int cw, sa
     }
     for (int k = 0; ok && k < w->threads; k++) {
         w->ut[k] = malloc(sizeof(float) * (size_t)t->low_res * ch);
-        w->rows[k] = malloc(sizeof(float) * (size_t)t->low_res * SAM_UPSCALE_ROW_BLOCK);
+        w->rows[k] = malloc(sizeof(float) * sam_upscale_rows_floats(&w->up));
         w->mask[k] = malloc((size_t)ch * cw);
         w->on[k] = malloc(sizeof(int) * (size_t)cw);
         ok = w->ut[k] && w->rows[k] && w->mask[k] && w->on[k];

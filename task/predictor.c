@@ -462,7 +462,7 @@ static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const f
     sam_status st = SAM_OK;
     int ok = j.rows && j.ut && j.mask_cm && j.on && j.st;
     for (int t = 0; ok && t < threads; t++)
-        ok = (j.rows[t] = malloc(sizeof(float) * SAM_UPSCALE_ROW_BLOCK * (size_t)up->low)) && (j.ut[t] = malloc(sizeof(float) * (size_t)up->low * up->h)) &&
+        ok = (j.rows[t] = malloc(sizeof(float) * sam_upscale_rows_floats(up))) && (j.ut[t] = malloc(sizeof(float) * (size_t)up->low * up->h)) &&
              (j.mask_cm[t] = malloc((size_t)up->h * up->w)) && (j.on[t] = malloc(sizeof(int) * (size_t)up->w));
     if (!ok) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
     if (st == SAM_OK) sam_pool_run(p->pool, n_masks, rle_task, &j);

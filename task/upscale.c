@@ -1,5 +1,7 @@
 #include "upscale.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +77,22 @@ sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int i
             u->col_idx[(size_t)k * out_w + x] = u->cols[x].idx[k];
             u->col_wt[(size_t)k * out_w + x] = u->cols[x].wt[k];
         }
+    if (!(u->seg_y0 = malloc(sizeof *u->seg_y0 * ((size_t)out_h + 1)))) {
+        sam_upscaler_free(u);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
+    }
+    for (int y = 0; y < out_h; y++)
+        if (y == 0 || memcmp(u->rows[y].idx, u->rows[y - 1].idx, sizeof u->rows[y].idx)) u->seg_y0[u->n_segs++] = y;
+    u->seg_y0[u->n_segs] = out_h;
+    u->col_span = 1;
+    for (int x = 0; x < out_w; x++) {
+        int lo = u->cols[x].idx[0], hi = lo;
+        for (int k = 1; k < 4; k++) {
+            lo = u->cols[x].idx[k] < lo ? u->cols[x].idx[k] : lo;
+            hi = u->cols[x].idx[k] > hi ? u->cols[x].idx[k] : hi;
+        }
+        u->col_span = hi - lo + 1 > u->col_span ? hi - lo + 1 : u->col_span;
+    }
     return SAM_OK;
 }
 
@@ -84,9 +102,12 @@ void sam_upscaler_free(sam_upscaler *u)
     free(u->cols);
     free(u->col_idx);
     free(u->col_wt);
+    free(u->seg_y0);
     u->rows = u->cols = NULL;
     u->col_idx = NULL;
     u->col_wt = NULL;
+    u->seg_y0 = NULL;
+    u->n_segs = 0;
 }
 
 static inline float row_tap(const sam_lerp4 *t, const float *low_res, int L, int j)
@@ -138,26 +159,106 @@ SAM_MULTIVERSION static void upscale_rows(const sam_upscaler *u, const float *re
     }
 }
 
-SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *restrict ut, uint8_t *restrict mask_cm, int *restrict on, float thr,
-                                          float off, int64_t *inter, int64_t *uni)
+/* Where a low-res value lies against the three thresholds: bit 0 above lo, bit 1 above
+ * thr, bit 2 above hi; UNCLEAR within the margin of one of them (or not finite). */
+enum { UNCLEAR = 0xFF };
+
+bool sam_upscale_fills = true;
+
+/* codes[r * L + c]: the code shared by the low-res values [r][c .. c + span - 1] (the
+ * columns any output column from c reads), or UNCLEAR; returns how many are not. The margin covers the rounding of
+ * the two passes: each is a sum of 4 products with non-negative weights summing to 1
+ * within a few ulps, off by at most ~10 ulps of (|t| + max |value|) in all, far below
+ * 1e-5 of it. */
+SAM_MULTIVERSION static int classify(const float *restrict low_res, int L, int span, float lo, float thr, float hi, uint8_t *restrict codes)
+{
+    if (!sam_upscale_fills) return 0;
+    float big = 0;
+    for (int i = 0; i < L * L; i++) {
+        float a = fabsf(low_res[i]);
+        big = a > big && a <= FLT_MAX ? a : big;
+    }
+    float t = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi), margin = 1e-5f * (big + t) + 1e-30f;
+    for (int i = 0; i < L * L; i++) {
+        float v = low_res[i];
+        int clear = (fabsf(v - lo) > margin) & (fabsf(v - thr) > margin) & (fabsf(v - hi) > margin) & (fabsf(v) <= FLT_MAX);
+        codes[i] = clear ? (uint8_t)((v > lo) | (v > thr) << 1 | (v > hi) << 2) : (uint8_t)UNCLEAR;
+    }
+    for (int r = 0; r < L; r++) /* each pass widens the window by one column; the last column keeps its own */
+        for (int k = 1; k < span; k++) {
+            uint8_t *restrict row = codes + (size_t)r * L;
+            for (int c = 0; c < L - 1; c++) row[c] = row[c] == row[c + 1] ? row[c] : (uint8_t)UNCLEAR;
+        }
+    int clear = 0;
+    for (int i = 0; i < L * L; i++) clear += codes[i] != UNCLEAR;
+    return clear;
+}
+
+/* output rows [y0, y1) of column x computed from the row pass: the per-pixel arithmetic */
+#define COLUMN_RUN(y0, y1)                                                                                              \
+    _Pragma("omp simd reduction(+ : ia, ib, ic)") for (int y = (y0); y < (y1); y++)                                     \
+    {                                                                                                                  \
+        float v = w0 * p0[y] + w1 * p1[y] + w2 * p2[y] + w3 * p3[y];                                                   \
+        ia += v > hi;                                                                                                  \
+        ib += v > lo;                                                                                                  \
+        ic += v > thr;                                                                                                 \
+        m[y] = (uint8_t)(v > thr);                                                                                     \
+    }
+
+enum { COLUMN_MAX_RUNS = 12 };
+
+/* The runs of output rows of the columns reading from low-res column c0 on: runs[2i] the
+ * first row of run i, runs[2i + 1] its code (UNCLEAR: to be computed), runs[2n] = h. */
+static int column_runs(const sam_upscaler *u, const uint8_t *codes, int c0, uint8_t *column_codes, int *runs)
+{
+    int L = u->low, n = 0;
+    for (int r = 0; r < L; r++) column_codes[r] = codes[(size_t)r * L + c0];
+    for (int s = 0; s < u->n_segs; s++) {
+        const int *r = u->rows[u->seg_y0[s]].idx;
+        int k = column_codes[r[0]];
+        if (k != column_codes[r[1]] || k != column_codes[r[2]] || k != column_codes[r[3]]) k = UNCLEAR;
+        if (n > 0 && runs[2 * n - 1] == k) continue;
+        runs[2 * n] = u->seg_y0[s];
+        runs[2 * n + 1] = k;
+        n++;
+    }
+    runs[2 * n] = u->h;
+    if (n > COLUMN_MAX_RUNS) { /* a ragged mask: one vector pass over the column beats many short ones */
+        runs[1] = UNCLEAR;
+        runs[2] = u->h;
+        n = 1;
+    }
+    return n;
+}
+
+SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *restrict ut, const uint8_t *restrict codes, uint8_t *restrict column_codes,
+                                          int *restrict runs, uint8_t *restrict mask_cm, int *restrict on, float thr, float off, int64_t *inter,
+                                          int64_t *uni)
 {
     int h = u->h;
     float hi = thr + off, lo = thr - off;
     int64_t a = 0, b = 0;
+    int last_c0 = -1, n_runs = 0;
     for (int x = 0; x < u->w; x++) {
         const sam_lerp4 *c = &u->cols[x];
+        int c0 = c->idx[0];
+        for (int k = 1; k < 4; k++) c0 = c->idx[k] < c0 ? c->idx[k] : c0;
+        if (c0 != last_c0) n_runs = column_runs(u, codes, c0, column_codes, runs), last_c0 = c0;
         const float *restrict p0 = ut + (size_t)c->idx[0] * h, *restrict p1 = ut + (size_t)c->idx[1] * h;
         const float *restrict p2 = ut + (size_t)c->idx[2] * h, *restrict p3 = ut + (size_t)c->idx[3] * h;
         float w0 = c->wt[0], w1 = c->wt[1], w2 = c->wt[2], w3 = c->wt[3];
         uint8_t *restrict m = mask_cm + (size_t)x * h;
         int ia = 0, ib = 0, ic = 0;
-#pragma omp simd reduction(+ : ia, ib, ic)
-        for (int y = 0; y < h; y++) {
-            float v = w0 * p0[y] + w1 * p1[y] + w2 * p2[y] + w3 * p3[y];
-            ia += v > hi;
-            ib += v > lo;
-            ic += v > thr;
-            m[y] = (uint8_t)(v > thr);
+        for (int i = 0; i < n_runs; i++) {
+            int y0 = runs[2 * i], y1 = runs[2 * i + 2], k = runs[2 * i + 1], n = y1 - y0;
+            if (k == UNCLEAR) {
+                COLUMN_RUN(y0, y1)
+                continue;
+            }
+            memset(m + y0, k >> 1 & 1, (size_t)n);
+            ia += k >> 2 & 1 ? n : 0;
+            ib += k & 1 ? n : 0;
+            ic += k >> 1 & 1 ? n : 0;
         }
         on[x] = ic;
         a += ia;
@@ -167,9 +268,20 @@ SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *re
     *uni = b;
 }
 
+size_t sam_upscale_rows_floats(const sam_upscaler *u)
+{
+    /* the row pass's block, the codes (low * low bytes), one column's (low), the runs */
+    size_t bytes = (size_t)u->low * u->low + (size_t)u->low + sizeof(int) * 2 * ((size_t)u->n_segs + 1);
+    return (size_t)SAM_UPSCALE_ROW_BLOCK * u->low + (bytes + sizeof(float) - 1) / sizeof(float) + 1;
+}
+
 void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
                           float offset, int64_t *inter, int64_t *uni)
 {
+    int *runs = (int *)(rows + (size_t)SAM_UPSCALE_ROW_BLOCK * u->low);
+    uint8_t *codes = (uint8_t *)(runs + 2 * ((size_t)u->n_segs + 1));
     upscale_rows(u, low_res, rows, ut);
-    upscale_cols(u, ut, mask_cm, on, threshold, offset, inter, uni);
+    int clear = classify(low_res, u->low, u->col_span, threshold - offset, threshold, threshold + offset, codes);
+    if (clear < u->low * u->low / 2) memset(codes, UNCLEAR, (size_t)u->low * u->low); /* ragged: every column in one pass */
+    upscale_cols(u, ut, codes, codes + (size_t)u->low * u->low, runs, mask_cm, on, threshold, offset, inter, uni);
 }

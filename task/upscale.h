@@ -6,6 +6,8 @@
 #ifndef SAMRT_UPSCALE_H
 #define SAMRT_UPSCALE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "task.h"
@@ -20,6 +22,8 @@ typedef struct sam_upscaler {
     sam_lerp4 *rows, *cols;
     int *col_idx;    /* cols as 4 arrays of w indices, then 4 of w weights: the row pass */
     float *col_wt;   /* over x vectorizes (gathers) */
+    int n_segs, *seg_y0; /* output rows [seg_y0[s], seg_y0[s + 1]) read the same low-res rows */
+    int col_span;        /* the widest span of low-res columns one output column reads */
 } sam_upscaler;
 
 /* in_h x in_w: the image's extent in the input frame (used by the via-input path). */
@@ -32,8 +36,15 @@ void sam_upscale_band(const sam_upscaler *u, const float *low_res, float *scratc
 
 /* The generator's pass: a column-major mask (as RLE wants), on[x] its pixels in column x,
  * and the stability counts: pixels > threshold + offset and > threshold - offset.
- * rows: SAM_UPSCALE_ROW_BLOCK * low floats, ut: low * h floats of scratch. */
+ * rows: sam_upscale_rows_floats(low) floats, ut: low * h floats of scratch.
+ * The pixels whose every low-res source lies clearly on one side of each threshold are
+ * filled, not computed: every weight is non-negative and they sum to 1, so such a pixel
+ * is on that side too, however the sums round (see upscale_cols). The others are computed
+ * as sam_upscale_band computes them. */
 enum { SAM_UPSCALE_ROW_BLOCK = 16 };
+size_t sam_upscale_rows_floats(const sam_upscaler *u);
+/* Tests turn the filling off to compare with every pixel computed. */
+extern bool sam_upscale_fills;
 void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
                           float offset, int64_t *inter, int64_t *uni);
 

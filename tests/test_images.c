@@ -1,5 +1,6 @@
 /* Image decoding: every PNG colour type to 8-bit RGB, JPEG with EXIF orientation applied
  * as viewers do, and clear errors for truncated, corrupt and absurdly large files. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <zlib.h>
 
 #include "../task/image.h"
+#include "../task/upscale.h"
 #include "test_util.h"
 
 static void write_png(const char *path, int w, int h, int color_type, int depth, const void *rows_data, int row_bytes, const png_color *palette, int n_palette)
@@ -171,6 +173,64 @@ START_TEST(test_bad_images)
 }
 END_TEST
 
+/* The column-major upscale fills the pixels whose low-res sources are all clearly on one
+ * side of each threshold: it must give exactly what computing every pixel gives (mask,
+ * per-column counts, stability counts), for both resize paths, thresholds at and away
+ * from 0, offsets of either sign, flat regions of exact zeros, values on a threshold and
+ * non-finite values. */
+START_TEST(test_upscale_fills)
+{
+    enum { L = 32 };
+    static const struct {
+        sam_upscale_mode mode;
+        int out_h, out_w;
+        float thr, off;
+    } cases[] = {{SAM_UPSCALE_VIA_INPUT, 75, 50, 0.0f, 0.0f}, {SAM_UPSCALE_VIA_INPUT, 75, 50, 0.0f, 1.0f}, {SAM_UPSCALE_DIRECT, 61, 97, 0.5f, -0.7f},
+                 {SAM_UPSCALE_DIRECT, 200, 130, -2.0f, 1.0f}, {SAM_UPSCALE_VIA_INPUT, 31, 33, 1.0f, 0.25f}};
+    float low[L * L];
+    for (int r = 0; r < L; r++)
+        for (int c = 0; c < L; c++) {
+            float v = 12.0f * sinf(0.31f * (float)r + 0.5f) * cosf(0.23f * (float)c - 0.2f) + 3.0f * sinf(0.9f * (float)(r + c));
+            low[r * L + c] = r < 6 && c < 6 ? 0.0f : v; /* a flat corner of exact zeros */
+        }
+    /* flat patches between two thresholds of a case (so filled pixels set the mask and the
+     * stability counts differently), and one just past a threshold, within rounding of it */
+    static const struct {
+        int r0, c0;
+        float v;
+    } patches[] = {{26, 0, -0.5f}, {0, 26, 0.8f}, {26, 26, -2.5f}, {13, 0, 0.9f}, {13, 13, 0x1.000002p0f}};
+    for (size_t p = 0; p < sizeof patches / sizeof *patches; p++)
+        for (int r = patches[p].r0; r < patches[p].r0 + 6; r++)
+            for (int c = patches[p].c0; c < patches[p].c0 + 6; c++) low[r * L + c] = patches[p].v;
+    low[10 * L + 10] = 1.0f;       /* on a threshold */
+    low[20 * L + 5] = NAN;         /* not finite */
+    low[25 * L + 30] = INFINITY;
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        sam_task t = {.input_size = 128, .low_res = L, .upscale = cases[k].mode};
+        sam_upscaler u;
+        sam_error err;
+        ck_assert_int_eq(sam_upscaler_init(&u, &t, 96, 128, cases[k].out_h, cases[k].out_w, &err), SAM_OK);
+        size_t pixels = (size_t)u.h * u.w;
+        float *rows = malloc(sizeof(float) * sam_upscale_rows_floats(&u)), *ut = malloc(sizeof(float) * (size_t)L * u.h);
+        uint8_t *mask[2] = {malloc(pixels), malloc(pixels)};
+        int *on[2] = {malloc(sizeof(int) * (size_t)u.w), malloc(sizeof(int) * (size_t)u.w)};
+        int64_t inter[2], uni[2];
+        for (int fills = 0; fills < 2; fills++) {
+            sam_upscale_fills = fills;
+            sam_upscale_colmajor(&u, low, rows, ut, mask[fills], on[fills], cases[k].thr, cases[k].off, &inter[fills], &uni[fills]);
+        }
+        sam_upscale_fills = true;
+        ck_assert_msg(memcmp(mask[0], mask[1], pixels) == 0, "case %zu: filled masks differ from computed ones", k);
+        ck_assert_msg(memcmp(on[0], on[1], sizeof(int) * (size_t)u.w) == 0, "case %zu: column counts differ", k);
+        ck_assert_msg(inter[0] == inter[1] && uni[0] == uni[1], "case %zu: stability counts %lld/%lld, computed %lld/%lld", k, (long long)inter[1],
+                      (long long)uni[1], (long long)inter[0], (long long)uni[0]);
+        ck_assert(inter[0] > 0 && (size_t)uni[0] < pixels); /* the case has both sides */
+        free(rows), free(ut), free(mask[0]), free(mask[1]), free(on[0]), free(on[1]);
+        sam_upscaler_free(&u);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("images");
@@ -178,6 +238,7 @@ int main(void)
     tcase_add_test(tc, test_png_color_types);
     tcase_add_test(tc, test_jpeg_orientation);
     tcase_add_test(tc, test_bad_images);
+    tcase_add_test(tc, test_upscale_fills);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
