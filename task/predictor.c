@@ -89,6 +89,7 @@ void sam_predictor_free(sam_predictor *p)
     sam_graph_free(p->enc_graph);
     for (int i = 0; i < p->n_features; i++) free(p->feature_data[i]);
     sam_pool_destroy(p->pool);
+    free(p->rle_scratch);
     free(p);
 }
 
@@ -453,27 +454,38 @@ static void rle_task(void *ctx, int m, int thread)
     if (j->st[m] == SAM_OK) j->r->areas[m] = sam_rle_stats(&j->r->rles[m], j->r->boxes + 4 * m);
 }
 
+static size_t aligned64(size_t n)
+{
+    return (n + 63) / 64 * 64;
+}
+
 static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const float *const *src, int n_masks, float threshold, sam_prediction *r,
                                sam_error *err)
 {
     int threads = sam_pool_size(p->pool);
+    size_t rows = aligned64(sizeof(float) * sam_upscale_rows_floats(up)), ut = aligned64(sizeof(float) * (size_t)up->low * up->h);
+    size_t mask = aligned64((size_t)up->h * up->w), on = aligned64(sizeof(int) * (size_t)up->w), per = rows + ut + mask + on;
+    size_t bytes = per * (size_t)threads;
     rle_job j = {up, src, r, threshold, calloc((size_t)threads, sizeof(float *)), calloc((size_t)threads, sizeof(float *)),
                  calloc((size_t)threads, sizeof(uint8_t *)), calloc((size_t)threads, sizeof(int *)), calloc((size_t)n_masks, sizeof(sam_status))};
     sam_status st = SAM_OK;
-    int ok = j.rows && j.ut && j.mask_cm && j.on && j.st;
-    for (int t = 0; ok && t < threads; t++)
-        ok = (j.rows[t] = malloc(sizeof(float) * sam_upscale_rows_floats(up))) && (j.ut[t] = malloc(sizeof(float) * (size_t)up->low * up->h)) &&
-             (j.mask_cm[t] = malloc((size_t)up->h * up->w)) && (j.on[t] = malloc(sizeof(int) * (size_t)up->w));
-    if (!ok) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
+    if (!(j.rows && j.ut && j.mask_cm && j.on && j.st)) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
+    if (st == SAM_OK && bytes > p->rle_scratch_bytes) {
+        free(p->rle_scratch);
+        p->rle_scratch_bytes = 0;
+        if (!(p->rle_scratch = aligned_alloc(64, bytes))) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
+        else p->rle_scratch_bytes = bytes;
+    }
+    for (int t = 0; st == SAM_OK && t < threads; t++) {
+        uint8_t *base = (uint8_t *)p->rle_scratch + per * (size_t)t;
+        j.rows[t] = (float *)base;
+        j.ut[t] = (float *)(base + rows);
+        j.mask_cm[t] = base + rows + ut;
+        j.on[t] = (int *)(base + rows + ut + mask);
+    }
     if (st == SAM_OK) sam_pool_run(p->pool, n_masks, rle_task, &j);
     for (int m = 0; st == SAM_OK && m < n_masks; m++)
         if (j.st[m]) st = sam_fail(err, j.st[m], "out of memory encoding mask %d", m);
-    for (int t = 0; t < threads; t++) {
-        if (j.rows) free(j.rows[t]);
-        if (j.ut) free(j.ut[t]);
-        if (j.mask_cm) free(j.mask_cm[t]);
-        if (j.on) free(j.on[t]);
-    }
     free(j.rows), free(j.ut), free(j.mask_cm), free(j.on), free(j.st);
     return st;
 }

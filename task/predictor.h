@@ -46,6 +46,10 @@ struct sam_predictor {
     int orig_h, orig_w, in_h, in_w;
     sam_decoder_slot slots[SAM_PREDICTOR_SLOTS];
     unsigned clock;
+    /* output_rle's per-thread scratch, kept between calls: fresh pages for every click
+     * (3.4 MB a thread at 1800 x 1200) cost the kernel's faults and zeroing each time */
+    void *rle_scratch;
+    size_t rle_scratch_bytes;
 };
 
 /* Every mask token's low-res logits (n x T x L x L), IoU (n x T) and, when the model
