@@ -497,7 +497,7 @@ typedef struct {
     const sam_upscaler *up;
     const float *src;
     float *scratch, *logits;
-    uint8_t *mask;
+    uint8_t *codes, *mask; /* codes: sam_upscale_band_codes_bytes per thread */
     float threshold;
 } upscale_job;
 
@@ -505,7 +505,8 @@ static void upscale_band_task(void *ctx, int band, int thread)
 {
     const upscale_job *j = ctx;
     int y0 = band * UPSCALE_BAND, y1 = y0 + UPSCALE_BAND < j->up->h ? y0 + UPSCALE_BAND : j->up->h;
-    sam_upscale_band(j->up, j->src, j->scratch, j->logits, j->mask, j->threshold, y0, y1);
+    sam_upscale_band(j->up, j->src, j->scratch, j->codes + sam_upscale_band_codes_bytes(j->up) * (size_t)thread, j->logits, j->mask, j->threshold,
+                     y0, y1);
 }
 
 static void to_input_frame(const sam_predictor *p, sam_coord_frame frame, float x, float y, float *ox, float *oy)
@@ -548,6 +549,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
     sam_input_prompt *q = calloc((size_t)n, sizeof *q);
     float *pts = NULL, *all_logits = malloc(sizeof(float) * plane_low * T * (size_t)n), *all_iou = malloc(sizeof(float) * T * (size_t)n);
     float *scores = t->object_scores[0] ? malloc(sizeof(float) * (size_t)n) : NULL, *scratch = NULL, *cleaned = NULL;
+    uint8_t *codes = NULL;
     int total_points = 0;
     for (int i = 0; i < n; i++) total_points += prompts[i].n_points;
     pts = malloc(sizeof(float) * 2 * (size_t)(total_points + 1));
@@ -598,6 +600,10 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
         goto fail;
     }
     if (!pp.skip_masks && (st = sam_upscaler_init(&up, t, p->in_h, p->in_w, out_h, out_w, err))) goto fail;
+    if (scratch && !(codes = malloc(sam_upscale_band_codes_bytes(&up) * (size_t)sam_pool_size(p->pool)))) {
+        st = sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
+        goto fail;
+    }
     for (int b = 0; b < n; b++) {
         const float *lb = all_logits + plane_low * T * b, *ib = all_iou + (size_t)T * b;
         int tokens[16], count;
@@ -619,8 +625,8 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
             if (pp.output_rle) {
                 rle_src[idx] = up_src;
             } else if (!pp.skip_masks) {
-                upscale_job job = {&up, up_src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, pp.return_logits ? NULL : r->masks + plane * idx,
-                                   pp.mask_threshold};
+                upscale_job job = {&up, up_src, scratch, pp.return_logits ? r->logits + plane * idx : NULL, codes,
+                                   pp.return_logits ? NULL : r->masks + plane * idx, pp.mask_threshold};
                 sam_pool_run(p->pool, (out_h + UPSCALE_BAND - 1) / UPSCALE_BAND, upscale_band_task, &job);
             }
             for (size_t k = 0; k < plane_low; k++) dst[k] = t->clamp > 0 ? fminf(fmaxf(src[k], -t->clamp), t->clamp) : src[k];
@@ -643,6 +649,7 @@ fail:
     free(all_iou);
     free(scores);
     free(scratch);
+    free(codes);
     free(cleaned);
     return st;
 }

@@ -84,15 +84,23 @@ sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int i
     for (int y = 0; y < out_h; y++)
         if (y == 0 || memcmp(u->rows[y].idx, u->rows[y - 1].idx, sizeof u->rows[y].idx)) u->seg_y0[u->n_segs++] = y;
     u->seg_y0[u->n_segs] = out_h;
-    u->col_span = 1;
-    for (int x = 0; x < out_w; x++) {
-        int lo = u->cols[x].idx[0], hi = lo;
-        for (int k = 1; k < 4; k++) {
-            lo = u->cols[x].idx[k] < lo ? u->cols[x].idx[k] : lo;
-            hi = u->cols[x].idx[k] > hi ? u->cols[x].idx[k] : hi;
-        }
-        u->col_span = hi - lo + 1 > u->col_span ? hi - lo + 1 : u->col_span;
+    if (!(u->col_min = malloc(sizeof *u->col_min * (size_t)out_w))) {
+        sam_upscaler_free(u);
+        return sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
     }
+    u->col_span = u->row_span = 1;
+    for (int axis = 0; axis < 2; axis++)
+        for (int o = 0; o < (axis ? out_h : out_w); o++) {
+            const int *idx = axis ? u->rows[o].idx : u->cols[o].idx;
+            int lo = idx[0], hi = lo;
+            for (int k = 1; k < 4; k++) {
+                lo = idx[k] < lo ? idx[k] : lo;
+                hi = idx[k] > hi ? idx[k] : hi;
+            }
+            int *span = axis ? &u->row_span : &u->col_span;
+            *span = hi - lo + 1 > *span ? hi - lo + 1 : *span;
+            if (!axis) u->col_min[o] = lo;
+        }
     return SAM_OK;
 }
 
@@ -103,6 +111,8 @@ void sam_upscaler_free(sam_upscaler *u)
     free(u->col_idx);
     free(u->col_wt);
     free(u->seg_y0);
+    free(u->col_min);
+    u->col_min = NULL;
     u->rows = u->cols = NULL;
     u->col_idx = NULL;
     u->col_wt = NULL;
@@ -116,8 +126,78 @@ static inline float row_tap(const sam_lerp4 *t, const float *low_res, int L, int
            t->wt[2] * low_res[(size_t)t->idx[2] * L + j] + t->wt[3] * low_res[(size_t)t->idx[3] * L + j];
 }
 
-SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restrict low_res, float *restrict scratch, float *restrict logits,
-                                       uint8_t *restrict mask, float threshold, int y0, int y1)
+/* Where a low-res value lies against the three thresholds: bit 0 above lo, bit 1 above
+ * thr, bit 2 above hi; UNCLEAR within the margin of one of them (or not finite). */
+enum { UNCLEAR = 0xFF };
+
+/* runs of a column or a row past which it counts as ragged, computed whole */
+enum { COLUMN_MAX_RUNS = 12, ROW_MAX_RUNS = 24 };
+
+bool sam_upscale_fills = true;
+
+/* codes[r * L + c] for the low-res rows [r0, r1): the code shared by the values
+ * [r][c .. c + span - 1] (the columns any output column from c reads), or UNCLEAR; returns
+ * how many are not. The margin covers the rounding of the two passes: each is a sum of 4
+ * products with non-negative weights summing to 1 within a few ulps, off by at most ~10
+ * ulps of (|t| + the largest |value| it reads) in all, far below 1e-5 of it. */
+SAM_MULTIVERSION static int classify(const float *restrict low_res, int L, int r0, int r1, int span, float lo, float thr, float hi,
+                                     uint8_t *restrict codes)
+{
+    if (!sam_upscale_fills) return 0;
+    const float *restrict src = low_res + (size_t)r0 * L;
+    uint8_t *restrict dst = codes + (size_t)r0 * L;
+    int n = (r1 - r0) * L;
+    float big = 0;
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(src[i]);
+        big = a > big && a <= FLT_MAX ? a : big;
+    }
+    float t = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi), margin = 1e-5f * (big + t) + 1e-30f;
+    for (int i = 0; i < n; i++) {
+        float v = src[i];
+        int clear = (fabsf(v - lo) > margin) & (fabsf(v - thr) > margin) & (fabsf(v - hi) > margin) & (fabsf(v) <= FLT_MAX);
+        dst[i] = clear ? (uint8_t)((v > lo) | (v > thr) << 1 | (v > hi) << 2) : (uint8_t)UNCLEAR;
+    }
+    for (int r = r0; r < r1; r++) /* each pass widens the window by one column; the last column keeps its own */
+        for (int k = 1; k < span; k++) {
+            uint8_t *restrict row = codes + (size_t)r * L;
+            for (int c = 0; c < L - 1; c++) row[c] = row[c] == row[c + 1] ? row[c] : (uint8_t)UNCLEAR;
+        }
+    int clear = 0;
+    for (int i = 0; i < n; i++) clear += dst[i] != UNCLEAR;
+    return clear;
+}
+
+/* The runs of output columns of a row reading from low-res row r0 on (codes windowed over
+ * rows and columns): runs[2i] the first column of run i, runs[2i + 1] its code, runs[2n] = w.
+ * A ragged row is one unclear run. */
+static int row_runs(const sam_upscaler *u, const uint8_t *codes, int r0, int *runs)
+{
+    const uint8_t *row = codes + (size_t)r0 * u->low;
+    int n = 0;
+    for (int x = 0; x < u->w; x++) {
+        int k = row[u->col_min[x]];
+        if (n > 0 && runs[2 * n - 1] == k) continue;
+        if (n == ROW_MAX_RUNS) {
+            n = 1;
+            runs[1] = UNCLEAR;
+            break;
+        }
+        runs[2 * n] = x;
+        runs[2 * n + 1] = k;
+        n++;
+    }
+    runs[2 * n] = u->w;
+    return n;
+}
+
+size_t sam_upscale_band_codes_bytes(const sam_upscaler *u)
+{
+    return (size_t)u->low * u->low + sizeof(int) * (2 * (size_t)ROW_MAX_RUNS + 2);
+}
+
+SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restrict low_res, float *restrict scratch, uint8_t *restrict codes,
+                                       float *restrict logits, uint8_t *restrict mask, float threshold, int y0, int y1)
 {
     int L = u->low;
     for (int y = y0; y < y1; y++) {
@@ -127,6 +207,23 @@ SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restr
     int w = u->w;
     const int *restrict i0 = u->col_idx, *restrict i1 = i0 + w, *restrict i2 = i1 + w, *restrict i3 = i2 + w;
     const float *restrict w0 = u->col_wt, *restrict w1 = w0 + w, *restrict w2 = w1 + w, *restrict w3 = w2 + w;
+    /* masks alone: the runs of pixels whose sources are clearly on one side are filled
+     * (see sam_upscale_colmajor), the low-res rows the band reads classified here */
+    int ra = L, rb = -1, fills = 0, *runs = NULL, last_r0 = -1, n_runs = 0;
+    if (codes && mask && !logits) {
+        for (int y = y0; y < y1; y++)
+            for (int k = 0; k < 4; k++) {
+                ra = u->rows[y].idx[k] < ra ? u->rows[y].idx[k] : ra;
+                rb = u->rows[y].idx[k] > rb ? u->rows[y].idx[k] : rb;
+            }
+        fills = y1 > y0 && 2 * classify(low_res, L, ra, rb + 1, u->col_span, threshold, threshold, threshold, codes) >= (rb + 1 - ra) * L;
+        for (int k = 1; fills && k < u->row_span; k++) /* each pass widens the window by one row */
+            for (int r = ra; r < rb; r++) {
+                uint8_t *restrict row = codes + (size_t)r * L, *restrict next = row + L;
+                for (int c = 0; c < L; c++) row[c] = row[c] == next[c] ? row[c] : (uint8_t)UNCLEAR;
+            }
+        runs = (int *)(codes + (size_t)L * L);
+    }
     for (int y = y0; y < y1; y++) {
         const float *restrict v = scratch + (size_t)y * L;
         if (logits) {
@@ -134,10 +231,24 @@ SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restr
 #pragma omp simd
             for (int x = 0; x < w; x++) out[x] = w0[x] * v[i0[x]] + w1[x] * v[i1[x]] + w2[x] * v[i2[x]] + w3[x] * v[i3[x]];
         }
-        if (mask) {
-            uint8_t *restrict out = mask + (size_t)y * w;
+        if (!mask) continue;
+        uint8_t *restrict out = mask + (size_t)y * w;
+        if (!fills) {
 #pragma omp simd
             for (int x = 0; x < w; x++) out[x] = (uint8_t)(w0[x] * v[i0[x]] + w1[x] * v[i1[x]] + w2[x] * v[i2[x]] + w3[x] * v[i3[x]] > threshold);
+            continue;
+        }
+        int r0 = u->rows[y].idx[0];
+        for (int k = 1; k < 4; k++) r0 = u->rows[y].idx[k] < r0 ? u->rows[y].idx[k] : r0;
+        if (r0 != last_r0) n_runs = row_runs(u, codes, r0, runs), last_r0 = r0;
+        for (int i = 0; i < n_runs; i++) {
+            int xa = runs[2 * i], xb = runs[2 * i + 2], k = runs[2 * i + 1];
+            if (k != UNCLEAR) {
+                memset(out + xa, k >> 1 & 1, (size_t)(xb - xa));
+                continue;
+            }
+#pragma omp simd
+            for (int x = xa; x < xb; x++) out[x] = (uint8_t)(w0[x] * v[i0[x]] + w1[x] * v[i1[x]] + w2[x] * v[i2[x]] + w3[x] * v[i3[x]] > threshold);
         }
     }
 }
@@ -159,41 +270,6 @@ SAM_MULTIVERSION static void upscale_rows(const sam_upscaler *u, const float *re
     }
 }
 
-/* Where a low-res value lies against the three thresholds: bit 0 above lo, bit 1 above
- * thr, bit 2 above hi; UNCLEAR within the margin of one of them (or not finite). */
-enum { UNCLEAR = 0xFF };
-
-bool sam_upscale_fills = true;
-
-/* codes[r * L + c]: the code shared by the low-res values [r][c .. c + span - 1] (the
- * columns any output column from c reads), or UNCLEAR; returns how many are not. The margin covers the rounding of
- * the two passes: each is a sum of 4 products with non-negative weights summing to 1
- * within a few ulps, off by at most ~10 ulps of (|t| + max |value|) in all, far below
- * 1e-5 of it. */
-SAM_MULTIVERSION static int classify(const float *restrict low_res, int L, int span, float lo, float thr, float hi, uint8_t *restrict codes)
-{
-    if (!sam_upscale_fills) return 0;
-    float big = 0;
-    for (int i = 0; i < L * L; i++) {
-        float a = fabsf(low_res[i]);
-        big = a > big && a <= FLT_MAX ? a : big;
-    }
-    float t = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi), margin = 1e-5f * (big + t) + 1e-30f;
-    for (int i = 0; i < L * L; i++) {
-        float v = low_res[i];
-        int clear = (fabsf(v - lo) > margin) & (fabsf(v - thr) > margin) & (fabsf(v - hi) > margin) & (fabsf(v) <= FLT_MAX);
-        codes[i] = clear ? (uint8_t)((v > lo) | (v > thr) << 1 | (v > hi) << 2) : (uint8_t)UNCLEAR;
-    }
-    for (int r = 0; r < L; r++) /* each pass widens the window by one column; the last column keeps its own */
-        for (int k = 1; k < span; k++) {
-            uint8_t *restrict row = codes + (size_t)r * L;
-            for (int c = 0; c < L - 1; c++) row[c] = row[c] == row[c + 1] ? row[c] : (uint8_t)UNCLEAR;
-        }
-    int clear = 0;
-    for (int i = 0; i < L * L; i++) clear += codes[i] != UNCLEAR;
-    return clear;
-}
-
 /* output rows [y0, y1) of column x computed from the row pass: the per-pixel arithmetic */
 #define COLUMN_RUN(y0, y1)                                                                                              \
     _Pragma("omp simd reduction(+ : ia, ib, ic)") for (int y = (y0); y < (y1); y++)                                     \
@@ -204,8 +280,6 @@ SAM_MULTIVERSION static int classify(const float *restrict low_res, int L, int s
         ic += v > thr;                                                                                                 \
         m[y] = (uint8_t)(v > thr);                                                                                     \
     }
-
-enum { COLUMN_MAX_RUNS = 12 };
 
 /* The runs of output rows of the columns reading from low-res column c0 on: runs[2i] the
  * first row of run i, runs[2i + 1] its code (UNCLEAR: to be computed), runs[2n] = h. */
@@ -241,8 +315,7 @@ SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *re
     int last_c0 = -1, n_runs = 0;
     for (int x = 0; x < u->w; x++) {
         const sam_lerp4 *c = &u->cols[x];
-        int c0 = c->idx[0];
-        for (int k = 1; k < 4; k++) c0 = c->idx[k] < c0 ? c->idx[k] : c0;
+        int c0 = u->col_min[x];
         if (c0 != last_c0) n_runs = column_runs(u, codes, c0, column_codes, runs), last_c0 = c0;
         const float *restrict p0 = ut + (size_t)c->idx[0] * h, *restrict p1 = ut + (size_t)c->idx[1] * h;
         const float *restrict p2 = ut + (size_t)c->idx[2] * h, *restrict p3 = ut + (size_t)c->idx[3] * h;
@@ -281,7 +354,7 @@ void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *ro
     int *runs = (int *)(rows + (size_t)SAM_UPSCALE_ROW_BLOCK * u->low);
     uint8_t *codes = (uint8_t *)(runs + 2 * ((size_t)u->n_segs + 1));
     upscale_rows(u, low_res, rows, ut);
-    int clear = classify(low_res, u->low, u->col_span, threshold - offset, threshold, threshold + offset, codes);
+    int clear = classify(low_res, u->low, 0, u->low, u->col_span, threshold - offset, threshold, threshold + offset, codes);
     if (clear < u->low * u->low / 2) memset(codes, UNCLEAR, (size_t)u->low * u->low); /* ragged: every column in one pass */
     upscale_cols(u, ut, codes, codes + (size_t)u->low * u->low, runs, mask_cm, on, threshold, offset, inter, uni);
 }

@@ -23,7 +23,8 @@ typedef struct sam_upscaler {
     int *col_idx;    /* cols as 4 arrays of w indices, then 4 of w weights: the row pass */
     float *col_wt;   /* over x vectorizes (gathers) */
     int n_segs, *seg_y0; /* output rows [seg_y0[s], seg_y0[s + 1]) read the same low-res rows */
-    int col_span;        /* the widest span of low-res columns one output column reads */
+    int col_span, row_span; /* the widest span of low-res columns (rows) one output column (row) reads */
+    int *col_min;           /* the first low-res column each output column reads */
 } sam_upscaler;
 
 /* in_h x in_w: the image's extent in the input frame (used by the via-input path). */
@@ -31,8 +32,13 @@ sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int i
 void sam_upscaler_free(sam_upscaler *u);
 
 /* Rows y0 <= y < y1 of the row-major h x w logits and/or mask (logits > threshold);
- * scratch: h * low floats. Bands of one mask may run in parallel: they share nothing. */
-void sam_upscale_band(const sam_upscaler *u, const float *low_res, float *scratch, float *logits, uint8_t *mask, float threshold, int y0, int y1);
+ * scratch: h * low floats. Bands of one mask may run in parallel: they share nothing but
+ * scratch's rows, each band its own. codes: sam_upscale_band_codes_bytes of the thread's
+ * own, or NULL; with it a mask alone (no logits) has its clear runs filled, as
+ * sam_upscale_colmajor does. */
+size_t sam_upscale_band_codes_bytes(const sam_upscaler *u);
+void sam_upscale_band(const sam_upscaler *u, const float *low_res, float *scratch, uint8_t *codes, float *logits, uint8_t *mask, float threshold,
+                      int y0, int y1);
 
 /* The generator's pass: a column-major mask (as RLE wants), on[x] its pixels in column x,
  * and the stability counts: pixels > threshold + offset and > threshold - offset.

@@ -173,9 +173,10 @@ START_TEST(test_bad_images)
 }
 END_TEST
 
-/* The column-major upscale fills the pixels whose low-res sources are all clearly on one
- * side of each threshold: it must give exactly what computing every pixel gives (mask,
- * per-column counts, stability counts), for both resize paths, thresholds at and away
+/* The column-major upscale (and the row-major one, for masks alone) fills the pixels
+ * whose low-res sources are all clearly on one side of each threshold: it must give
+ * exactly what computing every pixel gives (mask, per-column counts, stability counts),
+ * for both resize paths, thresholds at and away
  * from 0, offsets of either sign, flat regions of exact zeros, values on a threshold and
  * non-finite values. */
 START_TEST(test_upscale_fills)
@@ -221,6 +222,17 @@ START_TEST(test_upscale_fills)
         }
         sam_upscale_fills = true;
         ck_assert_msg(memcmp(mask[0], mask[1], pixels) == 0, "case %zu: filled masks differ from computed ones", k);
+        /* the row-major pass of the predictor, in bands of 16 rows (masks alone, at thr) */
+        float *band_rows = malloc(sizeof(float) * (size_t)u.h * L);
+        uint8_t *codes = malloc(sam_upscale_band_codes_bytes(&u)), *dense[2] = {malloc(pixels), malloc(pixels)};
+        for (int fills = 0; fills < 2; fills++)
+            for (int y0 = 0; y0 < u.h; y0 += 16)
+                sam_upscale_band(&u, low, band_rows, fills ? codes : NULL, NULL, dense[fills], cases[k].thr, y0, y0 + 16 < u.h ? y0 + 16 : u.h);
+        ck_assert_msg(memcmp(dense[0], dense[1], pixels) == 0, "case %zu: filled row-major masks differ from computed ones", k);
+        size_t set = 0;
+        for (size_t i = 0; i < pixels; i++) set += dense[1][i];
+        ck_assert(set > 0 && set < pixels);
+        free(band_rows), free(codes), free(dense[0]), free(dense[1]);
         ck_assert_msg(memcmp(on[0], on[1], sizeof(int) * (size_t)u.w) == 0, "case %zu: column counts differ", k);
         ck_assert_msg(inter[0] == inter[1] && uni[0] == uni[1], "case %zu: stability counts %lld/%lld, computed %lld/%lld", k, (long long)inter[1],
                       (long long)uni[1], (long long)inter[0], (long long)uni[0]);
