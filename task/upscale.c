@@ -77,14 +77,10 @@ sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int i
             u->col_idx[(size_t)k * out_w + x] = u->cols[x].idx[k];
             u->col_wt[(size_t)k * out_w + x] = u->cols[x].wt[k];
         }
-    if (!(u->seg_y0 = malloc(sizeof *u->seg_y0 * ((size_t)out_h + 1)))) {
-        sam_upscaler_free(u);
-        return sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
-    }
-    for (int y = 0; y < out_h; y++)
-        if (y == 0 || memcmp(u->rows[y].idx, u->rows[y - 1].idx, sizeof u->rows[y].idx)) u->seg_y0[u->n_segs++] = y;
-    u->seg_y0[u->n_segs] = out_h;
-    if (!(u->col_min = malloc(sizeof *u->col_min * (size_t)out_w))) {
+    u->col_min = malloc(sizeof *u->col_min * (size_t)out_w);
+    u->row_min = malloc(sizeof *u->row_min * (size_t)out_h);
+    u->seg_y0 = malloc(sizeof *u->seg_y0 * ((size_t)out_h + 1));
+    if (!u->col_min || !u->row_min || !u->seg_y0) {
         sam_upscaler_free(u);
         return sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
     }
@@ -99,8 +95,11 @@ sam_status sam_upscaler_init(sam_upscaler *u, const sam_task *t, int in_h, int i
             }
             int *span = axis ? &u->row_span : &u->col_span;
             *span = hi - lo + 1 > *span ? hi - lo + 1 : *span;
-            if (!axis) u->col_min[o] = lo;
+            (axis ? u->row_min : u->col_min)[o] = lo;
         }
+    for (int y = 0; y < out_h; y++)
+        if (y == 0 || u->row_min[y] != u->row_min[y - 1]) u->seg_y0[u->n_segs++] = y;
+    u->seg_y0[u->n_segs] = out_h;
     return SAM_OK;
 }
 
@@ -112,7 +111,8 @@ void sam_upscaler_free(sam_upscaler *u)
     free(u->col_wt);
     free(u->seg_y0);
     free(u->col_min);
-    u->col_min = NULL;
+    free(u->row_min);
+    u->col_min = u->row_min = NULL;
     u->rows = u->cols = NULL;
     u->col_idx = NULL;
     u->col_wt = NULL;
@@ -168,6 +168,18 @@ SAM_MULTIVERSION static int classify(const float *restrict low_res, int L, int r
     return clear;
 }
 
+/* codes of the low-res rows [r0, r1] widened down to the rows any output row from r reads
+ * (row_span of them; the last row keeps its own), as classify widens them across */
+static void widen_rows(const sam_upscaler *u, uint8_t *codes, int r0, int r1)
+{
+    int L = u->low;
+    for (int k = 1; k < u->row_span; k++) /* each pass widens the window by one row */
+        for (int r = r0; r < r1; r++) {
+            uint8_t *restrict row = codes + (size_t)r * L, *restrict next = row + L;
+            for (int c = 0; c < L; c++) row[c] = row[c] == next[c] ? row[c] : (uint8_t)UNCLEAR;
+        }
+}
+
 /* The runs of output columns of a row reading from low-res row r0 on (codes windowed over
  * rows and columns): runs[2i] the first column of run i, runs[2i + 1] its code, runs[2n] = w.
  * A ragged row is one unclear run. */
@@ -217,11 +229,7 @@ SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restr
                 rb = u->rows[y].idx[k] > rb ? u->rows[y].idx[k] : rb;
             }
         fills = y1 > y0 && 2 * classify(low_res, L, ra, rb + 1, u->col_span, threshold, threshold, threshold, codes) >= (rb + 1 - ra) * L;
-        for (int k = 1; fills && k < u->row_span; k++) /* each pass widens the window by one row */
-            for (int r = ra; r < rb; r++) {
-                uint8_t *restrict row = codes + (size_t)r * L, *restrict next = row + L;
-                for (int c = 0; c < L; c++) row[c] = row[c] == next[c] ? row[c] : (uint8_t)UNCLEAR;
-            }
+        if (fills) widen_rows(u, codes, ra, rb);
         runs = (int *)(codes + (size_t)L * L);
     }
     for (int y = y0; y < y1; y++) {
@@ -238,8 +246,7 @@ SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restr
             for (int x = 0; x < w; x++) out[x] = (uint8_t)(w0[x] * v[i0[x]] + w1[x] * v[i1[x]] + w2[x] * v[i2[x]] + w3[x] * v[i3[x]] > threshold);
             continue;
         }
-        int r0 = u->rows[y].idx[0];
-        for (int k = 1; k < 4; k++) r0 = u->rows[y].idx[k] < r0 ? u->rows[y].idx[k] : r0;
+        int r0 = u->row_min[y];
         if (r0 != last_r0) n_runs = row_runs(u, codes, r0, runs), last_r0 = r0;
         for (int i = 0; i < n_runs; i++) {
             int xa = runs[2 * i], xb = runs[2 * i + 2], k = runs[2 * i + 1];
@@ -281,16 +288,14 @@ SAM_MULTIVERSION static void upscale_rows(const sam_upscaler *u, const float *re
         m[y] = (uint8_t)(v > thr);                                                                                     \
     }
 
-/* The runs of output rows of the columns reading from low-res column c0 on: runs[2i] the
- * first row of run i, runs[2i + 1] its code (UNCLEAR: to be computed), runs[2n] = h. */
-static int column_runs(const sam_upscaler *u, const uint8_t *codes, int c0, uint8_t *column_codes, int *runs)
+/* The runs of output rows of the columns reading from low-res column c0 on (codes widened
+ * over rows and columns): runs[2i] the first row of run i, runs[2i + 1] its code (UNCLEAR:
+ * to be computed), runs[2n] = h. */
+static int column_runs(const sam_upscaler *u, const uint8_t *codes, int c0, int *runs)
 {
-    int L = u->low, n = 0;
-    for (int r = 0; r < L; r++) column_codes[r] = codes[(size_t)r * L + c0];
+    int n = 0;
     for (int s = 0; s < u->n_segs; s++) {
-        const int *r = u->rows[u->seg_y0[s]].idx;
-        int k = column_codes[r[0]];
-        if (k != column_codes[r[1]] || k != column_codes[r[2]] || k != column_codes[r[3]]) k = UNCLEAR;
+        int k = codes[(size_t)u->row_min[u->seg_y0[s]] * u->low + c0];
         if (n > 0 && runs[2 * n - 1] == k) continue;
         runs[2 * n] = u->seg_y0[s];
         runs[2 * n + 1] = k;
@@ -305,9 +310,8 @@ static int column_runs(const sam_upscaler *u, const uint8_t *codes, int c0, uint
     return n;
 }
 
-SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *restrict ut, const uint8_t *restrict codes, uint8_t *restrict column_codes,
-                                          int *restrict runs, uint8_t *restrict mask_cm, int *restrict on, float thr, float off, int64_t *inter,
-                                          int64_t *uni)
+SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *restrict ut, const uint8_t *restrict codes, int *restrict runs,
+                                          uint8_t *restrict mask_cm, int *restrict on, float thr, float off, int64_t *inter, int64_t *uni)
 {
     int h = u->h;
     float hi = thr + off, lo = thr - off;
@@ -316,7 +320,7 @@ SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *re
     for (int x = 0; x < u->w; x++) {
         const sam_lerp4 *c = &u->cols[x];
         int c0 = u->col_min[x];
-        if (c0 != last_c0) n_runs = column_runs(u, codes, c0, column_codes, runs), last_c0 = c0;
+        if (c0 != last_c0) n_runs = column_runs(u, codes, c0, runs), last_c0 = c0;
         const float *restrict p0 = ut + (size_t)c->idx[0] * h, *restrict p1 = ut + (size_t)c->idx[1] * h;
         const float *restrict p2 = ut + (size_t)c->idx[2] * h, *restrict p3 = ut + (size_t)c->idx[3] * h;
         float w0 = c->wt[0], w1 = c->wt[1], w2 = c->wt[2], w3 = c->wt[3];
@@ -343,9 +347,9 @@ SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *re
 
 size_t sam_upscale_rows_floats(const sam_upscaler *u)
 {
-    /* the row pass's block, the codes (low * low bytes), one column's (low), the runs */
-    size_t bytes = (size_t)u->low * u->low + (size_t)u->low + sizeof(int) * 2 * ((size_t)u->n_segs + 1);
-    return (size_t)SAM_UPSCALE_ROW_BLOCK * u->low + (bytes + sizeof(float) - 1) / sizeof(float) + 1;
+    /* the row pass's block, the runs, the codes (low * low bytes) */
+    size_t bytes = sizeof(int) * 2 * ((size_t)u->n_segs + 1) + (size_t)u->low * u->low;
+    return (size_t)SAM_UPSCALE_ROW_BLOCK * u->low + (bytes + sizeof(float) - 1) / sizeof(float);
 }
 
 void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
@@ -356,5 +360,6 @@ void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *ro
     upscale_rows(u, low_res, rows, ut);
     int clear = classify(low_res, u->low, 0, u->low, u->col_span, threshold - offset, threshold, threshold + offset, codes);
     if (clear < u->low * u->low / 2) memset(codes, UNCLEAR, (size_t)u->low * u->low); /* ragged: every column in one pass */
-    upscale_cols(u, ut, codes, codes + (size_t)u->low * u->low, runs, mask_cm, on, threshold, offset, inter, uni);
+    else widen_rows(u, codes, 0, u->low - 1);
+    upscale_cols(u, ut, codes, runs, mask_cm, on, threshold, offset, inter, uni);
 }

@@ -22,9 +22,9 @@ typedef struct sam_upscaler {
     sam_lerp4 *rows, *cols;
     int *col_idx;    /* cols as 4 arrays of w indices, then 4 of w weights: the row pass */
     float *col_wt;   /* over x vectorizes (gathers) */
-    int n_segs, *seg_y0; /* output rows [seg_y0[s], seg_y0[s + 1]) read the same low-res rows */
     int col_span, row_span; /* the widest span of low-res columns (rows) one output column (row) reads */
-    int *col_min;           /* the first low-res column each output column reads */
+    int *col_min, *row_min; /* the first low-res column (row) each output column (row) reads */
+    int n_segs, *seg_y0;    /* output rows [seg_y0[s], seg_y0[s + 1]) have the same row_min */
 } sam_upscaler;
 
 /* in_h x in_w: the image's extent in the input frame (used by the via-input path). */
