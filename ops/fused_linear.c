@@ -241,7 +241,6 @@ typedef struct {
     const sam_kernel_args *a;
     fl_setup s;
     int block;
-    int64_t cols;       /* > 0: tasks split the output columns instead (see fl_fast) */
     float *wide, *wide2; /* W and W2 widened (when reduced) */
     float *scratch;      /* the threads' scratch, after them */
 } fl_ctx;
@@ -333,10 +332,9 @@ static void fl_columns_run(sam_pool *pool, fl_columns *l)
     sam_pool_run(pool, (int)cdiv(l->N, l->cols), fl_column_task, l);
 }
 
-
 SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
 {
-    fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0, 0, a->workspace, NULL, NULL};
+    fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0, a->workspace, NULL, NULL};
     c.wide2 = c.wide + sam_typed_wide_floats(c.s.w);
     c.scratch = c.wide + fl_wide_floats(&c.s);
     sam_typed_widen(a->pool, c.s.w, c.wide);

@@ -497,7 +497,7 @@ typedef struct {
     const sam_upscaler *up;
     const float *src;
     float *scratch, *logits;
-    uint8_t *codes, *mask; /* codes: sam_upscale_band_codes_bytes per thread */
+    uint8_t *codes, *mask; /* codes: sam_upscale_band_codes_bytes per thread, for masks alone (or NULL) */
     float threshold;
 } upscale_job;
 
@@ -505,8 +505,8 @@ static void upscale_band_task(void *ctx, int band, int thread)
 {
     const upscale_job *j = ctx;
     int y0 = band * UPSCALE_BAND, y1 = y0 + UPSCALE_BAND < j->up->h ? y0 + UPSCALE_BAND : j->up->h;
-    sam_upscale_band(j->up, j->src, j->scratch, j->codes + sam_upscale_band_codes_bytes(j->up) * (size_t)thread, j->logits, j->mask, j->threshold,
-                     y0, y1);
+    uint8_t *codes = j->codes ? j->codes + sam_upscale_band_codes_bytes(j->up) * (size_t)thread : NULL;
+    sam_upscale_band(j->up, j->src, j->scratch, codes, j->logits, j->mask, j->threshold, y0, y1);
 }
 
 static void to_input_frame(const sam_predictor *p, sam_coord_frame frame, float x, float y, float *ox, float *oy)
@@ -600,7 +600,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
         goto fail;
     }
     if (!pp.skip_masks && (st = sam_upscaler_init(&up, t, p->in_h, p->in_w, out_h, out_w, err))) goto fail;
-    if (scratch && !(codes = malloc(sam_upscale_band_codes_bytes(&up) * (size_t)sam_pool_size(p->pool)))) {
+    if (scratch && !pp.return_logits && !(codes = malloc(sam_upscale_band_codes_bytes(&up) * (size_t)sam_pool_size(p->pool)))) {
         st = sam_fail(err, SAM_ERR_NOMEM, "out of memory upscaling masks to %dx%d", out_w, out_h);
         goto fail;
     }
