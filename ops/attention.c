@@ -168,6 +168,36 @@ SAM_MULTIVERSION static void rel_dots(const float *restrict q, const float *rest
     }
 }
 
+/* Keys [0, N) (rows of K and V, ld apart) against `rows` queries (qt: hd rows of lds
+ * floats, the queries transposed, padding columns zero), ATTN_KEYS keys at a time with a
+ * one-pass softmax: o (rows x hd) gets the values' exp-weighted sums, sums their weights.
+ * With rel_h, rel_w (rows per key row and column of a key grid W wide; lds == rows) the
+ * relative positions are added to the scaled scores. s: ATTN_KEYS x lds of scratch;
+ * m, sums, alpha: lds each. A few queries are padded to lds = 8 so that each key's
+ * scores are one vector for the softmax. */
+static void attend_keys(const float *qt, int64_t rows, int64_t lds, const float *K, const float *V, int64_t ld, int64_t N, int64_t hd,
+                        float scale, const float *rel_h, const float *rel_w, int64_t W, float *s, float *o, float *m, float *sums, float *alpha)
+{
+    for (int64_t q = 0; q < lds; q++) {
+        m[q] = -INFINITY;
+        sums[q] = 0;
+    }
+    for (int64_t k0 = 0; k0 < N; k0 += ATTN_KEYS) {
+        int64_t nk = N - k0 < ATTN_KEYS ? N - k0 : ATTN_KEYS;
+        sam_gemm_tiles(nk, lds, hd, K + k0 * ld, ld, 1, qt, lds, s, lds, false); /* S^T = K Q^T */
+        if (rel_h) {
+            add_rel_and_scale(s, nk, rows, k0, W, scale, rel_h, rel_w);
+            sam_softmax_columns_step(s, nk, lds, 1.0f, m, sums, alpha);
+        } else {
+            sam_softmax_columns_step(s, nk, lds, scale, m, sums, alpha);
+        }
+        if (k0 > 0)
+            for (int64_t q = 0; q < rows; q++)
+                for (int64_t ch = 0; ch < hd; ch++) o[q * hd + ch] *= alpha[q];
+        sam_gemm_tiles(rows, hd, nk, s, 1, lds, V + k0 * ld, ld, o, hd, k0 > 0); /* P V, P read through S^T */
+    }
+}
+
 /* Head h, query rows [r0, r0 + ATTN_ROWS) of one window: its qkv (N x 3C) and output
  * (Nq x C); ws: attn_thread_floats of scratch. */
 static void attend_rows(const attn_dims *dp, const float *qkv, const float *tab_h, const float *tab_w, int64_t h, int64_t r0, float *ws, float *out_window)
@@ -193,19 +223,8 @@ static void attend_rows(const attn_dims *dp, const float *qkv, const float *tab_
         }
         for (int64_t k = 0; k < d.H; k++) rel_h[k * rows + q] = d.rel ? dots[k] : 0.0f;
         for (int64_t k = 0; k < d.W; k++) rel_w[k * rows + q] = d.rel ? dots[d.H + k] : 0.0f;
-        m[q] = -INFINITY;
-        sums[q] = 0;
     }
-    for (int64_t k0 = 0; k0 < d.N; k0 += ATTN_KEYS) {
-        int64_t nk = d.N - k0 < ATTN_KEYS ? d.N - k0 : ATTN_KEYS;
-        sam_gemm_tiles(nk, rows, d.hd, K + k0 * ld, ld, 1, qt, rows, s, rows, false); /* S^T = K Q^T */
-        add_rel_and_scale(s, nk, rows, k0, d.W, 1.0f / sqrtf((float)d.hd), rel_h, rel_w);
-        sam_softmax_columns_step(s, nk, rows, 1.0f, m, sums, alpha);
-        if (k0 > 0)
-            for (int64_t q = 0; q < rows; q++)
-                for (int64_t ch = 0; ch < d.hd; ch++) o[q * d.hd + ch] *= alpha[q];
-        sam_gemm_tiles(rows, d.hd, nk, s, 1, rows, V + k0 * ld, ld, o, d.hd, k0 > 0); /* P V, P read through S^T */
-    }
+    attend_keys(qt, rows, rows, K, V, ld, d.N, d.hd, 1.0f / sqrtf((float)d.hd), rel_h, rel_w, d.W, s, o, m, sums, alpha);
     float *out = out_window + r0 * d.C + h * d.hd;
     for (int64_t q = 0; q < rows; q++) {
         float inv = 1.0f / sums[q];
@@ -282,11 +301,19 @@ static sam_status mha_infer(const sam_node *node, const sam_tensor *const *in, s
     return SAM_OK;
 }
 
+/* per thread: the queries transposed, a block of scores, the output rows, the softmax's
+ * running maxima, sums and factors */
+static size_t mha_thread_floats(const mha_dims *d)
+{
+    return (size_t)(ATTN_ROWS * (2 * d->hd + ATTN_KEYS + 3));
+}
+
 static size_t mha_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     (void)out;
     mha_dims d = mha_get_dims(node, in);
-    return (size_t)n_threads * ATTN_ROWS * (size_t)d.Nk * sizeof(float);
+    size_t fast = (size_t)n_threads * mha_thread_floats(&d), reference = (size_t)d.Nk;
+    return (fast > reference ? fast : reference) * sizeof(float);
 }
 
 SAM_KERNEL static void mha_reference(const sam_kernel_args *a)
@@ -310,11 +337,6 @@ typedef struct {
     int64_t row_blocks;
 } mha_ctx;
 
-SAM_MULTIVERSION static void scale_rows(float *restrict s, int64_t n, float scale)
-{
-    for (int64_t j = 0; j < n; j++) s[j] *= scale;
-}
-
 static void mha_task(void *p, int task, int thread)
 {
     const mha_ctx *c = p;
@@ -326,14 +348,17 @@ static void mha_task(void *p, int task, int thread)
     const float *Q = sam_f32(a->in[0]) + ((d.Bq == 1 ? 0 : b) * d.Nq + r0) * d.C + h * d.hd;
     const float *K = sam_f32(a->in[1]) + bk * d.Nk * d.C + h * d.hd;
     const float *V = sam_f32(a->in[2]) + bk * d.Nk * d.C + h * d.hd;
-    float *S = (float *)a->workspace + (size_t)thread * ATTN_ROWS * (size_t)d.Nk;
-    sam_gemm_nt_serial(rows, d.Nk, d.hd, Q, d.C, K, d.C, NULL, S, d.Nk);
-    float scale = 1.0f / sqrtf((float)d.hd);
-    for (int64_t r = 0; r < rows; r++) {
-        scale_rows(S + r * d.Nk, d.Nk, scale);
-        sam_softmax_row(S + r * d.Nk, d.Nk);
+    int64_t lds = (rows + 7) / 8 * 8;
+    float *qt = (float *)a->workspace + (size_t)thread * mha_thread_floats(&d), *s = qt + d.hd * lds, *o = s + ATTN_KEYS * lds;
+    float *m = o + rows * d.hd, *sums = m + lds, *alpha = sums + lds;
+    for (int64_t ch = 0; ch < d.hd; ch++)
+        for (int64_t q = 0; q < lds; q++) qt[ch * lds + q] = q < rows ? Q[q * d.C + ch] : 0.0f;
+    attend_keys(qt, rows, lds, K, V, d.C, d.Nk, d.hd, 1.0f / sqrtf((float)d.hd), NULL, NULL, 0, s, o, m, sums, alpha);
+    float *out = sam_f32(a->out) + (b * d.Nq + r0) * d.C + h * d.hd;
+    for (int64_t q = 0; q < rows; q++) {
+        float inv = 1.0f / sums[q];
+        for (int64_t ch = 0; ch < d.hd; ch++) out[q * d.C + ch] = o[q * d.hd + ch] * inv;
     }
-    sam_gemm_nn_serial(rows, d.hd, d.Nk, S, d.Nk, V, d.C, sam_f32(a->out) + (b * d.Nq + r0) * d.C + h * d.hd, d.C);
 }
 
 SAM_KERNEL static void mha_fast(const sam_kernel_args *a)
@@ -342,7 +367,7 @@ SAM_KERNEL static void mha_fast(const sam_kernel_args *a)
     if (c.d.Bk == 1 && c.d.Bq == c.d.B && c.d.B > 1) {
         /* keys shared by the batch (the decoder's first layer, whose image side is the
          * same for every prompt): all batches' query rows in one block, so each head's
-         * keys are read (and packed by sgemm) once per block of rows, not once per prompt */
+         * keys are read once per block of rows, not once per prompt */
         c.d.Nq *= c.d.B;
         c.d.B = c.d.Bq = 1;
     }

@@ -23,7 +23,6 @@
 enum {
     FL_BLOCK = 2048,   /* at most this many rows per task */
     FL_MLP_BLOCK = 256, /* with mlp (the hidden block stays in L2) */
-    FL_FEW_ROWS = 32,  /* below this, the threads split the columns instead (fl_by_columns) */
 };
 
 typedef struct {
@@ -176,7 +175,21 @@ static size_t fl_wide_floats(const fl_setup *s)
  * layers one after the other, its hidden rows in the workspace) */
 static bool fl_by_columns(const fl_setup *s, int threads)
 {
-    return threads > 1 && s->M < FL_FEW_ROWS && s->N >= 64 * threads && (!s->w2 || s->N2 >= 64 * threads) && !fl_needs_a(s) && !s->out_ws;
+    return threads > 1 && s->M < SAM_FEW_ROWS && s->N >= 64 * threads && (!s->w2 || s->N2 >= 64 * threads) && !fl_needs_a(s) && !s->out_ws;
+}
+
+/* A few rows against f32 weights: the weights kept as panels (ops/gemm.h), the columns
+ * split as above. */
+static bool fl_panels(const fl_setup *s)
+{
+    return s->M <= SAM_FEW_ROWS && s->w->dtype == SAM_F32 && (!s->w2 || s->w2->dtype == SAM_F32) && !fl_needs_a(s) && !s->out_ws;
+}
+
+static size_t fl_cache(const sam_node *node, const sam_tensor *const *in)
+{
+    fl_setup s = fl_get(node, in, NULL);
+    if (!fl_panels(&s)) return 0;
+    return (sam_panels_floats(s.N, s.K) + (s.w2 ? sam_panels_floats(s.N2, s.N) : 0)) * sizeof(float);
 }
 
 static size_t fl_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
@@ -186,7 +199,7 @@ static size_t fl_workspace(const sam_node *node, const sam_tensor *const *in, co
     if (fl_needs_a(&s)) per += rows * (size_t)s.K;
     if (s.out_ws || s.w2) per += rows * (size_t)s.N;
     per = per < 1 ? 1 : per;
-    if (fl_by_columns(&s, n_threads) && s.w2) shared += (size_t)(s.M * s.N); /* the hidden rows */
+    if ((fl_by_columns(&s, n_threads) || fl_panels(&s)) && s.w2) shared += (size_t)(s.M * s.N); /* the hidden rows */
     size_t ref = (size_t)(s.K + 2 * s.N); /* the reference kernel's one normalized row and hidden row (and its rounding) */
     return (shared + (size_t)n_threads * per) * sizeof(float) + ref * sizeof(float);
 }
@@ -308,6 +321,7 @@ typedef struct {
     const float *x;
     const sam_tensor *w, *b, *res;
     const float *wide;
+    const float *panels; /* W's, or NULL */
     int64_t K, N, cols;
     int act;
     float *out;
@@ -319,7 +333,10 @@ static void fl_column_task(void *p, int task, int thread)
     const fl_setup *s = &l->c->s;
     int64_t n0 = (int64_t)task * l->cols, n = l->N - n0 < l->cols ? l->N - n0 : l->cols;
     float *typed = l->c->scratch + (size_t)thread * fl_typed_floats(s);
-    sam_gemm_nt_typed(s->M, n, l->K, l->x, l->K, l->w, l->wide, n0, s->rounds, l->b ? sam_f32(l->b) + n0 : NULL, l->out + n0, l->N, typed);
+    if (l->panels)
+        sam_gemm_panels(s->M, n0, n, l->K, l->x, l->K, l->panels, l->b ? sam_f32(l->b) : NULL, l->out + n0, l->N);
+    else
+        sam_gemm_nt_typed(s->M, n, l->K, l->x, l->K, l->w, l->wide, n0, s->rounds, l->b ? sam_f32(l->b) + n0 : NULL, l->out + n0, l->N, typed);
     if (!l->act && !l->res) return;
     for (int64_t r = 0; r < s->M; r++)
         fl_epilogue_row(l->out + r * l->N + n0, l->out + r * l->N + n0, l->res ? sam_f32(l->res) + r * l->N + n0 : NULL, n, l->act);
@@ -327,8 +344,8 @@ static void fl_column_task(void *p, int task, int thread)
 
 static void fl_columns_run(sam_pool *pool, fl_columns *l)
 {
-    int threads = sam_pool_size(pool);
-    l->cols = cdiv(cdiv(l->N, threads), 16) * 16;
+    int64_t unit = l->panels ? SAM_PANEL_COLS : 16, threads = l->c->s.M * l->N * l->K < (1 << 17) ? 1 : sam_pool_size(pool);
+    l->cols = cdiv(cdiv(l->N, threads), unit) * unit;
     sam_pool_run(pool, (int)cdiv(l->N, l->cols), fl_column_task, l);
 }
 
@@ -340,12 +357,18 @@ SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
     sam_typed_widen(a->pool, c.s.w, c.wide);
     if (c.s.w2) sam_typed_widen(a->pool, c.s.w2, c.wide2);
     int threads = sam_pool_size(a->pool);
-    if (fl_by_columns(&c.s, threads)) {
+    const float *panels = a->cache, *panels2 = panels ? panels + sam_panels_floats(c.s.N, c.s.K) : NULL;
+    if (panels && !a->weights_cached) {
+        sam_panels_pack(a->pool, sam_f32(c.s.w), c.s.N, c.s.K, a->cache);
+        if (c.s.w2) sam_panels_pack(a->pool, sam_f32(c.s.w2), c.s.N2, c.s.N, (float *)panels2);
+    }
+    if (panels || fl_by_columns(&c.s, threads)) {
         float *hidden = c.scratch + (size_t)threads * fl_typed_floats(&c.s);
-        fl_columns l1 = {&c, sam_f32(c.s.x), c.s.w, c.s.b, c.s.w2 ? NULL : c.s.res, c.wide, c.s.K, c.s.N, 0, c.s.act, c.s.w2 ? hidden : sam_f32(a->out)};
+        fl_columns l1 = {&c, sam_f32(c.s.x), c.s.w, c.s.b, c.s.w2 ? NULL : c.s.res, c.wide, panels, c.s.K, c.s.N, 0, c.s.act,
+                         c.s.w2 ? hidden : sam_f32(a->out)};
         fl_columns_run(a->pool, &l1);
         if (!c.s.w2) return;
-        fl_columns l2 = {&c, hidden, c.s.w2, c.s.b2, c.s.res, c.wide2, c.s.N, c.s.N2, 0, ACT_NONE, sam_f32(a->out)};
+        fl_columns l2 = {&c, hidden, c.s.w2, c.s.b2, c.s.res, c.wide2, panels2, c.s.N, c.s.N2, 0, ACT_NONE, sam_f32(a->out)};
         fl_columns_run(a->pool, &l2);
         return;
     }
@@ -370,6 +393,7 @@ const sam_op_def sam_op_fused_linear = {
     .infer = fl_infer,
     .typed_weights = fl_typed_weights,
     .workspace = fl_workspace,
+    .cache = fl_cache,
     .flops = fl_flops,
     .reference = fl_reference,
     .fast = fl_fast,

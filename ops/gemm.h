@@ -30,6 +30,23 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
 /* The paths of sam_gemm_tiles, by CPU; tests lower sam_gemm_tiles_cap (the best path
  * taken when the CPU has it; default SAM_TILES_AVX512) to run those of other machines.
  * PORTABLE is OpenBLAS, or the plain C tile for strides sgemm cannot express. */
+/* Weights W[N, K] (a linear layer's checkpoint layout) repacked for products with a few
+ * rows (SAM_FEW_ROWS or fewer: a prompt's tokens): W^T in panels of SAM_PANEL_COLS
+ * columns, each K rows of SAM_PANEL_COLS floats, zero padded. OpenBLAS packs all of W in
+ * every call, most of a 7-row product's time; packed once per session instead, the
+ * register tiles stream W from contiguous memory. */
+enum { SAM_PANEL_COLS = 64, SAM_FEW_ROWS = 32 };
+size_t sam_panels_floats(int64_t N, int64_t K);
+/* all of W's panels, split over the pool */
+void sam_panels_pack(sam_pool *pool, const float *W, int64_t N, int64_t K, float *panels);
+/* C[M, n] = A[M, K] W[n0 .. n0 + n)^T (+ bias[n0 .. n0 + n) when non-NULL) from W's panels,
+ * on the calling thread; n0 a multiple of SAM_PANEL_COLS, C at output column n0 */
+void sam_gemm_panels(int64_t M, int64_t n0, int64_t n, int64_t K, const float *A, int64_t lda, const float *panels, const float *bias,
+                     float *C, int64_t ldc);
+/* The same for all N columns, split by panels over the pool. */
+void sam_gemm_panels_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *panels,
+                          const float *bias, float *C, int64_t ldc);
+
 typedef enum { SAM_TILES_PORTABLE, SAM_TILES_AVX2, SAM_TILES_AVX512 } sam_gemm_tiles_path;
 extern sam_gemm_tiles_path sam_gemm_tiles_cap;
 

@@ -284,3 +284,75 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
         }
     }
 }
+
+/* ---- W^T in panels, for a few rows against a linear layer's weights ---- */
+
+static int64_t panel_count(int64_t N)
+{
+    return (N + SAM_PANEL_COLS - 1) / SAM_PANEL_COLS;
+}
+
+size_t sam_panels_floats(int64_t N, int64_t K)
+{
+    return (size_t)panel_count(N) * SAM_PANEL_COLS * (size_t)K;
+}
+
+typedef struct {
+    const float *W;
+    int64_t N, K;
+    float *panels;
+} pack_job;
+
+static void pack_task(void *p, int task, int thread)
+{
+    (void)thread;
+    const pack_job *j = p;
+    float *dst = j->panels + (size_t)task * SAM_PANEL_COLS * (size_t)j->K;
+    for (int64_t c = 0; c < SAM_PANEL_COLS; c++) {
+        int64_t n = (int64_t)task * SAM_PANEL_COLS + c;
+        const float *src = n < j->N ? j->W + n * j->K : NULL;
+        for (int64_t k = 0; k < j->K; k++) dst[k * SAM_PANEL_COLS + c] = src ? src[k] : 0.0f;
+    }
+}
+
+void sam_panels_pack(sam_pool *pool, const float *W, int64_t N, int64_t K, float *panels)
+{
+    pack_job j = {W, N, K, panels};
+    sam_pool_run(pool, (int)panel_count(N), pack_task, &j);
+}
+
+void sam_gemm_panels(int64_t M, int64_t n0, int64_t n, int64_t K, const float *A, int64_t lda, const float *panels, const float *bias,
+                     float *C, int64_t ldc)
+{
+    if (bias)
+        for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, bias + n0, sizeof(float) * (size_t)n);
+    for (int64_t j = 0; j < n; j += SAM_PANEL_COLS) {
+        const float *panel = panels + (size_t)((n0 + j) / SAM_PANEL_COLS) * SAM_PANEL_COLS * (size_t)K;
+        int64_t nc = n - j < SAM_PANEL_COLS ? n - j : SAM_PANEL_COLS;
+        sam_gemm_tiles(M, nc, K, A, lda, 1, panel, SAM_PANEL_COLS, C + j, ldc, bias != NULL);
+    }
+}
+
+typedef struct {
+    int64_t M, N, K, lda, ldc, cols;
+    const float *A, *panels, *bias;
+    float *C;
+} panels_job;
+
+static void panels_task(void *p, int task, int thread)
+{
+    (void)thread;
+    const panels_job *j = p;
+    int64_t n0 = (int64_t)task * j->cols, n = j->N - n0 < j->cols ? j->N - n0 : j->cols;
+    sam_gemm_panels(j->M, n0, n, j->K, j->A, j->lda, j->panels, j->bias, j->C + n0, j->ldc);
+}
+
+void sam_gemm_panels_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *panels,
+                          const float *bias, float *C, int64_t ldc)
+{
+    /* a thread per share of the panels, unless the product is too small to split */
+    int64_t panels_n = panel_count(N), threads = M * N * K < (1 << 17) ? 1 : sam_pool_size(pool);
+    int64_t per = (panels_n + threads - 1) / threads;
+    panels_job j = {M, N, K, lda, ldc, per * SAM_PANEL_COLS, A, panels, bias, C};
+    sam_pool_run(pool, (int)((panels_n + per - 1) / per), panels_task, &j);
+}

@@ -45,6 +45,11 @@ SAM_KERNEL static void linear_fast(const sam_kernel_args *a)
     const sam_tensor *w = a->in[1];
     int64_t M = sam_rows(a->in[0]), N = w->shape[0], K = w->shape[1];
     const float *bias = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    if (a->cache) { /* a few rows: W's panels, packed in the first run */
+        if (!a->weights_cached) sam_panels_pack(a->pool, sam_f32(w), N, K, a->cache);
+        sam_gemm_panels_pool(a->pool, M, N, K, sam_f32(a->in[0]), K, a->cache, bias, sam_f32(a->out), N);
+        return;
+    }
     if (!sam_dtype_is_reduced(w->dtype)) {
         sam_gemm_nt(a->pool, M, N, K, sam_f32(a->in[0]), K, sam_f32(w), K, bias, sam_f32(a->out), N);
         return;
@@ -71,6 +76,14 @@ static size_t linear_workspace(const sam_node *node, const sam_tensor *const *in
     return (typed > K ? typed : K) * sizeof(float);
 }
 
+/* f32 weights against a few rows keep their panels (ops/gemm.h) */
+static size_t linear_cache(const sam_node *node, const sam_tensor *const *in)
+{
+    (void)node;
+    const sam_tensor *w = in[1];
+    return w->dtype == SAM_F32 && sam_rows(in[0]) <= SAM_FEW_ROWS ? sam_panels_floats(w->shape[0], w->shape[1]) * sizeof(float) : 0;
+}
+
 static double linear_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)
 {
     (void)node;
@@ -84,6 +97,7 @@ const sam_op_def sam_op_linear = {
     .infer = linear_infer,
     .typed_weights = linear_typed_weights,
     .workspace = linear_workspace,
+    .cache = linear_cache,
     .flops = linear_flops,
     .reference = linear_reference,
     .fast = linear_fast,

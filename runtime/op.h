@@ -31,6 +31,7 @@ typedef struct sam_kernel_args {
     void *workspace; /* node->workspace bytes, 64-byte aligned */
     void *cache;     /* node->cache bytes kept across runs, or NULL (then the kernel uses its workspace) */
     bool cache_valid; /* cache holds what this kernel wrote with the same weights and stable inputs */
+    bool weights_cached; /* cache holds what this kernel derived from its weights alone in an earlier run */
     sam_pool *pool;
 } sam_kernel_args;
 

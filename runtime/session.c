@@ -131,7 +131,8 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
         const sam_op_def *def = sam_op_get(nd->op);
         sam_kernel_args a = {.node = nd, .n_in = nd->n_in, .out = out, .aux = nd->has_aux ? &g->tensors[nd->aux] : NULL, .pool = s->pool,
                              .workspace = nd->workspace ? (char *)s->arena + nd->workspace_offset : NULL,
-                             .cache = nd->cache ? (char *)s->arena + nd->cache_offset : NULL, .cache_valid = s->invariants_ready};
+                             .cache = nd->cache ? (char *)s->arena + nd->cache_offset : NULL, .cache_valid = s->invariants_ready,
+                             .weights_cached = s->ran != 0};
         for (int k = 0; k < nd->n_in; k++) a.in[k] = &g->tensors[nd->in[k]];
         double t0 = s->profile ? sam_now() : 0;
         double span_begin[64], span_end[64];
@@ -151,6 +152,7 @@ sam_status sam_session_run(sam_session *s, sam_error *err)
         }
     }
     s->invariants_ready = 1;
+    s->ran = 1;
     s->run_seconds = sam_now() - t_run;
     s->profiled_runs += s->profile;
     return SAM_OK;

@@ -27,6 +27,7 @@ struct sam_session {
     double run_seconds;   /* last run */
     int profiled_runs;
     int invariants_ready; /* tensors computed from weights and stable inputs are current */
+    int ran;              /* a run has completed: caches derived from weights alone are filled */
     sam_fusion_stats fusion;
     sam_widened widened; /* f32 copies of reduced-precision weights for kernels without typed paths */
     sam_trace_event *trace;

@@ -113,16 +113,27 @@ static void check_case_as(const op_case *c, int case_no, sam_dtype weights)
     out_fast.data = calloc((size_t)n + 1, sizeof(float));
     size_t ws = def->workspace ? def->workspace(&node, inp, &out_ref, sam_pool_size(pool)) : 0;
     void *work = ws ? aligned_alloc(64, (ws + 63) / 64 * 64) : NULL;
+    size_t cache_bytes = def->cache ? def->cache(&node, inp) : 0;
+    void *cache = cache_bytes ? aligned_alloc(64, (cache_bytes + 63) / 64 * 64) : NULL;
+    if (cache) memset(cache, 0xff, (cache_bytes + 63) / 64 * 64); /* NaN: whatever is read before it is written shows */
     sam_kernel_args a = {.node = &node, .n_in = c->n_in, .out = &out_ref, .workspace = work, .pool = pool};
     for (int k = 0; k < c->n_in; k++) a.in[k] = &ins[k];
     def->reference(&a);
-    a.out = &out_fast;
-    def->fast(&a);
     double scale = 1;
     for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(((float *)out_ref.data)[i]));
-    diff_stats d = compare_f32(out_fast.data, out_ref.data, n);
-    ck_assert_msg(d.max_abs <= 2e-5 * scale, "%s case %d (%s weights): fast vs reference max abs %.3g (scale %.3g)", c->op, case_no,
-                  sam_dtype_name(weights), d.max_abs, scale);
+    /* without a cache; with one, filled by the first run and read by the second */
+    for (int run = 0; run < (cache ? 3 : 1); run++) {
+        memset(out_fast.data, 0, (size_t)n * sizeof(float));
+        a.out = &out_fast;
+        a.cache = run ? cache : NULL;
+        a.cache_valid = a.weights_cached = run == 2;
+        def->fast(&a);
+        diff_stats d = compare_f32(out_fast.data, out_ref.data, n);
+        ck_assert_msg(d.max_abs <= 2e-5 * scale, "%s case %d (%s weights, run %d: %s): fast vs reference max abs %.3g (scale %.3g)", c->op,
+                      case_no, sam_dtype_name(weights), run, run == 0 ? "no cache" : run == 1 ? "filling its cache" : "from its cache",
+                      d.max_abs, scale);
+    }
+    free(cache);
     for (int k = 0; k < c->n_in; k++) {
         free(ins[k].data);
         free((void *)ins[k].scale);
@@ -256,6 +267,11 @@ static const op_case cases[] = {
     {"attention_fold_out", 11, {3, 2, 1, 3, 3, 2, 1, 3, 1, 1, 3},
      {S(3, 300, 24), S(16, 24), S(16), S(3, 5, 16), S(3, 5, 16), S(24, 16), S(24), S(3, 300, 24), S(24), S(24), S(3, 300, 24)},
      "num_heads=2 residual=1 norm=1 plus=1"},
+    /* a few rows: weights kept as panels (linear, fused_linear), split over the threads,
+     * the last panel partial (new cases go last: a case's data is seeded by its index) */
+    {"linear", 3, {3, 2, 1}, {S(1, 7, 70), S(300, 70), S(300)}, NULL},
+    {"linear", 2, {2, 2}, {S(32, 48), S(129, 48)}, NULL},
+    {"fused_linear", 6, {2, 2, 1, 2, 1, 2}, {S(32, 64), S(200, 64), S(200), S(70, 200), S(70), S(32, 70)}, "activation=1 mlp=1 residual=1"},
 };
 
 START_TEST(test_fast_matches_reference)
