@@ -56,7 +56,7 @@ static int64_t bidx(int64_t batch, int64_t b)
 enum { KV_Q, KV_XK, KV_WK, KV_XV, KV_WV, KV_BV, KV_PE };
 
 typedef struct {
-    int64_t B, T, C, N, D, heads, hd, groups;
+    int64_t B, T, C, N, D, heads, hd, splits;
     const sam_tensor *pe; /* with plus */
 } kv_dims;
 
@@ -80,12 +80,13 @@ static kv_dims kv_get(const sam_node *node, const sam_tensor *const *in, int n_t
     d.heads = node->attrs[KV_HEADS].i;
     d.hd = d.heads > 0 ? d.C / d.heads : 0;
     d.pe = node->attrs[KV_PLUS].i ? in[KV_PE] : NULL;
-    /* heads split in groups only as far as needed to give every thread a task: fewer,
-     * taller products run faster */
-    d.groups = d.B >= n_threads ? 1 : (n_threads + d.B - 1) / d.B;
-    if (d.groups > d.heads) d.groups = d.heads;
-    if (d.groups < 1) d.groups = 1;
-    while (d.heads % d.groups) d.groups--;
+    /* fewer batch entries than threads (a click): each entry's image tokens split among
+     * threads, the partial softmaxes merged after, so every thread reads its share of the
+     * image once (split by heads instead, each would read all of it) */
+    d.splits = d.B >= n_threads ? 1 : n_threads / d.B;
+    int64_t blocks = (d.N + 255) / 256;
+    if (d.splits > blocks) d.splits = blocks;
+    if (d.splits < 1) d.splits = 1;
     return d;
 }
 
@@ -122,7 +123,7 @@ enum { KV_BLOCK = 256 }; /* image tokens per step of the one-pass softmax */
  * each), a block of xk + pe */
 static size_t kv_task_floats(const kv_dims *d)
 {
-    int64_t rows = d->heads / d->groups * d->T;
+    int64_t rows = d->heads * d->T;
     return (size_t)(rows * (3 * d->D + KV_BLOCK + 3) + (d->pe ? KV_BLOCK * d->D : 0));
 }
 
@@ -131,7 +132,7 @@ static size_t kv_workspace(const sam_node *node, const sam_tensor *const *in, co
     (void)out;
     kv_dims d = kv_get(node, in, n_threads);
     size_t ref = (size_t)(2 * d.N * d.C + d.N); /* the reference's projected k and v and one score row */
-    size_t fast = (size_t)n_threads * kv_task_floats(&d);
+    size_t fast = (size_t)(d.B < n_threads ? d.B * d.splits : n_threads) * kv_task_floats(&d);
     return (ref > fast ? ref : fast) * sizeof(float);
 }
 
@@ -167,53 +168,113 @@ typedef struct {
     kv_dims d;
 } kv_ctx;
 
+/* a task's scratch (see kv_task_floats) */
+typedef struct {
+    float *qw, *qwt, *s, *px, *m, *sums, *alpha, *plus_rows;
+} kv_scratch;
+
+static kv_scratch kv_scratch_at(const kv_ctx *c, int64_t slot)
+{
+    const kv_dims *d = &c->d;
+    int64_t rows = d->heads * d->T;
+    kv_scratch w;
+    w.qw = (float *)c->a->workspace + (size_t)slot * kv_task_floats(d);
+    w.qwt = w.qw + rows * d->D;
+    w.s = w.qwt + rows * d->D;
+    w.px = w.s + rows * KV_BLOCK;
+    w.m = w.px + rows * d->D;
+    w.sums = w.m + rows;
+    w.alpha = w.sums + rows;
+    w.plus_rows = w.alpha + rows;
+    return w;
+}
+
+/* Batch entry b, image tokens [n_begin, n_end): all heads' q_h Wk_h (qw, transposed in
+ * qwt), then one pass over the tokens a block at a time: s^T = xk qw^T, softmax, P xv (P
+ * read through s^T) accumulated and rescaled as the maxima grow. Leaves px unnormalized,
+ * with the maxima m and the sums. */
+static void kv_attend(const kv_ctx *c, int64_t b, int64_t n_begin, int64_t n_end, const kv_scratch *w)
+{
+    const kv_dims d = c->d;
+    const sam_kernel_args *a = c->a;
+    int64_t rows = d.heads * d.T;
+    const float *q = sam_f32(a->in[KV_Q]) + bidx(a->in[KV_Q]->shape[0], b) * d.T * d.C;
+    const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
+    const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
+    for (int64_t h = 0; h < d.heads; h++) /* q_h Wk_h: [T, hd] x [hd, D] */
+        sam_gemm_nn_serial(d.T, d.D, d.hd, q + h * d.hd, d.C, sam_f32(a->in[KV_WK]) + h * d.hd * d.D, d.D, w->qw + h * d.T * d.D, d.D);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < d.D; j++) w->qwt[j * rows + r] = w->qw[r * d.D + j];
+    const float *pe = d.pe ? sam_f32(d.pe) + bidx(d.pe->shape[0], b) * d.N * d.D : NULL;
+    const float scale = 1.0f / sqrtf((float)d.hd);
+    for (int64_t r = 0; r < rows; r++) w->m[r] = -INFINITY, w->sums[r] = 0;
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += KV_BLOCK) {
+        int64_t nr = n_end - n0 < KV_BLOCK ? n_end - n0 : KV_BLOCK;
+        const float *xb = pe ? rows_plus(xk + n0 * d.D, pe + n0 * d.D, nr * d.D, w->plus_rows) : xk + n0 * d.D;
+        sam_gemm_tiles(nr, rows, d.D, xb, d.D, 1, w->qwt, rows, w->s, rows, false);
+        sam_softmax_columns_step(w->s, nr, rows, scale, w->m, w->sums, w->alpha);
+        if (n0 > n_begin)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < d.D; j++) w->px[r * d.D + j] *= w->alpha[r];
+        sam_gemm_tiles(rows, d.D, nr, w->s, 1, rows, xv + n0 * d.D, d.D, w->px, d.D, n0 > n_begin);
+    }
+}
+
+/* px normalized by the sums, then (P xv) Wv_h^T + bv_h into each head's columns */
+static void kv_finish(const kv_ctx *c, int64_t b, const kv_scratch *w)
+{
+    const kv_dims d = c->d;
+    const sam_kernel_args *a = c->a;
+    for (int64_t r = 0; r < d.heads * d.T; r++) {
+        float inv = 1.0f / w->sums[r];
+        for (int64_t j = 0; j < d.D; j++) w->px[r * d.D + j] *= inv;
+    }
+    for (int64_t h = 0; h < d.heads; h++)
+        sam_gemm_nt_serial(d.T, d.hd, d.D, w->px + h * d.T * d.D, d.D, sam_f32(a->in[KV_WV]) + h * d.hd * d.D, d.D, sam_f32(a->in[KV_BV]) + h * d.hd,
+                           sam_f32(a->out) + b * d.T * d.C + h * d.hd, d.C);
+}
+
+/* task = batch entry * splits + split: that split's share of the token blocks, in the
+ * task's own scratch slot (or the thread's, without splits) */
 static void kv_task(void *p, int task, int thread)
 {
     const kv_ctx *c = p;
     const kv_dims d = c->d;
-    const sam_kernel_args *a = c->a;
-    int64_t b = task / d.groups, g = task % d.groups, hg = d.heads / d.groups, rows = hg * d.T;
-    float *qw = (float *)a->workspace + (size_t)thread * kv_task_floats(&d), *qwt = qw + rows * d.D, *s = qwt + rows * d.D;
-    float *px = s + rows * KV_BLOCK, *m = px + rows * d.D, *sums = m + rows, *alpha = sums + rows, *plus_rows = alpha + rows;
-    const float *q = sam_f32(a->in[KV_Q]) + bidx(a->in[KV_Q]->shape[0], b) * d.T * d.C;
-    const float *xk = sam_f32(a->in[KV_XK]) + bidx(a->in[KV_XK]->shape[0], b) * d.N * d.D;
-    const float *xv = sam_f32(a->in[KV_XV]) + bidx(a->in[KV_XV]->shape[0], b) * d.N * d.D;
-    for (int64_t i = 0; i < hg; i++) { /* q_h Wk_h: [T, hd] x [hd, D] */
-        int64_t h = g * hg + i;
-        sam_gemm_nn_serial(d.T, d.D, d.hd, q + h * d.hd, d.C, sam_f32(a->in[KV_WK]) + h * d.hd * d.D, d.D, qw + i * d.T * d.D, d.D);
+    int64_t b = task / d.splits, split = task % d.splits, blocks = (d.N + KV_BLOCK - 1) / KV_BLOCK;
+    int64_t n_begin = blocks * split / d.splits * KV_BLOCK, n_end = blocks * (split + 1) / d.splits * KV_BLOCK;
+    if (n_end > d.N) n_end = d.N;
+    kv_scratch w = kv_scratch_at(c, d.splits > 1 ? task : thread);
+    kv_attend(c, b, n_begin, n_end, &w);
+    if (d.splits == 1) kv_finish(c, b, &w);
+}
+
+/* the splits of batch entry b merged into the first one's scratch, then finished */
+static void kv_merge_task(void *p, int b, int thread)
+{
+    (void)thread;
+    const kv_ctx *c = p;
+    const kv_dims d = c->d;
+    int64_t rows = d.heads * d.T;
+    kv_scratch first = kv_scratch_at(c, (int64_t)b * d.splits);
+    for (int64_t k = 1; k < d.splits; k++) {
+        kv_scratch o = kv_scratch_at(c, (int64_t)b * d.splits + k);
+        for (int64_t r = 0; r < rows; r++) {
+            float m = first.m[r] > o.m[r] ? first.m[r] : o.m[r], scale = 1.0f / sqrtf((float)d.hd);
+            float fa = first.m[r] == -INFINITY ? 0.0f : sam_expf((first.m[r] - m) * scale);
+            float fb = o.m[r] == -INFINITY ? 0.0f : sam_expf((o.m[r] - m) * scale);
+            for (int64_t j = 0; j < d.D; j++) first.px[r * d.D + j] = first.px[r * d.D + j] * fa + o.px[r * d.D + j] * fb;
+            first.sums[r] = first.sums[r] * fa + o.sums[r] * fb;
+            first.m[r] = m;
+        }
     }
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < d.D; j++) qwt[j * rows + r] = qw[r * d.D + j];
-    /* one pass over the image tokens, a block at a time: s^T = xk qw^T, softmax, P xv
-     * (P read through s^T) accumulated and rescaled as the maxima grow */
-    const float *pe = d.pe ? sam_f32(d.pe) + bidx(d.pe->shape[0], b) * d.N * d.D : NULL;
-    const float scale = 1.0f / sqrtf((float)d.hd);
-    for (int64_t r = 0; r < rows; r++) m[r] = -INFINITY, sums[r] = 0;
-    for (int64_t n0 = 0; n0 < d.N; n0 += KV_BLOCK) {
-        int64_t nr = d.N - n0 < KV_BLOCK ? d.N - n0 : KV_BLOCK;
-        const float *xb = pe ? rows_plus(xk + n0 * d.D, pe + n0 * d.D, nr * d.D, plus_rows) : xk + n0 * d.D;
-        sam_gemm_tiles(nr, rows, d.D, xb, d.D, 1, qwt, rows, s, rows, false);
-        sam_softmax_columns_step(s, nr, rows, scale, m, sums, alpha);
-        if (n0 > 0)
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t j = 0; j < d.D; j++) px[r * d.D + j] *= alpha[r];
-        sam_gemm_tiles(rows, d.D, nr, s, 1, rows, xv + n0 * d.D, d.D, px, d.D, n0 > 0);
-    }
-    for (int64_t r = 0; r < rows; r++) {
-        float inv = 1.0f / sums[r];
-        for (int64_t j = 0; j < d.D; j++) px[r * d.D + j] *= inv;
-    }
-    for (int64_t i = 0; i < hg; i++) { /* (P xv) Wv_h^T + bv_h into this head's columns */
-        int64_t h = g * hg + i;
-        sam_gemm_nt_serial(d.T, d.hd, d.D, px + i * d.T * d.D, d.D, sam_f32(a->in[KV_WV]) + h * d.hd * d.D, d.D, sam_f32(a->in[KV_BV]) + h * d.hd,
-                           sam_f32(a->out) + b * d.T * d.C + h * d.hd, d.C);
-    }
+    kv_finish(c, b, &first);
 }
 
 SAM_KERNEL static void kv_fast(const sam_kernel_args *a)
 {
     kv_ctx c = {a, kv_get(a->node, a->in, sam_pool_size(a->pool))};
-    sam_pool_run(a->pool, (int)(c.d.B * c.d.groups), kv_task, &c);
+    sam_pool_run(a->pool, (int)(c.d.B * c.d.splits), kv_task, &c);
+    if (c.d.splits > 1) sam_pool_run(a->pool, (int)c.d.B, kv_merge_task, &c);
 }
 
 static double kv_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)

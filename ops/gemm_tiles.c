@@ -200,6 +200,7 @@ static inline __attribute__((always_inline, TILE2_TARGET)) void tile_avx2_body(c
         V_LOAD_ROW(0) V_LOAD_ROW(1) V_LOAD_ROW(2) V_LOAD_ROW(3) V_LOAD_ROW(4) V_LOAD_ROW(5)
     }
     TILE_A_ROWS
+#pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++, b += ldb) {
         const __m256 b0 = V_LOAD(0, b), b1 = NP > 1 ? V_LOAD(1, b + 8) : z;
         V_FMA_ROW(0) V_FMA_ROW(1) V_FMA_ROW(2) V_FMA_ROW(3) V_FMA_ROW(4) V_FMA_ROW(5)

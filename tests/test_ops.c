@@ -272,6 +272,11 @@ static const op_case cases[] = {
     {"linear", 3, {3, 2, 1}, {S(1, 7, 70), S(300, 70), S(300)}, NULL},
     {"linear", 2, {2, 2}, {S(32, 48), S(129, 48)}, NULL},
     {"fused_linear", 6, {2, 2, 1, 2, 1, 2}, {S(32, 64), S(200, 64), S(200), S(70, 200), S(70), S(32, 70)}, "activation=1 mlp=1 residual=1"},
+    /* one prompt: its image tokens split between the threads, the partial softmaxes merged
+     * (3 blocks of 256 tokens, the last one partial, split unevenly) */
+    {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(1, 7, 32), S(1, 600, 48), S(32, 48), S(1, 600, 48), S(32, 48), S(32)}, "num_heads=4"},
+    {"attention_fold_kv", 7, {3, 3, 2, 3, 2, 1, 3}, {S(1, 5, 32), S(1, 520, 48), S(32, 48), S(1, 520, 48), S(32, 48), S(32), S(1, 520, 48)},
+     "num_heads=8 plus=1"},
 };
 
 START_TEST(test_fast_matches_reference)
