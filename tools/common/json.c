@@ -1,6 +1,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,4 +90,29 @@ void tool_json_put_string(FILE *f, const char *s)
     json_t *str = json_string_nocheck(s); /* paths need not be UTF-8; the bytes are written as they are */
     json_dumpf(str, f, JSON_ENCODE_ANY);
     json_decref(str);
+}
+
+void tool_json_put_rle_counts(FILE *f, const char *counts)
+{
+    for (const char *c = counts; *c; c++)
+        if (*c < '0' || *c > 'o') { /* not sam_rle_to_coco's: escaped in full */
+            tool_json_put_string(f, counts);
+            return;
+        }
+    fputc('"', f);
+    for (const char *c = counts; *c;) {
+        const char *slash = strchr(c, '\\');
+        size_t n = slash ? (size_t)(slash - c) : strlen(c);
+        fwrite(c, 1, n, f);
+        if (!slash) break;
+        fputs("\\\\", f);
+        c = slash + 1;
+    }
+    fputc('"', f);
+}
+
+void tool_json_put_number(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fputs("null", f);
 }

@@ -26,5 +26,12 @@ int tool_json_number(const json_t *v, double *out);
 double tool_json_value(const json_t *v);
 /* s as a JSON string literal, quotes included. */
 void tool_json_put_string(FILE *f, const char *s);
+/* A COCO RLE counts string (sam_rle_to_coco) as a JSON string literal. Its characters are
+ * '0'..'o', so '\\' alone needs escaping: written in runs, not checked and escaped a
+ * character at a time as jansson does (7 ms for the three masks of a click of a
+ * random-weight model, whose ragged masks give 140 KB strings). */
+void tool_json_put_rle_counts(FILE *f, const char *counts);
+/* A number, or null when it is not finite (JSON has no NaN). */
+void tool_json_put_number(FILE *f, double v);
 
 #endif

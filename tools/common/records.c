@@ -31,7 +31,7 @@ static void write_segmentation(FILE *f, const sam_amg_mask *m, int mode, uint8_t
     if (mode == OUTPUT_COCO_RLE) {
         char *s = sam_rle_to_coco(r);
         fprintf(f, "{\"size\": [%d, %d], \"counts\": ", r->height, r->width);
-        tool_json_put_string(f, s ? s : "");
+        tool_json_put_rle_counts(f, s ? s : "");
         fprintf(f, "}");
         free(s);
     } else if (mode == OUTPUT_UNCOMPRESSED_RLE) {

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* open_memstream */
 #include "api.h"
 
 #include <ctype.h>
@@ -180,38 +181,39 @@ static int best_mask(const sam_prediction *out, int obj)
     return best;
 }
 
-/* One object's answer: its masks as COCO RLE (the prediction's, made with output_rle),
- * with their logits kept for later requests. */
-static json_t *object_json(server *s, stored_image *img, const sam_prediction *out, int obj, sam_error *err)
+/* One object's answer's members, written to f: its masks as COCO RLE (the prediction's, made with
+ * output_rle), with their logits kept for later requests. Composed by hand as the
+ * generator's records are (tools/common/records.c), for the RLE strings' sake (see
+ * tool_json_put_rle_counts). */
+static sam_status object_write(FILE *f, server *s, stored_image *img, const sam_prediction *out, int obj, sam_error *err)
 {
-    json_t *masks = json_array(), *answer = json_object();
     size_t low = (size_t)out->low_res * out->low_res;
     int best = best_mask(out, obj);
-    for (int k = 0; masks && answer && k < out->n_masks; k++) {
+    char best_id[48] = "";
+    fputs("\"masks\": [", f);
+    for (int k = 0; k < out->n_masks; k++) {
         size_t index = (size_t)obj * out->n_masks + k;
         const int *box = out->boxes + 4 * index;
-        int64_t area = out->areas[index];
         char logits_id[48];
-        if (image_store_keep_logits(&s->store, img, out->low_res_logits + index * low, logits_id, sizeof logits_id, err)) goto fail;
+        sam_status st = image_store_keep_logits(&s->store, img, out->low_res_logits + index * low, logits_id, sizeof logits_id, err);
+        if (st) return st;
         char *counts = sam_rle_to_coco(&out->rles[index]);
-        json_t *m = counts ? json_pack("{s:f, s:I, s:[i,i,i,i], s:s, s:[i,i], s:s}", "iou", (double)out->iou[index], "area", (json_int_t)area, "bbox",
-                                       box[0], box[1], box[2] - box[0], box[3] - box[1], "counts", counts, "size", out->height, out->width, "logits_id",
-                                       logits_id)
-                           : NULL;
+        if (!counts) return tool_fail(err, SAM_ERR_NOMEM, "out of memory");
+        fprintf(f, "%s{\"iou\": ", k ? ", " : "");
+        tool_json_put_number(f, out->iou[index]);
+        fprintf(f, ", \"area\": %lld, \"bbox\": [%d, %d, %d, %d], \"counts\": ", (long long)out->areas[index], box[0], box[1], box[2] - box[0],
+                box[3] - box[1]);
+        tool_json_put_rle_counts(f, counts);
         free(counts);
-        if (!m || json_array_append_new(masks, m)) goto fail;
-        if (k == best) json_object_set_new(answer, "logits_id", json_string(logits_id));
+        fprintf(f, ", \"size\": [%d, %d], \"logits_id\": \"%s\"}", out->height, out->width, logits_id);
+        if (k == best) snprintf(best_id, sizeof best_id, "%s", logits_id);
     }
-    if (!masks || !answer) goto fail;
-    json_object_set_new(answer, "masks", masks);
-    json_object_set_new(answer, "best", json_integer(best));
-    if (out->object_scores) json_object_set_new(answer, "object_score", json_real(out->object_scores[obj]));
-    return answer;
-fail:
-    if (!err->msg[0]) snprintf(err->msg, sizeof err->msg, "out of memory");
-    json_decref(masks);
-    json_decref(answer);
-    return NULL;
+    fprintf(f, "], \"logits_id\": \"%s\", \"best\": %d", best_id, best);
+    if (out->object_scores) {
+        fputs(", \"object_score\": ", f);
+        tool_json_put_number(f, out->object_scores[obj]);
+    }
+    return SAM_OK;
 }
 
 static void predict_png(const sam_prediction *out, api_response *rs)
@@ -309,22 +311,31 @@ static void handle_predict(server *s, stored_image *img, const api_request *rq, 
         predict_png(out, rs);
         goto done;
     }
-    json_t *answer = NULL, *list = objects ? json_array() : NULL;
-    for (int i = 0; i < ps.n && st == SAM_OK; i++) {
-        json_t *one = object_json(s, img, out, i, &err);
-        if (!one) st = SAM_ERR_NOMEM;
-        else if (list) json_array_append_new(list, one);
-        else answer = one;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) {
+        respond_error(rs, 503, "out of memory");
+        goto done;
     }
+    fputs(objects ? "{\"objects\": [" : "{", f);
+    for (int i = 0; i < ps.n && st == SAM_OK; i++) {
+        fputs(!objects ? "" : i ? ", {" : "{", f);
+        st = object_write(f, s, img, out, i, &err);
+        fputs(objects ? "}" : "", f);
+    }
+    fprintf(f, "%s, \"server_ms\": %.3f}", objects ? "]" : "", 1e3 * (tool_now() - t0));
+    int failed = ferror(f);
+    if (fclose(f) || failed) st = st ? st : tool_fail(&err, SAM_ERR_NOMEM, "out of memory");
     if (st) {
-        json_decref(answer);
-        json_decref(list);
+        free(text);
         respond_status(rs, st, &err);
         goto done;
     }
-    if (list) answer = json_pack("{s:o}", "objects", list);
-    json_object_set_new(answer, "server_ms", json_real(1e3 * (tool_now() - t0)));
-    respond_json(rs, 200, answer);
+    rs->status = 200;
+    rs->content_type = "application/json";
+    rs->body = text;
+    rs->size = size;
 done:
     sam_prediction_free(out);
     prompt_set_free(&ps);
