@@ -432,26 +432,29 @@ void sam_prediction_free(sam_prediction *r)
 }
 
 /* output_rle: masks over the threads, each upscaled column-major straight into its RLE
- * (sam_upscale_colmajor, the generator's pass) with its area and box. */
+ * (sam_upscale_colmajor, the generator's pass) with its area and box. When the masks do
+ * not divide evenly among the threads (a click's three on two, or one alone), each is
+ * split into as many column ranges as there are threads, encoded apart and joined. */
 typedef struct {
     const sam_upscaler *up;
     const float *const *src; /* each mask's low-res logits */
-    sam_prediction *r;
     float threshold;
+    int parts;               /* column ranges per mask */
     float **rows, **ut;      /* per thread */
     uint8_t **mask_cm;
     int **on;
-    sam_status *st;          /* per mask */
+    sam_rle_builder *runs;   /* per task: mask * parts + part */
 } rle_job;
 
-static void rle_task(void *ctx, int m, int thread)
+static void rle_task(void *ctx, int task, int thread)
 {
     const rle_job *j = ctx;
+    int m = task / j->parts, part = task % j->parts, h = j->up->h;
+    int x0 = (int)((int64_t)j->up->w * part / j->parts), x1 = (int)((int64_t)j->up->w * (part + 1) / j->parts);
     int64_t inter, uni;
-    sam_upscale_colmajor(j->up, j->src[m], j->rows[thread], j->ut[thread], j->mask_cm[thread], j->on[thread], j->threshold, 0.0f, &inter, &uni);
-    sam_error err;
-    j->st[m] = sam_rle_from_colmajor(j->mask_cm[thread], j->up->h, j->up->w, &j->r->rles[m], &err);
-    if (j->st[m] == SAM_OK) j->r->areas[m] = sam_rle_stats(&j->r->rles[m], j->r->boxes + 4 * m);
+    sam_upscale_colmajor_cols(j->up, j->src[m], j->rows[thread], j->ut[thread], j->mask_cm[thread], j->on[thread], j->threshold, 0.0f, x0, x1, &inter,
+                              &uni);
+    for (int x = x0; x < x1; x++) sam_rle_add_column(&j->runs[task], j->mask_cm[thread] + (size_t)(x - x0) * h, h);
 }
 
 static size_t aligned64(size_t n)
@@ -462,14 +465,14 @@ static size_t aligned64(size_t n)
 static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const float *const *src, int n_masks, float threshold, sam_prediction *r,
                                sam_error *err)
 {
-    int threads = sam_pool_size(p->pool);
+    int threads = sam_pool_size(p->pool), parts = n_masks % threads == 0 || up->w < threads ? 1 : threads;
     size_t rows = aligned64(sizeof(float) * sam_upscale_rows_floats(up)), ut = aligned64(sizeof(float) * (size_t)up->low * up->h);
     size_t mask = aligned64((size_t)up->h * up->w), on = aligned64(sizeof(int) * (size_t)up->w), per = rows + ut + mask + on;
     size_t bytes = per * (size_t)threads;
-    rle_job j = {up, src, r, threshold, calloc((size_t)threads, sizeof(float *)), calloc((size_t)threads, sizeof(float *)),
-                 calloc((size_t)threads, sizeof(uint8_t *)), calloc((size_t)threads, sizeof(int *)), calloc((size_t)n_masks, sizeof(sam_status))};
+    rle_job j = {up, src, threshold, parts, calloc((size_t)threads, sizeof(float *)), calloc((size_t)threads, sizeof(float *)),
+                 calloc((size_t)threads, sizeof(uint8_t *)), calloc((size_t)threads, sizeof(int *)), calloc((size_t)n_masks * parts, sizeof(sam_rle_builder))};
     sam_status st = SAM_OK;
-    if (!(j.rows && j.ut && j.mask_cm && j.on && j.st)) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
+    if (!(j.rows && j.ut && j.mask_cm && j.on && j.runs)) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
     if (st == SAM_OK && bytes > p->rle_scratch_bytes) {
         free(p->rle_scratch);
         p->rle_scratch_bytes = 0;
@@ -483,10 +486,19 @@ static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const f
         j.mask_cm[t] = base + rows + ut;
         j.on[t] = (int *)(base + rows + ut + mask);
     }
-    if (st == SAM_OK) sam_pool_run(p->pool, n_masks, rle_task, &j);
-    for (int m = 0; st == SAM_OK && m < n_masks; m++)
-        if (j.st[m]) st = sam_fail(err, j.st[m], "out of memory encoding mask %d", m);
-    free(j.rows), free(j.ut), free(j.mask_cm), free(j.on), free(j.st);
+    if (st == SAM_OK) sam_pool_run(p->pool, n_masks * parts, rle_task, &j);
+    for (int m = 0; j.runs && m < n_masks; m++) {
+        sam_rle_builder *first = &j.runs[m * parts];
+        for (int k = 1; k < parts; k++) {
+            sam_rle_add_builder(first, &j.runs[m * parts + k]);
+            free(j.runs[m * parts + k].counts);
+        }
+        if (st == SAM_OK && (st = sam_rle_finish(first, up->h, up->w, &r->rles[m], err)) == SAM_OK)
+            r->areas[m] = sam_rle_stats(&r->rles[m], r->boxes + 4 * m);
+        else
+            free(first->counts);
+    }
+    free(j.rows), free(j.ut), free(j.mask_cm), free(j.on), free(j.runs);
     return st;
 }
 

@@ -51,6 +51,13 @@ void sam_rle_add_column(sam_rle_builder *b, const uint8_t *m, int n)
     }
 }
 
+void sam_rle_add_builder(sam_rle_builder *b, const sam_rle_builder *more)
+{
+    if (more->oom) b->oom = 1;
+    for (int i = 0; i < more->n; i++) sam_rle_add(b, (uint8_t)(i & 1), more->counts[i]);
+    sam_rle_add(b, more->cur, more->len);
+}
+
 sam_status sam_rle_finish(sam_rle_builder *b, int h, int w, sam_rle *out, sam_error *err)
 {
     push(b);

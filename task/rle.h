@@ -20,6 +20,8 @@ typedef struct sam_rle_builder {
 void sam_rle_add(sam_rle_builder *b, uint8_t v, uint64_t count);
 /* Appends n pixels of a column-major mask of 0s and 1s. */
 void sam_rle_add_column(sam_rle_builder *b, const uint8_t *m, int n);
+/* Appends what `more` holds (pixels that come after b's). */
+void sam_rle_add_builder(sam_rle_builder *b, const sam_rle_builder *more);
 /* The RLE of everything added, as an h x w mask; frees the builder on failure. */
 sam_status sam_rle_finish(sam_rle_builder *b, int h, int w, sam_rle *out, sam_error *err);
 

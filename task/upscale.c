@@ -260,19 +260,20 @@ SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restr
     }
 }
 
-/* ut[j][y] = output row y of column j of the low-res map: the row pass, computed as
+/* ut[j][y] = output row y of column j of the low-res map, for j0 <= j < j1: the row pass, computed as
  * contiguous rows a block at a time and stored transposed, so that the column pass reads
  * contiguous memory. */
-SAM_MULTIVERSION static void upscale_rows(const sam_upscaler *u, const float *restrict low_res, float *restrict rows, float *restrict ut)
+SAM_MULTIVERSION static void upscale_rows(const sam_upscaler *u, const float *restrict low_res, int j0, int j1, float *restrict rows,
+                                          float *restrict ut)
 {
     int L = u->low, h = u->h;
     for (int y0 = 0; y0 < h; y0 += SAM_UPSCALE_ROW_BLOCK) {
         int n = h - y0 < SAM_UPSCALE_ROW_BLOCK ? h - y0 : SAM_UPSCALE_ROW_BLOCK;
         for (int r = 0; r < n; r++) {
             float *restrict out = rows + (size_t)r * L;
-            for (int j = 0; j < L; j++) out[j] = row_tap(&u->rows[y0 + r], low_res, L, j);
+            for (int j = j0; j < j1; j++) out[j] = row_tap(&u->rows[y0 + r], low_res, L, j);
         }
-        for (int j = 0; j < L; j++)
+        for (int j = j0; j < j1; j++)
             for (int r = 0; r < n; r++) ut[(size_t)j * h + y0 + r] = rows[(size_t)r * L + j];
     }
 }
@@ -311,20 +312,21 @@ static int column_runs(const sam_upscaler *u, const uint8_t *codes, int c0, int 
 }
 
 SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *restrict ut, const uint8_t *restrict codes, int *restrict runs,
-                                          uint8_t *restrict mask_cm, int *restrict on, float thr, float off, int64_t *inter, int64_t *uni)
+                                          uint8_t *restrict mask_cm, int *restrict on, float thr, float off, int x0, int x1, int64_t *inter,
+                                          int64_t *uni)
 {
     int h = u->h;
     float hi = thr + off, lo = thr - off;
     int64_t a = 0, b = 0;
     int last_c0 = -1, n_runs = 0;
-    for (int x = 0; x < u->w; x++) {
+    for (int x = x0; x < x1; x++) {
         const sam_lerp4 *c = &u->cols[x];
         int c0 = u->col_min[x];
         if (c0 != last_c0) n_runs = column_runs(u, codes, c0, runs), last_c0 = c0;
         const float *restrict p0 = ut + (size_t)c->idx[0] * h, *restrict p1 = ut + (size_t)c->idx[1] * h;
         const float *restrict p2 = ut + (size_t)c->idx[2] * h, *restrict p3 = ut + (size_t)c->idx[3] * h;
         float w0 = c->wt[0], w1 = c->wt[1], w2 = c->wt[2], w3 = c->wt[3];
-        uint8_t *restrict m = mask_cm + (size_t)x * h;
+        uint8_t *restrict m = mask_cm + (size_t)(x - x0) * h;
         int ia = 0, ib = 0, ic = 0;
         for (int i = 0; i < n_runs; i++) {
             int y0 = runs[2 * i], y1 = runs[2 * i + 2], k = runs[2 * i + 1], n = y1 - y0;
@@ -337,7 +339,7 @@ SAM_MULTIVERSION static void upscale_cols(const sam_upscaler *u, const float *re
             ib += k & 1 ? n : 0;
             ic += k >> 1 & 1 ? n : 0;
         }
-        on[x] = ic;
+        on[x - x0] = ic;
         a += ia;
         b += ib;
     }
@@ -352,14 +354,27 @@ size_t sam_upscale_rows_floats(const sam_upscaler *u)
     return (size_t)SAM_UPSCALE_ROW_BLOCK * u->low + (bytes + sizeof(float) - 1) / sizeof(float);
 }
 
-void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
-                          float offset, int64_t *inter, int64_t *uni)
+void sam_upscale_colmajor_cols(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
+                               float offset, int x0, int x1, int64_t *inter, int64_t *uni)
 {
+    *inter = *uni = 0;
+    if (x0 >= x1) return;
     int *runs = (int *)(rows + (size_t)SAM_UPSCALE_ROW_BLOCK * u->low);
     uint8_t *codes = (uint8_t *)(runs + 2 * ((size_t)u->n_segs + 1));
-    upscale_rows(u, low_res, rows, ut);
+    int j0 = u->low, j1 = 0; /* the low-res columns these output columns read */
+    for (int x = x0; x < x1; x++) {
+        j0 = u->col_min[x] < j0 ? u->col_min[x] : j0;
+        j1 = u->col_min[x] + u->col_span > j1 ? u->col_min[x] + u->col_span : j1;
+    }
+    upscale_rows(u, low_res, j0, j1 < u->low ? j1 : u->low, rows, ut);
     int clear = classify(low_res, u->low, 0, u->low, u->col_span, threshold - offset, threshold, threshold + offset, codes);
     if (clear < u->low * u->low / 2) memset(codes, UNCLEAR, (size_t)u->low * u->low); /* ragged: every column in one pass */
     else widen_rows(u, codes, 0, u->low - 1);
-    upscale_cols(u, ut, codes, runs, mask_cm, on, threshold, offset, inter, uni);
+    upscale_cols(u, ut, codes, runs, mask_cm, on, threshold, offset, x0, x1, inter, uni);
+}
+
+void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
+                          float offset, int64_t *inter, int64_t *uni)
+{
+    sam_upscale_colmajor_cols(u, low_res, rows, ut, mask_cm, on, threshold, offset, 0, u->w, inter, uni);
 }

@@ -53,5 +53,10 @@ size_t sam_upscale_rows_floats(const sam_upscaler *u);
 extern bool sam_upscale_fills;
 void sam_upscale_colmajor(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
                           float offset, int64_t *inter, int64_t *uni);
+/* The same for output columns x0 <= x < x1 alone, into the first x1 - x0 columns of
+ * mask_cm and entries of on (the row pass only for the low-res columns they read): parts
+ * of one mask may run in parallel, each with scratch of its own. */
+void sam_upscale_colmajor_cols(const sam_upscaler *u, const float *low_res, float *rows, float *ut, uint8_t *mask_cm, int *on, float threshold,
+                               float offset, int x0, int x1, int64_t *inter, int64_t *uni);
 
 #endif

@@ -94,6 +94,9 @@ START_TEST(test_case)
     uint8_t *decoded = malloc((size_t)plane);
     int64_t rle_equal = 0;
     for (int64_t m = 0; m < n; m++) {
+        uint64_t pixels = 0; /* the runs cover the mask exactly, however they were joined */
+        for (int k = 0; k < rle_out->rles[m].n_counts; k++) pixels += rle_out->rles[m].counts[k];
+        ck_assert_uint_eq(pixels, (uint64_t)plane);
         sam_rle_decode(&rle_out->rles[m], decoded);
         int box[4];
         ck_assert_int_eq(rle_out->areas[m], sam_mask_stats(decoded, out->height, out->width, box));
