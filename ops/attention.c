@@ -372,7 +372,12 @@ SAM_KERNEL static void mha_fast(const sam_kernel_args *a)
         c.d.B = c.d.Bq = 1;
     }
     c.row_blocks = (c.d.Nq + ATTN_ROWS - 1) / ATTN_ROWS;
-    sam_pool_run(a->pool, (int)(c.d.B * c.d.heads * c.row_blocks), mha_task, &c);
+    int tasks = (int)(c.d.B * c.d.heads * c.row_blocks);
+    if (c.d.B * c.d.Nq * c.d.Nk * c.d.C < (1 << 17)) { /* the prompt tokens' self-attention: less work than waking the pool */
+        for (int t = 0; t < tasks; t++) mha_task(&c, t, 0);
+        return;
+    }
+    sam_pool_run(a->pool, tasks, mha_task, &c);
 }
 
 static double mha_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)

@@ -344,7 +344,7 @@ static void fl_column_task(void *p, int task, int thread)
 
 static void fl_columns_run(sam_pool *pool, fl_columns *l)
 {
-    int64_t unit = l->panels ? SAM_PANEL_COLS : 16, threads = l->c->s.M * l->N * l->K < (1 << 17) ? 1 : sam_pool_size(pool);
+    int64_t unit = l->panels ? SAM_PANEL_COLS : 16, threads = l->c->s.M * l->N * l->K < (1 << 20) ? 1 : sam_pool_size(pool);
     l->cols = cdiv(cdiv(l->N, threads), unit) * unit;
     sam_pool_run(pool, (int)cdiv(l->N, l->cols), fl_column_task, l);
 }

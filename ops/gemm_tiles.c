@@ -351,8 +351,9 @@ static void panels_task(void *p, int task, int thread)
 void sam_gemm_panels_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *panels,
                           const float *bias, float *C, int64_t ldc)
 {
-    /* a thread per share of the panels, unless the product is too small to split */
-    int64_t panels_n = panel_count(N), threads = M * N * K < (1 << 17) ? 1 : sam_pool_size(pool);
+    /* a thread per share of the panels, unless the product is too small to split: waking
+     * the pool costs more than a 7 x 256 x 256 product (~20 us) on one thread */
+    int64_t panels_n = panel_count(N), threads = M * N * K < (1 << 20) ? 1 : sam_pool_size(pool);
     int64_t per = (panels_n + threads - 1) / threads;
     panels_job j = {M, N, K, lda, ldc, per * SAM_PANEL_COLS, A, panels, bias, C};
     sam_pool_run(pool, (int)((panels_n + per - 1) / per), panels_task, &j);
