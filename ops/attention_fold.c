@@ -55,6 +55,8 @@ static int64_t bidx(int64_t batch, int64_t b)
 
 enum { KV_Q, KV_XK, KV_WK, KV_XV, KV_WV, KV_BV, KV_PE };
 
+enum { KV_BLOCK = 256 }; /* image tokens per step of the one-pass softmax */
+
 typedef struct {
     int64_t B, T, C, N, D, heads, hd, splits;
     const sam_tensor *pe; /* with plus */
@@ -84,7 +86,7 @@ static kv_dims kv_get(const sam_node *node, const sam_tensor *const *in, int n_t
      * threads, the partial softmaxes merged after, so every thread reads its share of the
      * image once (split by heads instead, each would read all of it) */
     d.splits = d.B >= n_threads ? 1 : n_threads / d.B;
-    int64_t blocks = (d.N + 255) / 256;
+    int64_t blocks = (d.N + KV_BLOCK - 1) / KV_BLOCK;
     if (d.splits > blocks) d.splits = blocks;
     if (d.splits < 1) d.splits = 1;
     return d;
@@ -116,7 +118,6 @@ static sam_status kv_infer(const sam_node *node, const sam_tensor *const *in, sa
     return SAM_OK;
 }
 
-enum { KV_BLOCK = 256 }; /* image tokens per step of the one-pass softmax */
 
 /* per thread: qw and its transpose (rows x D each), a block of scores (KV_BLOCK x rows,
  * image-major), P xv (rows x D), the running maxima, sums and rescale factors (rows
@@ -255,11 +256,12 @@ static void kv_merge_task(void *p, int b, int thread)
     const kv_ctx *c = p;
     const kv_dims d = c->d;
     int64_t rows = d.heads * d.T;
+    const float scale = 1.0f / sqrtf((float)d.hd);
     kv_scratch first = kv_scratch_at(c, (int64_t)b * d.splits);
     for (int64_t k = 1; k < d.splits; k++) {
         kv_scratch o = kv_scratch_at(c, (int64_t)b * d.splits + k);
         for (int64_t r = 0; r < rows; r++) {
-            float m = first.m[r] > o.m[r] ? first.m[r] : o.m[r], scale = 1.0f / sqrtf((float)d.hd);
+            float m = first.m[r] > o.m[r] ? first.m[r] : o.m[r];
             float fa = first.m[r] == -INFINITY ? 0.0f : sam_expf((first.m[r] - m) * scale);
             float fb = o.m[r] == -INFINITY ? 0.0f : sam_expf((o.m[r] - m) * scale);
             for (int64_t j = 0; j < d.D; j++) first.px[r * d.D + j] = first.px[r * d.D + j] * fa + o.px[r * d.D + j] * fb;

@@ -344,7 +344,7 @@ static void fl_column_task(void *p, int task, int thread)
 
 static void fl_columns_run(sam_pool *pool, fl_columns *l)
 {
-    int64_t unit = l->panels ? SAM_PANEL_COLS : 16, threads = l->c->s.M * l->N * l->K < (1 << 20) ? 1 : sam_pool_size(pool);
+    int64_t unit = l->panels ? SAM_PANEL_COLS : 16, threads = sam_gemm_threads(pool, l->c->s.M, l->N, l->K);
     l->cols = cdiv(cdiv(l->N, threads), unit) * unit;
     sam_pool_run(pool, (int)cdiv(l->N, l->cols), fl_column_task, l);
 }
@@ -357,10 +357,10 @@ SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
     sam_typed_widen(a->pool, c.s.w, c.wide);
     if (c.s.w2) sam_typed_widen(a->pool, c.s.w2, c.wide2);
     int threads = sam_pool_size(a->pool);
-    const float *panels = a->cache, *panels2 = panels ? panels + sam_panels_floats(c.s.N, c.s.K) : NULL;
+    float *panels = a->cache, *panels2 = panels ? panels + sam_panels_floats(c.s.N, c.s.K) : NULL;
     if (panels && !a->weights_cached) {
-        sam_panels_pack(a->pool, sam_f32(c.s.w), c.s.N, c.s.K, a->cache);
-        if (c.s.w2) sam_panels_pack(a->pool, sam_f32(c.s.w2), c.s.N2, c.s.N, (float *)panels2);
+        sam_panels_pack(a->pool, sam_f32(c.s.w), c.s.N, c.s.K, panels);
+        if (c.s.w2) sam_panels_pack(a->pool, sam_f32(c.s.w2), c.s.N2, c.s.N, panels2);
     }
     if (panels || fl_by_columns(&c.s, threads)) {
         float *hidden = c.scratch + (size_t)threads * fl_typed_floats(&c.s);

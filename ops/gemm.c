@@ -49,13 +49,17 @@ static void gemm_task(void *p, int task, int thread)
     sam_gemm_nt_serial(rows, j->N, j->K, j->A + r0 * j->lda, j->lda, j->B, j->ldb, j->bias, j->C + r0 * j->ldc, j->ldc);
 }
 
+int sam_gemm_threads(const sam_pool *pool, int64_t M, int64_t N, int64_t K)
+{
+    return M * N * K < (1 << 20) ? 1 : sam_pool_size(pool);
+}
+
 void sam_gemm_nt(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                  int64_t ldb, const float *bias, float *C, int64_t ldc)
 {
-    int threads = sam_pool_size(pool);
     /* One block of rows per thread: OpenBLAS packs B once per call, so fewer, larger
      * calls are faster; tiny products stay on one thread. */
-    int64_t tasks = M * N * K < (1 << 20) ? 1 : threads;
+    int64_t tasks = sam_gemm_threads(pool, M, N, K);
     gemm_job j = {M, N, K, lda, ldb, ldc, (M + tasks - 1) / tasks, A, B, bias, C};
     if (j.rows_per_task < 1) j.rows_per_task = 1;
     tasks = (M + j.rows_per_task - 1) / j.rows_per_task;

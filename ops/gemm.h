@@ -12,6 +12,9 @@
 /* C = A B (A^T, B^T when asked) + beta C: OpenBLAS on the calling thread alone. */
 void sam_blas_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc);
+/* The threads a product of M x N x K is worth splitting over: 1 below 2^20 multiply-adds,
+ * where waking the pool (~80 us here) costs more than the product saves. */
+int sam_gemm_threads(const sam_pool *pool, int64_t M, int64_t N, int64_t K);
 /* C[M,N] = A[M,K] * B[N,K]^T (+ bias[N] broadcast over rows when bias is non-NULL). */
 void sam_gemm_nt(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                  int64_t ldb, const float *bias, float *C, int64_t ldc);
@@ -30,6 +33,9 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
 /* The paths of sam_gemm_tiles, by CPU; tests lower sam_gemm_tiles_cap (the best path
  * taken when the CPU has it; default SAM_TILES_AVX512) to run those of other machines.
  * PORTABLE is OpenBLAS, or the plain C tile for strides sgemm cannot express. */
+typedef enum { SAM_TILES_PORTABLE, SAM_TILES_AVX2, SAM_TILES_AVX512 } sam_gemm_tiles_path;
+extern sam_gemm_tiles_path sam_gemm_tiles_cap;
+
 /* Weights W[N, K] (a linear layer's checkpoint layout) repacked for products with a few
  * rows (SAM_FEW_ROWS or fewer: a prompt's tokens): W^T in panels of SAM_PANEL_COLS
  * columns, each K rows of SAM_PANEL_COLS floats, zero padded. OpenBLAS packs all of W in
@@ -46,8 +52,5 @@ void sam_gemm_panels(int64_t M, int64_t n0, int64_t n, int64_t K, const float *A
 /* The same for all N columns, split by panels over the pool. */
 void sam_gemm_panels_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *panels,
                           const float *bias, float *C, int64_t ldc);
-
-typedef enum { SAM_TILES_PORTABLE, SAM_TILES_AVX2, SAM_TILES_AVX512 } sam_gemm_tiles_path;
-extern sam_gemm_tiles_path sam_gemm_tiles_cap;
 
 #endif

@@ -16,6 +16,7 @@
 
 
 #include "gemm.h"
+#include "op_util.h"
 #include "simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -335,26 +336,24 @@ void sam_gemm_panels(int64_t M, int64_t n0, int64_t n, int64_t K, const float *A
 }
 
 typedef struct {
-    int64_t M, N, K, lda, ldc, cols;
+    int64_t M, N, K, lda, ldc;
     const float *A, *panels, *bias;
     float *C;
 } panels_job;
 
-static void panels_task(void *p, int task, int thread)
+/* panels [p0, p1) */
+static void panels_range(void *p, int64_t p0, int64_t p1)
 {
-    (void)thread;
     const panels_job *j = p;
-    int64_t n0 = (int64_t)task * j->cols, n = j->N - n0 < j->cols ? j->N - n0 : j->cols;
-    sam_gemm_panels(j->M, n0, n, j->K, j->A, j->lda, j->panels, j->bias, j->C + n0, j->ldc);
+    int64_t n0 = p0 * SAM_PANEL_COLS, n1 = p1 * SAM_PANEL_COLS < j->N ? p1 * SAM_PANEL_COLS : j->N;
+    sam_gemm_panels(j->M, n0, n1 - n0, j->K, j->A, j->lda, j->panels, j->bias, j->C + n0, j->ldc);
 }
 
 void sam_gemm_panels_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *panels,
                           const float *bias, float *C, int64_t ldc)
 {
-    /* a thread per share of the panels, unless the product is too small to split: waking
-     * the pool costs more than a 7 x 256 x 256 product (~20 us) on one thread */
-    int64_t panels_n = panel_count(N), threads = M * N * K < (1 << 20) ? 1 : sam_pool_size(pool);
-    int64_t per = (panels_n + threads - 1) / threads;
-    panels_job j = {M, N, K, lda, ldc, per * SAM_PANEL_COLS, A, panels, bias, C};
-    sam_pool_run(pool, (int)((panels_n + per - 1) / per), panels_task, &j);
+    /* a share of the panels per thread worth using (sam_gemm_threads) */
+    int64_t panels_n = panel_count(N), threads = sam_gemm_threads(pool, M, N, K);
+    panels_job j = {M, N, K, lda, ldc, A, panels, bias, C};
+    sam_parallel_range(pool, panels_n, (panels_n + threads - 1) / threads, panels_range, &j);
 }

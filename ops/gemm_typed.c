@@ -210,7 +210,7 @@ static void typed_task(void *p, int task, int thread)
 void sam_gemm_nt_typed_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w,
                             const float *wide, int rounds, const float *bias, float *C, int64_t ldc, float *scratch)
 {
-    int64_t threads = M * N * K < (1 << 20) ? 1 : sam_pool_size(pool);
+    int64_t threads = sam_gemm_threads(pool, M, N, K);
     typed_job j = {M, N, K, lda, ldc, (M + threads - 1) / threads, rounds, A, bias, wide, w, C, scratch};
     if (j.rows < 1) j.rows = 1;
     sam_pool_run(pool, (int)((M + j.rows - 1) / j.rows), typed_task, &j);

@@ -126,6 +126,18 @@ static inline float row_tap(const sam_lerp4 *t, const float *low_res, int L, int
            t->wt[2] * low_res[(size_t)t->idx[2] * L + j] + t->wt[3] * low_res[(size_t)t->idx[3] * L + j];
 }
 
+/* [*lo, *hi]: the low-res lines the output lines [o0, o1) read (*lo = L, *hi = -1 for none) */
+static void taps_range(const sam_lerp4 *taps, int o0, int o1, int L, int *lo, int *hi)
+{
+    *lo = L;
+    *hi = -1;
+    for (int o = o0; o < o1; o++)
+        for (int k = 0; k < 4; k++) {
+            *lo = taps[o].idx[k] < *lo ? taps[o].idx[k] : *lo;
+            *hi = taps[o].idx[k] > *hi ? taps[o].idx[k] : *hi;
+        }
+}
+
 /* Where a low-res value lies against the three thresholds: bit 0 above lo, bit 1 above
  * thr, bit 2 above hi; UNCLEAR within the margin of one of them (or not finite). */
 enum { UNCLEAR = 0xFF };
@@ -223,11 +235,7 @@ SAM_MULTIVERSION void sam_upscale_band(const sam_upscaler *u, const float *restr
      * (see sam_upscale_colmajor), the low-res rows the band reads classified here */
     int ra = L, rb = -1, fills = 0, *runs = NULL, last_r0 = -1, n_runs = 0;
     if (codes && mask && !logits) {
-        for (int y = y0; y < y1; y++)
-            for (int k = 0; k < 4; k++) {
-                ra = u->rows[y].idx[k] < ra ? u->rows[y].idx[k] : ra;
-                rb = u->rows[y].idx[k] > rb ? u->rows[y].idx[k] : rb;
-            }
+        taps_range(u->rows, y0, y1, L, &ra, &rb);
         fills = y1 > y0 && 2 * classify(low_res, L, ra, rb + 1, u->col_span, threshold, threshold, threshold, codes) >= (rb + 1 - ra) * L;
         if (fills) widen_rows(u, codes, ra, rb);
         runs = (int *)(codes + (size_t)L * L);
@@ -361,12 +369,9 @@ void sam_upscale_colmajor_cols(const sam_upscaler *u, const float *low_res, floa
     if (x0 >= x1) return;
     int *runs = (int *)(rows + (size_t)SAM_UPSCALE_ROW_BLOCK * u->low);
     uint8_t *codes = (uint8_t *)(runs + 2 * ((size_t)u->n_segs + 1));
-    int j0 = u->low, j1 = 0; /* the low-res columns these output columns read */
-    for (int x = x0; x < x1; x++) {
-        j0 = u->col_min[x] < j0 ? u->col_min[x] : j0;
-        j1 = u->col_min[x] + u->col_span > j1 ? u->col_min[x] + u->col_span : j1;
-    }
-    upscale_rows(u, low_res, j0, j1 < u->low ? j1 : u->low, rows, ut);
+    int j0, j1; /* the low-res columns these output columns read */
+    taps_range(u->cols, x0, x1, u->low, &j0, &j1);
+    upscale_rows(u, low_res, j0, j1 + 1, rows, ut);
     int clear = classify(low_res, u->low, 0, u->low, u->col_span, threshold - offset, threshold, threshold + offset, codes);
     if (clear < u->low * u->low / 2) memset(codes, UNCLEAR, (size_t)u->low * u->low); /* ragged: every column in one pass */
     else widen_rows(u, codes, 0, u->low - 1);
