@@ -134,7 +134,8 @@ static int bench_encoder(const char *model_path, const char *config_path, int n_
     double gflops = r.flops / r.seconds * 1e-9;
     printf("model            %s (%s %s, %s weights)\n", model_path, r.family, r.variant, sam_precision_name(r.precision));
     printf("threads          %d\n", n_threads);
-    printf("sgemm            %.1f GFLOP/s (OpenBLAS, %dx%d, %d threads)\n", sgemm, sgemm_n, sgemm_n, n_threads);
+    printf("sgemm            %.1f GFLOP/s (OpenBLAS %s kernels, %dx%d, %d threads)\n", sgemm, openblas_get_corename(), sgemm_n, sgemm_n,
+           n_threads);
     printf("encoder          %.3f s (best of %d), %.1f GFLOP, %.1f GFLOP/s\n", r.seconds, runs, r.flops * 1e-9, gflops);
     printf("encoder/sgemm    %.2f\n", gflops / sgemm);
     printf("weights          %.1f MiB (mmapped)\n", (double)r.weight_bytes / (1 << 20));

@@ -1,5 +1,6 @@
 /* sam-bench --dtype: a bf16 or q8 blob against the f32 blob it was made from, timed in
  * the same run and compared output for output. */
+#include <cblas.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
@@ -146,7 +147,8 @@ int bench_precision(const char *f32_path, const char *config_path, sam_weight_pr
     double peak = sgemm * (p == SAM_PRECISION_BF16 ? 2.0 : 4.0);
     printf("models           %s (%s weights) against %s (f32), %s %s\n", reduced, pname, f32_path, er.family, er.variant);
     printf("threads          %d\n", n_threads);
-    printf("sgemm            %.1f GFLOP/s (OpenBLAS f32, %dx%d, %d threads)\n", sgemm, sgemm_n, sgemm_n, n_threads);
+    printf("sgemm            %.1f GFLOP/s (OpenBLAS f32, %s kernels, %dx%d, %d threads)\n", sgemm, openblas_get_corename(), sgemm_n, sgemm_n,
+           n_threads);
     printf("encoder %-5s    %.3f s (best of %d), %.1f GFLOP/s, %.2f of sgemm, %.2f of the %s peak (%.0f GFLOP/s: %.0fx sgemm)\n", pname, er.seconds,
            runs, gr, gr / sgemm, gr / peak, pname, peak, peak / sgemm);
     printf("products         %s\n", sam_precision_kernels(p));
