@@ -1,14 +1,19 @@
-/* The bf16 product on CPUs with avx512_bf16 (vdpbf16ps: two bf16 products per f32 lane),
- * included by gemm_reduced_avx512.c, compiled for those CPUs, and by
- * tests/test_avx512_emulated.c, which runs the same code on any CPU through SIMDe's
- * emulation of the instructions and holds it to the portable path's arithmetic.
- * BF16_TARGET is the function attribute of the build.
+/* The bf16 product on AVX-512 CPUs, included by gemm_reduced_avx512.c, compiled for
+ * those CPUs, and by tests/test_avx512_emulated.c, which runs the same code on any CPU
+ * through SIMDe's emulation of the instructions and holds it to the portable path's
+ * arithmetic. BF16_TARGET is the function attribute of the build.
  *
  * W [N, K] bf16 is packed once per run of a node into panels of BF16_NR columns, the
  * bf16 pairs (k, k + 1) of a column next to each other: panel p, pair kk, column j at
  * ((p * K2 + kk) * BF16_NR + j), with K2 = ceil(K / 2) and zeros past N and K. The
- * activations arrive as rows of bf16 (rounded, with K2 pairs each) or of f32 (the
- * few-rows products, weight-only: the pairs are widened and multiplied with FMAs). */
+ * activations are rounded to bf16 and multiplied in one of two ways, the same products
+ * summed in f32 either way:
+ *   dot: rows of bf16 pairs and vdpbf16ps (avx512_bf16), two products per f32 lane;
+ *   fma: rows of the rounded values as f32, the panel's pairs widened in registers, FMAs.
+ * vdpbf16ps is not always the faster: on Sapphire/Emerald Rapids it runs at half the
+ * FMA's rate in products (measured: 83 against 168 GFLOP/s on a core), so
+ * gemm_reduced_avx512.c picks by measuring both once. The few-rows products (weight-only)
+ * keep their f32 rows and take the fma tile. */
 #include <stdint.h>
 #include <string.h>
 
@@ -98,16 +103,58 @@ BF16_TARGET static void bf16_gemm_block(int64_t M, int64_t N, int64_t K, const u
     for (int64_t n = n0; n < n0 + N;) {
         int64_t off = n % BF16_NR, nj = BF16_NR - off < n0 + N - n ? BF16_NR - off : n0 + N - n;
         const uint32_t *panel = packed + n / BF16_NR * K2 * BF16_NR;
+        const __mmask16 lo = (__mmask16)(nj >= 16 ? 0xffff : (1u << nj) - 1), hi = (__mmask16)(nj <= 16 ? 0 : (1u << (nj - 16)) - 1);
+        const __m512 b0 = bias ? _mm512_maskz_loadu_ps(lo, bias + (n - n0)) : _mm512_setzero_ps();
+        const __m512 b1 = bias ? _mm512_maskz_loadu_ps(hi, bias + (n - n0) + 16) : _mm512_setzero_ps();
         for (int64_t i0 = 0; i0 < M; i0 += BF16_MR) {
             if (X) bf16_tile_fma(K2, X + i0 * ld, ld, panel, tile);
             else bf16_tile_dot(K2, A + i0 * ld, ld, panel, tile);
             int64_t mi = M - i0 < BF16_MR ? M - i0 : BF16_MR;
             for (int64_t r = 0; r < mi; r++) {
                 float *c = C + (i0 + r) * ldc + (n - n0);
-                for (int64_t j = 0; j < nj; j++) c[j] = tile[r * BF16_NR + off + j] + (bias ? bias[n - n0 + j] : 0.0f);
+                _mm512_mask_storeu_ps(c, lo, _mm512_add_ps(_mm512_maskz_loadu_ps(lo, tile + r * BF16_NR + off), b0));
+                if (hi) _mm512_mask_storeu_ps(c + 16, hi, _mm512_add_ps(_mm512_maskz_loadu_ps(hi, tile + r * BF16_NR + off + 16), b1));
             }
         }
         n += nj;
+    }
+}
+
+/* sam_bf16_from_f32 on 16 lanes, the bf16 in each lane's low half: nearest-even,
+ * denormals to signed zero, NaN kept quiet (vcvtneps2bf16's rounding, in AVX-512F). */
+BF16_TARGET static inline __m512i bf16_round16(__m512 x)
+{
+    const __m512i u = _mm512_castps_si512(x), top = _mm512_srli_epi32(u, 16);
+    const __mmask16 tiny = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)), _mm512_setzero_si512());
+    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(top, _mm512_set1_epi32(1))));
+    r = _mm512_srli_epi32(r, 16);
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(top, _mm512_set1_epi32(0x40)));
+    return _mm512_mask_mov_epi32(r, tiny, _mm512_and_si512(top, _mm512_set1_epi32(0x8000)));
+}
+
+/* Rows [0, padded) of the block, ld values each (zeros past mi rows and K values): A's
+ * values rounded to bf16, as bf16 (to16) or as the f32 they stand for; or, unrounded,
+ * copied. */
+BF16_TARGET static void bf16_block_rows(const float *A, int64_t lda, int64_t mi, int64_t padded, int64_t K, int64_t ld, int rounds, int to16,
+                                        float *out)
+{
+    uint16_t *out16 = (uint16_t *)out;
+    for (int64_t r = 0; r < padded; r++) {
+        const float *a = r < mi ? A + r * lda : A;
+        int64_t valid = r < mi ? K : 0;
+        for (int64_t k = 0; k < ld; k += 16) {
+            __mmask16 m = (__mmask16)(valid - k >= 16 ? 0xffff : valid - k <= 0 ? 0 : (1u << (valid - k)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(m, a + k);
+            __mmask16 store = (__mmask16)(ld - k >= 16 ? 0xffff : (1u << (ld - k)) - 1);
+            if (!rounds) {
+                _mm512_mask_storeu_ps(out + r * ld + k, store, v);
+                continue;
+            }
+            __m512i h = bf16_round16(v);
+            if (to16) _mm256_mask_storeu_epi16(out16 + r * ld + k, store, _mm512_cvtepi32_epi16(h));
+            else _mm512_mask_storeu_ps(out + r * ld + k, store, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+        }
     }
 }
 
@@ -118,21 +165,16 @@ BF16_TARGET static void bf16_gemm_block(int64_t M, int64_t N, int64_t K, const u
 static inline size_t bf16_gemm_scratch(int64_t K) { return (size_t)BF16_BLOCK_ROWS * (size_t)(2 * bf16_pairs(K)); }
 
 /* C[M, N] = A[M, K] W[n0 : n0 + N]^T (+ bias) from the packed W: the rows of A rounded to
- * bf16 (sam_bf16_from_f32) when `rounds`, else kept f32 (weight-only), in blocks padded
- * with zeros in scratch. */
-BF16_TARGET static void bf16_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int rounds, const uint32_t *packed, int64_t n0,
-                                  const float *bias, float *C, int64_t ldc, float *scratch)
+ * bf16 (sam_bf16_from_f32) when `rounds`, then multiplied by vdpbf16ps when `dot`, else
+ * by FMAs; unrounded rows (weight-only) by FMAs. In blocks padded with zeros in scratch. */
+BF16_TARGET static void bf16_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int rounds, int dot, const uint32_t *packed,
+                                  int64_t n0, const float *bias, float *C, int64_t ldc, float *scratch)
 {
     int64_t ld = 2 * bf16_pairs(K);
+    int to16 = rounds && dot;
     for (int64_t i0 = 0; i0 < M; i0 += BF16_BLOCK_ROWS) {
         int64_t mi = M - i0 < BF16_BLOCK_ROWS ? M - i0 : BF16_BLOCK_ROWS, padded = (mi + BF16_MR - 1) / BF16_MR * BF16_MR;
-        uint16_t *a16 = (uint16_t *)scratch;
-        for (int64_t r = 0; r < padded; r++)
-            for (int64_t k = 0; k < ld; k++) {
-                float v = r < mi && k < K ? A[(i0 + r) * lda + k] : 0.0f;
-                if (rounds) a16[r * ld + k] = sam_bf16_from_f32(v);
-                else scratch[r * ld + k] = v;
-            }
-        bf16_gemm_block(mi, N, K, rounds ? a16 : NULL, rounds ? NULL : scratch, ld, packed, n0, bias, C + i0 * ldc, ldc);
+        bf16_block_rows(A + i0 * lda, lda, mi, padded, K, ld, rounds, to16, scratch);
+        bf16_gemm_block(mi, N, K, to16 ? (const uint16_t *)scratch : NULL, to16 ? NULL : scratch, ld, packed, n0, bias, C + i0 * ldc, ldc);
     }
 }

@@ -1,6 +1,8 @@
 #include "gemm_typed.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 
 #include "../include/samrt.h"
 #include "gemm.h"
@@ -10,13 +12,28 @@
 /* Rows of A rounded per block: enough for sgemm to run near its full rate. */
 #define TYPED_ROWS 256
 
+/* the text of the bf16 kernel in use, with what decided it, made once */
+static char bf16_text[360];
+static pthread_once_t bf16_text_once = PTHREAD_ONCE_INIT;
+
+static void make_bf16_text(void)
+{
+    const char *kernel = sam_reduced_bf16_dot() ? "bf16: avx512_bf16 kernel (vdpbf16ps on activations rounded to bf16, W packed in 32-column panels"
+                                                : "bf16: AVX-512 kernel (FMAs on activations rounded to bf16, W packed in 32-column panels and "
+                                                  "widened in registers";
+    double ratio = sam_reduced_bf16_dot_ratio();
+    if (ratio > 0)
+        snprintf(bf16_text, sizeof bf16_text, "%s; vdpbf16ps measured at %.2fx the products per second of FMAs on this CPU)", kernel, ratio);
+    else snprintf(bf16_text, sizeof bf16_text, "%s)", kernel);
+}
+
 const char *sam_precision_kernels(sam_weight_precision p)
 {
     if (p == SAM_PRECISION_F32) return "f32: OpenBLAS sgemm and sam-rt's f32 kernels";
     if (p == SAM_PRECISION_BF16)
-        return sam_reduced_kernel_available(SAM_BF16) ? "bf16: avx512_bf16 kernel (vdpbf16ps on activations rounded to bf16, W packed in 32-column panels)"
-                                                      : "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS "
-                                                        "sgemm); this CPU has no avx512_bf16, or SAMRT_PORTABLE_GEMM is set";
+        return !sam_reduced_kernel_available(SAM_BF16) ? "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS "
+                                                         "sgemm); this CPU has no AVX-512, or SAMRT_PORTABLE_GEMM is set"
+               : (pthread_once(&bf16_text_once, make_bf16_text), bf16_text);
     return sam_reduced_kernel_available(SAM_I8) ? "q8: AVX512-VNNI kernel (vpdpbusd on u8 activation rows and int8 W packed in 32-column panels, int32 sums)"
                                                 : "q8: portable path (activation rows quantized to u8, integer levels widened to f32, OpenBLAS "
                                                   "sgemm, exact integer sums below 2^24); this CPU has no AVX512-VNNI, or SAMRT_PORTABLE_GEMM is set";

@@ -86,10 +86,15 @@ void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t 
 void sam_gemm_nt_typed_pool(sam_pool *pool, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w,
                             const float *wide, int rounds, const float *bias, float *C, int64_t ldc, float *scratch);
 
-/* gemm_reduced_avx512.c: the AVX-512 kernels (available: this CPU has avx512_bf16 for
- * SAM_BF16, AVX512-VNNI for SAM_I8, and SAMRT_PORTABLE_GEMM is unset); W packed into
- * panels in place of its widened copy. */
+/* gemm_reduced_avx512.c: the AVX-512 kernels (available: this CPU has AVX-512 F/BW/VL,
+ * with AVX512-VNNI for SAM_I8, and SAMRT_PORTABLE_GEMM is unset); W packed into panels
+ * in place of its widened copy. sam_reduced_bf16_dot: 1 when the bf16 products use
+ * vdpbf16ps, 0 when FMAs (where it is missing or measured slower). */
 int sam_reduced_kernel_available(sam_dtype dt);
+int sam_reduced_bf16_dot(void);
+/* vdpbf16ps's products per second over the FMA's, as measured for that choice (0 when
+ * not measured: no avx512_bf16, or SAMRT_BF16_KERNEL set). */
+double sam_reduced_bf16_dot_ratio(void);
 size_t sam_reduced_packed_floats(const sam_tensor *w);
 void sam_reduced_pack(sam_pool *pool, const sam_tensor *w, float *out);
 size_t sam_reduced_gemm_scratch(const sam_tensor *w, int64_t K);

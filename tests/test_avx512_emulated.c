@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* two instructions this SIMDe (0.7.4) lacks, emulated the plain way */
 #ifndef _mm512_cvtepi32_ps
@@ -32,6 +33,45 @@ static simde__m512i emulated_srai_epi32(simde__m512i a, int bits)
 #define _mm512_srai_epi32 emulated_srai_epi32
 #endif
 
+/* and the masked loads and stores and the narrowing the bf16 kernel's edges use */
+typedef simde__mmask16 __mmask16;
+#ifndef _mm512_maskz_loadu_ps
+static simde__m512 emulated_maskz_loadu_ps(simde__mmask16 k, const float *p)
+{
+    simde__m512_private v;
+    for (int i = 0; i < 16; i++) v.f32[i] = k >> i & 1 ? p[i] : 0.0f;
+    return simde__m512_from_private(v);
+}
+#define _mm512_maskz_loadu_ps emulated_maskz_loadu_ps
+#endif
+#ifndef _mm512_mask_storeu_ps
+static void emulated_mask_storeu_ps(float *p, simde__mmask16 k, simde__m512 a)
+{
+    simde__m512_private v = simde__m512_to_private(a);
+    for (int i = 0; i < 16; i++)
+        if (k >> i & 1) p[i] = v.f32[i];
+}
+#define _mm512_mask_storeu_ps emulated_mask_storeu_ps
+#endif
+#ifndef _mm512_cvtepi32_epi16
+static simde__m256i emulated_cvtepi32_epi16(simde__m512i a)
+{
+    simde__m512i_private in = simde__m512i_to_private(a);
+    simde__m256i_private out;
+    for (int i = 0; i < 16; i++) out.i16[i] = (int16_t)in.i32[i];
+    return simde__m256i_from_private(out);
+}
+#define _mm512_cvtepi32_epi16 emulated_cvtepi32_epi16
+#endif
+#ifndef _mm256_mask_storeu_epi16
+static void emulated_mask_storeu_epi16(void *p, simde__mmask16 k, simde__m256i a)
+{
+    simde__m256i_private v = simde__m256i_to_private(a);
+    for (int i = 0; i < 16; i++)
+        if (k >> i & 1) memcpy((char *)p + 2 * i, &v.i16[i], 2);
+}
+#define _mm256_mask_storeu_epi16 emulated_mask_storeu_epi16
+#endif
 #include "../ops/gemm_typed.h"
 #include "test_util.h"
 
@@ -40,7 +80,7 @@ static simde__m512i emulated_srai_epi32(simde__m512i a, int bits)
 #include "../ops/gemm_bf16_kernel.h"
 #include "../ops/gemm_q8_kernel.h"
 
-static void check_bf16(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds)
+static void check_bf16(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds, int dot)
 {
     int64_t Nw = n0 + N;
     float *A = malloc(sizeof(float) * (size_t)(M * K)), *C = malloc(sizeof(float) * (size_t)(M * N)), *bias = malloc(sizeof(float) * (size_t)N);
@@ -53,7 +93,7 @@ static void check_bf16(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds)
     fill_uniform(bias, N, 5);
     for (int64_t i = 0; i < Nw * K; i++) W[i] = sam_bf16_from_f32(wf[i]);
     bf16_pack_panels(W, Nw, K, 0, bf16_panels(Nw), packed);
-    bf16_gemm(M, N, K, A, K, rounds, packed, n0, bias, C, N, scratch);
+    bf16_gemm(M, N, K, A, K, rounds, dot, packed, n0, bias, C, N, scratch);
     double worst = 0, scale = 1;
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
@@ -63,8 +103,8 @@ static void check_bf16(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds)
             worst = fmax(worst, fabs(C[i * N + j] - want));
             scale = fmax(scale, fabs(want));
         }
-    ck_assert_msg(worst <= 2e-5 * scale, "bf16 M %lld N %lld K %lld n0 %lld rounds %d: max abs %.3g (scale %.3g)", (long long)M, (long long)N, (long long)K,
-                  (long long)n0, rounds, worst, scale);
+    ck_assert_msg(worst <= 2e-5 * scale, "bf16 M %lld N %lld K %lld n0 %lld rounds %d dot %d: max abs %.3g (scale %.3g)", (long long)M, (long long)N,
+                  (long long)K, (long long)n0, rounds, dot, worst, scale);
     free(A), free(C), free(bias), free(wf), free(W), free(packed), free(scratch);
 }
 
@@ -113,9 +153,42 @@ START_TEST(test_shapes)
                                         {249, 70, 31, 0}, {13, 40, 8, 24}, {5, 150, 33, 10}, {600, 64, 257, 0}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         for (int rounds = 0; rounds < 2; rounds++) {
-            check_bf16(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], rounds);
+            for (int dot = 0; dot < 2; dot++) check_bf16(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], rounds, dot);
             check_q8(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], rounds);
         }
+}
+END_TEST
+
+/* The kernel's rounding of activation rows is sam_bf16_from_f32's, bit for bit: ties both
+ * ways, denormals, infinities, NaNs, the largest finite values; zeros past K. */
+START_TEST(test_bf16_rounding)
+{
+    enum { K = 37, ROWS = 3 };
+    static const uint32_t special[] = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x00800000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu,
+                                       0x7f7fffffu, 0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7fc00001u, 0x7f800001u, 0xffa00000u, 0x3effffffu};
+    float A[ROWS * K], out[8 * 38];
+    uint16_t *out16 = (uint16_t *)out;
+    uint64_t state = 12345;
+    for (int i = 0; i < ROWS * K; i++) {
+        uint32_t u = i < (int)(sizeof special / sizeof *special) ? special[i] : (uint32_t)((state = state * 6364136223846793005ull + 1442695040888963407ull) >> 32);
+        memcpy(&A[i], &u, sizeof u);
+    }
+    for (int to16 = 0; to16 < 2; to16++) {
+        memset(out, 0x5a, sizeof out);
+        bf16_block_rows(A, K, ROWS, 8, K, 38, 1, to16, out);
+        for (int r = 0; r < 8; r++)
+            for (int k = 0; k < 38; k++) {
+                uint16_t want = r < ROWS && k < K ? sam_bf16_from_f32(A[r * K + k]) : 0, got;
+                if (to16) got = out16[r * 38 + k];
+                else {
+                    uint32_t u;
+                    memcpy(&u, &out[r * 38 + k], sizeof u);
+                    ck_assert_msg((u & 0xffffu) == 0, "row %d col %d: low half %#x", r, k, u & 0xffffu);
+                    got = (uint16_t)(u >> 16);
+                }
+                ck_assert_msg(got == want, "to16 %d row %d col %d: %#06x, want %#06x", to16, r, k, got, want);
+            }
+    }
 }
 END_TEST
 
@@ -125,6 +198,7 @@ int main(void)
     TCase *tc = tcase_create("kernel");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_shapes);
+    tcase_add_test(tc, test_bf16_rounding);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
