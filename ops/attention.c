@@ -496,7 +496,7 @@ static size_t wa_workspace(const sam_node *node, const sam_tensor *const *in, co
 {
     (void)out;
     wa_dims d = wa_get(node, in);
-    size_t fast = sam_typed_wide_floats(d.w) + (size_t)n_threads * wa_thread_floats(&d), reference = (size_t)(d.a.N * (d.Cin + 3 * d.a.C) + d.a.N + d.a.hd + d.Cin);
+    size_t fast = sam_typed_wide_floats(d.w, sam_typed_rounds_rows(d.x)) + (size_t)n_threads * wa_thread_floats(&d), reference = (size_t)(d.a.N * (d.Cin + 3 * d.a.C) + d.a.N + d.a.hd + d.Cin);
     return (fast > reference ? fast : reference) * sizeof(float);
 }
 
@@ -549,7 +549,7 @@ static void wa_task(void *p, int task, int thread)
     const wa_ctx *c = p;
     const wa_dims *d = &c->d;
     int64_t N = d->a.N, C3 = 3 * d->a.C, w0 = (int64_t)task * d->group, n = d->a.B - w0 < d->group ? d->a.B - w0 : d->group;
-    float *rows = c->wide + sam_typed_wide_floats(d->w) + (size_t)thread * wa_thread_floats(d), *qkv = rows + d->group * N * d->Cin;
+    float *rows = c->wide + sam_typed_wide_floats(d->w, sam_typed_rounds_rows(d->x)) + (size_t)thread * wa_thread_floats(d), *qkv = rows + d->group * N * d->Cin;
     float *scratch = qkv + d->group * N * C3, *typed = scratch + attn_thread_floats(&d->a);
     for (int64_t g = 0; g < n; g++) wa_gather(d, w0 + g, rows + g * N * d->Cin);
     sam_gemm_nt_typed(n * N, C3, d->Cin, rows, d->Cin, d->w, c->wide, 0, sam_typed_rounds_rows(d->x), sam_f32(d->b), qkv, C3, typed);
@@ -563,7 +563,7 @@ static void wa_task(void *p, int task, int thread)
 SAM_KERNEL static void wa_fast(const sam_kernel_args *a)
 {
     wa_ctx c = {a, wa_get(a->node, a->in), a->workspace};
-    sam_typed_widen(a->pool, c.d.w, c.wide);
+    sam_typed_widen(a->pool, c.d.w, sam_typed_rounds_rows(c.d.x), c.wide);
     sam_pool_run(a->pool, (int)((c.d.a.B + c.d.group - 1) / c.d.group), wa_task, &c);
 }
 

@@ -167,7 +167,7 @@ static size_t fl_typed_floats(const fl_setup *s)
 /* shared by the threads, at the workspace's start: W and W2 widened, when reduced */
 static size_t fl_wide_floats(const fl_setup *s)
 {
-    return sam_typed_wide_floats(s->w) + (s->w2 ? sam_typed_wide_floats(s->w2) : 0);
+    return sam_typed_wide_floats(s->w, s->rounds) + (s->w2 ? sam_typed_wide_floats(s->w2, s->rounds) : 0);
 }
 
 /* a few rows (a prompt's tokens) against wide weights: split the columns, so each thread
@@ -178,11 +178,11 @@ static bool fl_by_columns(const fl_setup *s, int threads)
     return threads > 1 && s->M < SAM_FEW_ROWS && s->N >= 64 * threads && (!s->w2 || s->N2 >= 64 * threads) && !fl_needs_a(s) && !s->out_ws;
 }
 
-/* A few rows against f32 weights: the weights kept as panels (ops/gemm.h), the columns
- * split as above. */
+/* A few rows: the weights kept as f32 panels (ops/gemm.h; reduced ones widened, as a few
+ * rows are weight-only: sam_panels_pack_weight), the columns split as above. */
 static bool fl_panels(const fl_setup *s)
 {
-    return s->M <= SAM_FEW_ROWS && s->w->dtype == SAM_F32 && (!s->w2 || s->w2->dtype == SAM_F32) && !fl_needs_a(s) && !s->out_ws;
+    return s->M <= SAM_FEW_ROWS && s->w->ndim == 2 && (!s->w2 || s->w2->ndim == 2) && !fl_needs_a(s) && !s->out_ws;
 }
 
 static size_t fl_cache(const sam_node *node, const sam_tensor *const *in)
@@ -352,15 +352,17 @@ static void fl_columns_run(sam_pool *pool, fl_columns *l)
 SAM_KERNEL static void fl_fast(const sam_kernel_args *a)
 {
     fl_ctx c = {a, fl_get(a->node, a->in, a->out), 0, a->workspace, NULL, NULL};
-    c.wide2 = c.wide + sam_typed_wide_floats(c.s.w);
+    c.wide2 = c.wide + sam_typed_wide_floats(c.s.w, c.s.rounds);
     c.scratch = c.wide + fl_wide_floats(&c.s);
-    sam_typed_widen(a->pool, c.s.w, c.wide);
-    if (c.s.w2) sam_typed_widen(a->pool, c.s.w2, c.wide2);
     int threads = sam_pool_size(a->pool);
     float *panels = a->cache, *panels2 = panels ? panels + sam_panels_floats(c.s.N, c.s.K) : NULL;
     if (panels && !a->weights_cached) {
-        sam_panels_pack(a->pool, sam_f32(c.s.w), c.s.N, c.s.K, panels);
-        if (c.s.w2) sam_panels_pack(a->pool, sam_f32(c.s.w2), c.s.N2, c.s.N, panels2);
+        sam_panels_pack_weight(a->pool, c.s.w, panels);
+        if (c.s.w2) sam_panels_pack_weight(a->pool, c.s.w2, panels2);
+    }
+    if (!panels) {
+        sam_typed_widen(a->pool, c.s.w, c.s.rounds, c.wide);
+        if (c.s.w2) sam_typed_widen(a->pool, c.s.w2, c.s.rounds, c.wide2);
     }
     if (panels || fl_by_columns(&c.s, threads)) {
         float *hidden = c.scratch + (size_t)threads * fl_typed_floats(&c.s);

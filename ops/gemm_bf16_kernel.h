@@ -12,8 +12,8 @@
  *   fma: rows of the rounded values as f32, the panel's pairs widened in registers, FMAs.
  * vdpbf16ps is not always the faster: on Sapphire/Emerald Rapids it runs at half the
  * FMA's rate in products (measured: 83 against 168 GFLOP/s on a core), so
- * gemm_reduced_avx512.c picks by measuring both once. The few-rows products (weight-only)
- * keep their f32 rows and take the fma tile. */
+ * gemm_reduced_avx512.c picks by measuring both once. (Weight-only products, of a few
+ * rows per item, do not come here: sgemm multiplies them on the widened weight.) */
 #include <stdint.h>
 #include <string.h>
 
@@ -78,7 +78,8 @@ BF16_TARGET static void bf16_tile_dot(int64_t K2, const uint16_t *A, int64_t lda
     BF16_ROWS(BF16_STORE)
 }
 
-/* The same for f32 rows X (ldx apart, 2 * K2 values each: the caller pads an odd K). */
+/* The same for f32 rows X (the rounded values; ldx apart, 2 * K2 values each, an odd K
+ * padded with a zero). */
 BF16_TARGET static void bf16_tile_fma(int64_t K2, const float *X, int64_t ldx, const uint32_t *panel, float *tile)
 {
     const __m512i high = _mm512_set1_epi32((int32_t)0xFFFF0000u);
@@ -134,10 +135,8 @@ BF16_TARGET static inline __m512i bf16_round16(__m512 x)
 }
 
 /* Rows [0, padded) of the block, ld values each (zeros past mi rows and K values): A's
- * values rounded to bf16, as bf16 (to16) or as the f32 they stand for; or, unrounded,
- * copied. */
-BF16_TARGET static void bf16_block_rows(const float *A, int64_t lda, int64_t mi, int64_t padded, int64_t K, int64_t ld, int rounds, int to16,
-                                        float *out)
+ * values rounded to bf16, as bf16 (to16) or as the f32 they stand for. */
+BF16_TARGET static void bf16_block_rows(const float *A, int64_t lda, int64_t mi, int64_t padded, int64_t K, int64_t ld, int to16, float *out)
 {
     uint16_t *out16 = (uint16_t *)out;
     for (int64_t r = 0; r < padded; r++) {
@@ -147,10 +146,6 @@ BF16_TARGET static void bf16_block_rows(const float *A, int64_t lda, int64_t mi,
             __mmask16 m = (__mmask16)(valid - k >= 16 ? 0xffff : valid - k <= 0 ? 0 : (1u << (valid - k)) - 1);
             __m512 v = _mm512_maskz_loadu_ps(m, a + k);
             __mmask16 store = (__mmask16)(ld - k >= 16 ? 0xffff : (1u << (ld - k)) - 1);
-            if (!rounds) {
-                _mm512_mask_storeu_ps(out + r * ld + k, store, v);
-                continue;
-            }
             __m512i h = bf16_round16(v);
             if (to16) _mm256_mask_storeu_epi16(out16 + r * ld + k, store, _mm512_cvtepi32_epi16(h));
             else _mm512_mask_storeu_ps(out + r * ld + k, store, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
@@ -165,16 +160,15 @@ BF16_TARGET static void bf16_block_rows(const float *A, int64_t lda, int64_t mi,
 static inline size_t bf16_gemm_scratch(int64_t K) { return (size_t)BF16_BLOCK_ROWS * (size_t)(2 * bf16_pairs(K)); }
 
 /* C[M, N] = A[M, K] W[n0 : n0 + N]^T (+ bias) from the packed W: the rows of A rounded to
- * bf16 (sam_bf16_from_f32) when `rounds`, then multiplied by vdpbf16ps when `dot`, else
- * by FMAs; unrounded rows (weight-only) by FMAs. In blocks padded with zeros in scratch. */
-BF16_TARGET static void bf16_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int rounds, int dot, const uint32_t *packed,
-                                  int64_t n0, const float *bias, float *C, int64_t ldc, float *scratch)
+ * bf16 (sam_bf16_from_f32) in blocks padded with zeros in scratch, then multiplied by
+ * vdpbf16ps when `dot`, else by FMAs. */
+BF16_TARGET static void bf16_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int dot, const uint32_t *packed, int64_t n0,
+                                  const float *bias, float *C, int64_t ldc, float *scratch)
 {
     int64_t ld = 2 * bf16_pairs(K);
-    int to16 = rounds && dot;
     for (int64_t i0 = 0; i0 < M; i0 += BF16_BLOCK_ROWS) {
         int64_t mi = M - i0 < BF16_BLOCK_ROWS ? M - i0 : BF16_BLOCK_ROWS, padded = (mi + BF16_MR - 1) / BF16_MR * BF16_MR;
-        bf16_block_rows(A + i0 * lda, lda, mi, padded, K, ld, rounds, to16, scratch);
-        bf16_gemm_block(mi, N, K, to16 ? (const uint16_t *)scratch : NULL, to16 ? NULL : scratch, ld, packed, n0, bias, C + i0 * ldc, ldc);
+        bf16_block_rows(A + i0 * lda, lda, mi, padded, K, ld, dot, scratch);
+        bf16_gemm_block(mi, N, K, dot ? (const uint16_t *)scratch : NULL, dot ? NULL : scratch, ld, packed, n0, bias, C + i0 * ldc, ldc);
     }
 }

@@ -7,8 +7,7 @@
  * a column in one int32: panel p, quad kk, column j at ((p * K4 + kk) * Q8_NR + j), with
  * K4 = ceil(K / 4) and zeros past N and K; after the panels, each column's sum of its
  * int8 values (int32), for the zero point: sum_k (a_k - zp) w_k = sum_k a_k w_k - zp sum_k w_k.
- * The activation rows arrive as u8 levels (sam_q8_quantize_row's level + zero point) or,
- * for the few-rows products, as f32 (weight-only: the int8 widened in registers). */
+ * The activation rows arrive as u8 levels (sam_q8_quantize_row's level + zero point). */
 #include <stdint.h>
 #include <string.h>
 
@@ -55,19 +54,6 @@ static void q8_pack_panels(const int8_t *W, int64_t N, int64_t K, int64_t p0, in
 #define Q8_STORE(i)                                                                                                    \
     _mm512_storeu_si512(tile + (i) * Q8_NR, c##i##0);                                                                  \
     _mm512_storeu_si512(tile + (i) * Q8_NR + 16, c##i##1);
-#define Q8_FACC(i) __m512 f##i##0 = _mm512_setzero_ps(), f##i##1 = _mm512_setzero_ps();
-#define Q8_FMA(i)                                                                                                      \
-    {                                                                                                                  \
-        const float *x = X + (i) * ldx + 4 * kk;                                                                       \
-        for (int b = 0; b < 4; b++) {                                                                                  \
-            __m512 xv = _mm512_set1_ps(x[b]);                                                                          \
-            f##i##0 = _mm512_fmadd_ps(xv, w0[b], f##i##0);                                                             \
-            f##i##1 = _mm512_fmadd_ps(xv, w1[b], f##i##1);                                                             \
-        }                                                                                                              \
-    }
-#define Q8_FSTORE(i)                                                                                                   \
-    _mm512_storeu_ps(ftile + (i) * Q8_NR, f##i##0);                                                                    \
-    _mm512_storeu_ps(ftile + (i) * Q8_NR + 16, f##i##1);
 #define Q8_ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
 
 /* tile[Q8_MR][Q8_NR] = u8 rows A (lda bytes apart, 4 K4 each) times one panel, int32. */
@@ -81,31 +67,15 @@ Q8_TARGET static void q8_tile_dot(int64_t K4, const uint8_t *A, int64_t lda, con
     Q8_ROWS(Q8_STORE)
 }
 
-/* The same for f32 rows X (ldx apart, 4 K4 values each), the int8 widened: sum_k x_k w_k. */
-Q8_TARGET static void q8_tile_fma(int64_t K4, const float *X, int64_t ldx, const int32_t *panel, float *ftile)
-{
-    Q8_ROWS(Q8_FACC)
-    for (int64_t kk = 0; kk < K4; kk++) {
-        __m512i p0 = _mm512_loadu_si512(panel + kk * Q8_NR), p1 = _mm512_loadu_si512(panel + kk * Q8_NR + 16);
-        __m512 w0[4], w1[4];
-        for (int b = 0; b < 4; b++) { /* byte b of each word, sign-extended */
-            w0[b] = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(p0, 24 - 8 * b), 24));
-            w1[b] = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(p1, 24 - 8 * b), 24));
-        }
-        Q8_ROWS(Q8_FMA)
-    }
-    Q8_ROWS(Q8_FSTORE)
-}
-
 #define Q8_BLOCK_ROWS 248
 
-/* Floats of scratch q8_gemm needs for K columns: the block's u8 rows (or f32 rows), its
- * row scales and zero points. */
+/* Floats of scratch q8_gemm needs for K columns: the block's rows (f32 levels, then
+ * packed to u8 in place), its row scales and zero points. */
 static inline size_t q8_gemm_scratch(int64_t K) { return (size_t)Q8_BLOCK_ROWS * (size_t)(4 * q8_quads(K) + 2); }
 
-/* C[M, N] = A[M, K] W[n0 : n0 + N]^T times the scales (+ bias) from the packed W: each
- * row of A quantized (sam_q8_quantize_row) when `rounds`, else kept f32. */
-Q8_TARGET static void q8_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, int rounds, const int32_t *packed, int64_t N_all,
+/* C[M, N] = A[M, K] W[n0 : n0 + N]^T times the scales (+ bias) from the packed W, each
+ * row of A quantized (sam_q8_quantize_row). */
+Q8_TARGET static void q8_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const int32_t *packed, int64_t N_all,
                               const float *w_scale, int64_t n0, const float *bias, float *C, int64_t ldc, float *scratch)
 {
     int64_t K4 = q8_quads(K), ld = 4 * K4;
@@ -113,32 +83,28 @@ Q8_TARGET static void q8_gemm(int64_t M, int64_t N, int64_t K, const float *A, i
     float *row_scale = scratch, *row_zp = row_scale + Q8_BLOCK_ROWS, *rows = row_zp + Q8_BLOCK_ROWS;
     uint8_t *u8 = (uint8_t *)rows;
     int32_t tile[Q8_MR * Q8_NR];
-    float ftile[Q8_MR * Q8_NR];
     for (int64_t i0 = 0; i0 < M; i0 += Q8_BLOCK_ROWS) {
         int64_t mi = M - i0 < Q8_BLOCK_ROWS ? M - i0 : Q8_BLOCK_ROWS, padded = (mi + Q8_MR - 1) / Q8_MR * Q8_MR;
         for (int64_t r = 0; r < padded; r++) {
-            float *q = rows + (size_t)r * ld; /* f32 levels first, then (when rounding) packed to u8 in place */
-            if (r < mi && rounds) row_scale[r] = sam_q8_quantize_row(A + (i0 + r) * lda, K, q, &row_zp[r]);
-            else if (r < mi) memcpy(q, A + (i0 + r) * lda, sizeof(float) * (size_t)K);
+            float *q = rows + (size_t)r * ld;
+            if (r < mi) row_scale[r] = sam_q8_quantize_row(A + (i0 + r) * lda, K, q, &row_zp[r]);
             for (int64_t k = r < mi ? K : 0; k < ld; k++) q[k] = 0;
             if (r >= mi) row_scale[r] = row_zp[r] = 0;
         }
-        if (rounds) /* levels + zero point as u8, row after row (each row's bytes fit in its own floats' place) */
-            for (int64_t r = 0; r < padded; r++)
-                for (int64_t k = 0; k < ld; k++) u8[r * ld + k] = (uint8_t)(rows[(size_t)r * ld + k] + (k < K ? row_zp[r] : 0.0f));
+        /* levels + zero point as u8, row after row (each row's bytes fit in its own floats' place) */
+        for (int64_t r = 0; r < padded; r++)
+            for (int64_t k = 0; k < ld; k++) u8[r * ld + k] = (uint8_t)(rows[(size_t)r * ld + k] + (k < K ? row_zp[r] : 0.0f));
         for (int64_t n = n0; n < n0 + N;) {
             int64_t off = n % Q8_NR, nj = Q8_NR - off < n0 + N - n ? Q8_NR - off : n0 + N - n;
             const int32_t *panel = packed + n / Q8_NR * K4 * Q8_NR;
             for (int64_t t = 0; t < mi; t += Q8_MR) {
                 int64_t rows_t = mi - t < Q8_MR ? mi - t : Q8_MR;
-                if (rounds) q8_tile_dot(K4, u8 + t * ld, ld, panel, tile);
-                else q8_tile_fma(K4, rows + (size_t)t * ld, ld, panel, ftile);
+                q8_tile_dot(K4, u8 + t * ld, ld, panel, tile);
                 for (int64_t r = 0; r < rows_t; r++) {
                     float *c = C + (i0 + t + r) * ldc + (n - n0);
                     for (int64_t j = 0; j < nj; j++) {
                         int64_t col = n + j;
-                        float v = rounds ? (float)(tile[r * Q8_NR + off + j] - (int32_t)row_zp[t + r] * sums[col]) * (row_scale[t + r] * w_scale[col])
-                                         : ftile[r * Q8_NR + off + j] * w_scale[col];
+                        float v = (float)(tile[r * Q8_NR + off + j] - (int32_t)row_zp[t + r] * sums[col]) * (row_scale[t + r] * w_scale[col]);
                         c[j] = v + (bias ? bias[n - n0 + j] : 0.0f);
                     }
                 }

@@ -158,19 +158,19 @@ size_t sam_reduced_gemm_scratch(const sam_tensor *w, int64_t K)
     return w->dtype == SAM_BF16 ? bf16_gemm_scratch(K) : q8_gemm_scratch(K);
 }
 
-void sam_reduced_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, int rounds, const float *packed, int64_t n0,
+void sam_reduced_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, const float *packed, int64_t n0,
                       const float *bias, float *C, int64_t ldc, float *scratch)
 {
-    if (w->dtype == SAM_BF16) bf16_gemm(M, N, K, A, lda, rounds, sam_reduced_bf16_dot(), (const uint32_t *)packed, n0, bias, C, ldc, scratch);
-    else q8_gemm(M, N, K, A, lda, rounds, (const int32_t *)packed, w->shape[0], w->scale, n0, bias, C, ldc, scratch);
+    if (w->dtype == SAM_BF16) bf16_gemm(M, N, K, A, lda, sam_reduced_bf16_dot(), (const uint32_t *)packed, n0, bias, C, ldc, scratch);
+    else q8_gemm(M, N, K, A, lda, (const int32_t *)packed, w->shape[0], w->scale, n0, bias, C, ldc, scratch);
 }
 #else /* never called: no kernel is available */
 size_t sam_reduced_packed_floats(const sam_tensor *w) { (void)w; return 0; }
 void sam_reduced_pack(sam_pool *pool, const sam_tensor *w, float *out) { (void)pool, (void)w, (void)out; }
 size_t sam_reduced_gemm_scratch(const sam_tensor *w, int64_t K) { (void)w, (void)K; return 0; }
-void sam_reduced_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, int rounds, const float *packed, int64_t n0,
+void sam_reduced_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, const float *packed, int64_t n0,
                       const float *bias, float *C, int64_t ldc, float *scratch)
 {
-    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)w, (void)rounds, (void)packed, (void)n0, (void)bias, (void)C, (void)ldc, (void)scratch;
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)w, (void)packed, (void)n0, (void)bias, (void)C, (void)ldc, (void)scratch;
 }
 #endif

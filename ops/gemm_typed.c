@@ -122,9 +122,37 @@ void sam_weight_widen(const sam_tensor *w, float *dst)
     for (int64_t i = 0; i < n; i++) dst[i] = sam_weight_value(w, i);
 }
 
-size_t sam_typed_wide_floats(const sam_tensor *w)
+typedef struct {
+    const sam_tensor *w;
+    float *panels;
+} panels_widen_job;
+
+static void panels_widen_range(void *p, int64_t begin, int64_t end)
 {
-    if (kernel_for(w)) return sam_reduced_packed_floats(w);
+    const panels_widen_job *j = p;
+    int64_t N = j->w->shape[0], K = j->w->shape[1];
+    for (int64_t panel = begin; panel < end; panel++) {
+        float *dst = j->panels + (size_t)panel * SAM_PANEL_COLS * (size_t)K;
+        for (int64_t c = 0; c < SAM_PANEL_COLS; c++) {
+            int64_t n = panel * SAM_PANEL_COLS + c;
+            for (int64_t k = 0; k < K; k++) dst[k * SAM_PANEL_COLS + c] = n < N ? sam_weight_value(j->w, n * K + k) : 0.0f;
+        }
+    }
+}
+
+void sam_panels_pack_weight(sam_pool *pool, const sam_tensor *w, float *panels)
+{
+    if (!sam_dtype_is_reduced(w->dtype)) {
+        sam_panels_pack(pool, sam_f32(w), w->shape[0], w->shape[1], panels);
+        return;
+    }
+    panels_widen_job j = {w, panels};
+    sam_parallel_range(pool, (w->shape[0] + SAM_PANEL_COLS - 1) / SAM_PANEL_COLS, 1, panels_widen_range, &j);
+}
+
+size_t sam_typed_wide_floats(const sam_tensor *w, int rounds)
+{
+    if (rounds && kernel_for(w)) return sam_reduced_packed_floats(w);
     return sam_dtype_is_reduced(w->dtype) ? (size_t)sam_numel(w) : 0;
 }
 
@@ -146,10 +174,10 @@ SAM_MULTIVERSION static void widen_range(void *p, int64_t begin, int64_t end)
     }
 }
 
-void sam_typed_widen(sam_pool *pool, const sam_tensor *w, float *wide)
+void sam_typed_widen(sam_pool *pool, const sam_tensor *w, int rounds, float *wide)
 {
     if (!sam_dtype_is_reduced(w->dtype)) return;
-    if (kernel_for(w)) {
+    if (rounds && kernel_for(w)) {
         sam_reduced_pack(pool, w, wide);
         return;
     }
@@ -180,8 +208,8 @@ void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t 
         sam_gemm_nt_serial(M, N, K, A, lda, (const float *)w->data + n0 * K, K, bias, C, ldc);
         return;
     }
-    if (kernel_for(w)) {
-        sam_reduced_gemm(M, N, K, A, lda, w, rounds, wide, n0, bias, C, ldc, scratch);
+    if (rounds && kernel_for(w)) {
+        sam_reduced_gemm(M, N, K, A, lda, w, wide, n0, bias, C, ldc, scratch);
         return;
     }
     float *a_blk = scratch, *a_scale = a_blk + (size_t)TYPED_ROWS * K;

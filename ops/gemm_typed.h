@@ -69,10 +69,18 @@ float sam_weight_value(const sam_tensor *w, int64_t i);
 void sam_weight_widen(const sam_tensor *w, float *dst);
 
 /* A node reading a reduced weight widens it once per run into wide (sam_typed_wide_floats
- * of its workspace, shared by its threads): bf16 values, or i8 levels unscaled. The
- * products then read the wide copy; the blob keeps the weight at its size. */
-size_t sam_typed_wide_floats(const sam_tensor *w);
-void sam_typed_widen(sam_pool *pool, const sam_tensor *w, float *wide);
+ * of its workspace, shared by its threads): bf16 values, or i8 levels unscaled, or, for
+ * the AVX-512 kernels of rounded rows, their packed panels. The products then read the
+ * wide copy; the blob keeps the weight at its size. `rounds` as sam_typed_rounds_rows
+ * says for the node's input: weight-only products widen to f32 on every CPU, as sgemm
+ * then multiplies them faster than a kernel widening in registers. */
+size_t sam_typed_wide_floats(const sam_tensor *w, int rounds);
+void sam_typed_widen(sam_pool *pool, const sam_tensor *w, int rounds, float *wide);
+
+/* W's panels for the few-rows products (sam_panels_pack of ops/gemm.h) from a weight of
+ * any dtype, widened (scaled, for i8): a few rows are weight-only, so these f32 panels
+ * give the same products, made once per session instead of a packing per run. */
+void sam_panels_pack_weight(sam_pool *pool, const sam_tensor *w, float *panels);
 
 /* Floats of scratch one call of sam_gemm_nt_typed needs per thread for K columns (0 for
  * f32 weights): the block of rounded activation rows. */
@@ -98,7 +106,8 @@ double sam_reduced_bf16_dot_ratio(void);
 size_t sam_reduced_packed_floats(const sam_tensor *w);
 void sam_reduced_pack(sam_pool *pool, const sam_tensor *w, float *out);
 size_t sam_reduced_gemm_scratch(const sam_tensor *w, int64_t K);
-void sam_reduced_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, int rounds, const float *packed, int64_t n0,
+/* the rows of A rounded (bf16) or quantized (q8) */
+void sam_reduced_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, const float *packed, int64_t n0,
                       const float *bias, float *C, int64_t ldc, float *scratch);
 
 #endif

@@ -46,7 +46,7 @@ SAM_KERNEL static void linear_fast(const sam_kernel_args *a)
     int64_t M = sam_rows(a->in[0]), N = w->shape[0], K = w->shape[1];
     const float *bias = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
     if (a->cache) { /* a few rows: W's panels, packed in the first run */
-        if (!a->weights_cached) sam_panels_pack(a->pool, sam_f32(w), N, K, a->cache);
+        if (!a->weights_cached) sam_panels_pack_weight(a->pool, w, a->cache);
         sam_gemm_panels_pool(a->pool, M, N, K, sam_f32(a->in[0]), K, a->cache, bias, sam_f32(a->out), N);
         return;
     }
@@ -55,9 +55,9 @@ SAM_KERNEL static void linear_fast(const sam_kernel_args *a)
         return;
     }
     float *wide = a->workspace;
-    sam_typed_widen(a->pool, w, wide);
-    sam_gemm_nt_typed_pool(a->pool, M, N, K, sam_f32(a->in[0]), K, w, wide, sam_typed_rounds_rows(a->in[0]), bias, sam_f32(a->out), N,
-                           wide + sam_typed_wide_floats(w));
+    int rounds = sam_typed_rounds_rows(a->in[0]);
+    sam_typed_widen(a->pool, w, rounds, wide);
+    sam_gemm_nt_typed_pool(a->pool, M, N, K, sam_f32(a->in[0]), K, w, wide, rounds, bias, sam_f32(a->out), N, wide + sam_typed_wide_floats(w, rounds));
 }
 
 static unsigned linear_typed_weights(const sam_node *node)
@@ -72,16 +72,17 @@ static size_t linear_workspace(const sam_node *node, const sam_tensor *const *in
 {
     (void)node;
     (void)out;
-    size_t K = (size_t)in[1]->shape[1], typed = sam_typed_wide_floats(in[1]) + (size_t)n_threads * sam_gemm_typed_scratch(in[1], in[1]->shape[1]);
+    size_t K = (size_t)in[1]->shape[1], typed = sam_typed_wide_floats(in[1], sam_typed_rounds_rows(in[0])) + (size_t)n_threads * sam_gemm_typed_scratch(in[1], in[1]->shape[1]);
     return (typed > K ? typed : K) * sizeof(float);
 }
 
-/* f32 weights against a few rows keep their panels (ops/gemm.h) */
+/* weights against a few rows keep their panels (ops/gemm.h; reduced ones widened:
+ * sam_panels_pack_weight) */
 static size_t linear_cache(const sam_node *node, const sam_tensor *const *in)
 {
     (void)node;
     const sam_tensor *w = in[1];
-    return w->dtype == SAM_F32 && sam_rows(in[0]) <= SAM_FEW_ROWS ? sam_panels_floats(w->shape[0], w->shape[1]) * sizeof(float) : 0;
+    return w->ndim == 2 && sam_rows(in[0]) <= SAM_FEW_ROWS ? sam_panels_floats(w->shape[0], w->shape[1]) * sizeof(float) : 0;
 }
 
 static double linear_flops(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out)

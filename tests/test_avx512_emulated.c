@@ -2,8 +2,8 @@
  * any CPU: compiled here against SIMDe's emulation of the instructions, they run the
  * same packing, padding, blocking and tile code as on a CPU with vdpbf16ps / vpdpbusd,
  * and are held to a double-precision product of the same rounded or quantized operands
- * (the portable path's arithmetic), for odd K, N off the panel width, column offsets
- * and both the rounded and the weight-only paths. (On such a CPU the real instructions
+ * (the portable path's arithmetic), for odd K, N off the panel width, column offsets,
+ * and for bf16 both its vdpbf16ps and its FMA tiles. (On such a CPU the real instructions
  * also run the whole suite.) */
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
@@ -12,28 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* two instructions this SIMDe (0.7.4) lacks, emulated the plain way */
-#ifndef _mm512_cvtepi32_ps
-static simde__m512 emulated_cvtepi32_ps(simde__m512i a)
-{
-    simde__m512i_private in = simde__m512i_to_private(a);
-    simde__m512_private out;
-    for (int i = 0; i < 16; i++) out.f32[i] = (float)in.i32[i];
-    return simde__m512_from_private(out);
-}
-#define _mm512_cvtepi32_ps emulated_cvtepi32_ps
-#endif
-#ifndef _mm512_srai_epi32
-static simde__m512i emulated_srai_epi32(simde__m512i a, int bits)
-{
-    simde__m512i_private v = simde__m512i_to_private(a);
-    for (int i = 0; i < 16; i++) v.i32[i] >>= bits; /* arithmetic on this compiler, as the instruction */
-    return simde__m512i_from_private(v);
-}
-#define _mm512_srai_epi32 emulated_srai_epi32
-#endif
-
-/* and the masked loads and stores and the narrowing the bf16 kernel's edges use */
+/* what this SIMDe (0.7.4) lacks of what the bf16 kernel uses (masked loads and stores at
+ * its edges, the narrowing to bf16), emulated the plain way */
 typedef simde__mmask16 __mmask16;
 #ifndef _mm512_maskz_loadu_ps
 static simde__m512 emulated_maskz_loadu_ps(simde__mmask16 k, const float *p)
@@ -80,7 +60,7 @@ static void emulated_mask_storeu_epi16(void *p, simde__mmask16 k, simde__m256i a
 #include "../ops/gemm_bf16_kernel.h"
 #include "../ops/gemm_q8_kernel.h"
 
-static void check_bf16(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds, int dot)
+static void check_bf16(int64_t M, int64_t N, int64_t K, int64_t n0, int dot)
 {
     int64_t Nw = n0 + N;
     float *A = malloc(sizeof(float) * (size_t)(M * K)), *C = malloc(sizeof(float) * (size_t)(M * N)), *bias = malloc(sizeof(float) * (size_t)N);
@@ -93,23 +73,23 @@ static void check_bf16(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds, 
     fill_uniform(bias, N, 5);
     for (int64_t i = 0; i < Nw * K; i++) W[i] = sam_bf16_from_f32(wf[i]);
     bf16_pack_panels(W, Nw, K, 0, bf16_panels(Nw), packed);
-    bf16_gemm(M, N, K, A, K, rounds, dot, packed, n0, bias, C, N, scratch);
+    bf16_gemm(M, N, K, A, K, dot, packed, n0, bias, C, N, scratch);
     double worst = 0, scale = 1;
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
             double want = bias[j];
             for (int64_t k = 0; k < K; k++)
-                want += (double)(rounds ? sam_bf16_round(A[i * K + k]) : A[i * K + k]) * sam_bf16_to_f32(W[(n0 + j) * K + k]);
+                want += (double)sam_bf16_round(A[i * K + k]) * sam_bf16_to_f32(W[(n0 + j) * K + k]);
             worst = fmax(worst, fabs(C[i * N + j] - want));
             scale = fmax(scale, fabs(want));
         }
-    ck_assert_msg(worst <= 2e-5 * scale, "bf16 M %lld N %lld K %lld n0 %lld rounds %d dot %d: max abs %.3g (scale %.3g)", (long long)M, (long long)N,
-                  (long long)K, (long long)n0, rounds, dot, worst, scale);
+    ck_assert_msg(worst <= 2e-5 * scale, "bf16 M %lld N %lld K %lld n0 %lld dot %d: max abs %.3g (scale %.3g)", (long long)M, (long long)N,
+                  (long long)K, (long long)n0, dot, worst, scale);
     free(A), free(C), free(bias), free(wf), free(W), free(packed), free(scratch);
 }
 
 /* i8 weights with per-row scales, as the converter stores them */
-static void check_q8(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds)
+static void check_q8(int64_t M, int64_t N, int64_t K, int64_t n0)
 {
     int64_t Nw = n0 + N;
     float *A = malloc(sizeof(float) * (size_t)(M * K)), *C = malloc(sizeof(float) * (size_t)(M * N)), *bias = malloc(sizeof(float) * (size_t)N);
@@ -128,12 +108,10 @@ static void check_q8(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds)
         for (int64_t k = 0; k < K; k++) W[n * K + k] = (int8_t)lrintf(m > 0 ? wf[n * K + k] / scale[n] : 0);
     }
     q8_pack_panels(W, Nw, K, 0, q8_panels(Nw), packed);
-    q8_gemm(M, N, K, A, K, rounds, packed, Nw, scale, n0, bias, C, N, scratch);
+    q8_gemm(M, N, K, A, K, packed, Nw, scale, n0, bias, C, N, scratch);
     double worst = 0, big = 1;
     for (int64_t i = 0; i < M; i++) {
-        float s = 1;
-        if (rounds) s = sam_q8_quantize_row(A + i * K, K, q, NULL);
-        else memcpy(q, A + i * K, sizeof(float) * (size_t)K);
+        float s = sam_q8_quantize_row(A + i * K, K, q, NULL);
         for (int64_t j = 0; j < N; j++) {
             double want = 0;
             for (int64_t k = 0; k < K; k++) want += (double)q[k] * W[(n0 + j) * K + k];
@@ -142,8 +120,8 @@ static void check_q8(int64_t M, int64_t N, int64_t K, int64_t n0, int rounds)
             big = fmax(big, fabs(want));
         }
     }
-    ck_assert_msg(worst <= 2e-5 * big, "q8 M %lld N %lld K %lld n0 %lld rounds %d: max abs %.3g (scale %.3g)", (long long)M, (long long)N, (long long)K,
-                  (long long)n0, rounds, worst, big);
+    ck_assert_msg(worst <= 2e-5 * big, "q8 M %lld N %lld K %lld n0 %lld: max abs %.3g (scale %.3g)", (long long)M, (long long)N, (long long)K,
+                  (long long)n0, worst, big);
     free(A), free(C), free(bias), free(wf), free(scale), free(q), free(W), free(packed), free(scratch);
 }
 
@@ -151,11 +129,10 @@ START_TEST(test_shapes)
 {
     static const int64_t shapes[][4] = {{1, 1, 1, 0},     {7, 5, 13, 0},  {8, 32, 64, 0},   {9, 33, 65, 0},  {300, 97, 64, 0},
                                         {249, 70, 31, 0}, {13, 40, 8, 24}, {5, 150, 33, 10}, {600, 64, 257, 0}};
-    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        for (int rounds = 0; rounds < 2; rounds++) {
-            for (int dot = 0; dot < 2; dot++) check_bf16(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], rounds, dot);
-            check_q8(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], rounds);
-        }
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        for (int dot = 0; dot < 2; dot++) check_bf16(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], dot);
+        check_q8(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+    }
 }
 END_TEST
 
@@ -175,7 +152,7 @@ START_TEST(test_bf16_rounding)
     }
     for (int to16 = 0; to16 < 2; to16++) {
         memset(out, 0x5a, sizeof out);
-        bf16_block_rows(A, K, ROWS, 8, K, 38, 1, to16, out);
+        bf16_block_rows(A, K, ROWS, 8, K, 38, to16, out);
         for (int r = 0; r < 8; r++)
             for (int k = 0; k < 38; k++) {
                 uint16_t want = r < ROWS && k < K ? sam_bf16_from_f32(A[r * K + k]) : 0, got;
