@@ -97,16 +97,24 @@ Q8_TARGET static void q8_gemm(int64_t M, int64_t N, int64_t K, const float *A, i
         for (int64_t n = n0; n < n0 + N;) {
             int64_t off = n % Q8_NR, nj = Q8_NR - off < n0 + N - n ? Q8_NR - off : n0 + N - n;
             const int32_t *panel = packed + n / Q8_NR * K4 * Q8_NR;
+            /* the panel's columns n .. n + nj: their sums, scales and biases, 16 at a time */
+            const __mmask16 lo = (__mmask16)(nj >= 16 ? 0xffff : (1u << nj) - 1), hi = (__mmask16)(nj <= 16 ? 0 : (1u << (nj - 16)) - 1);
+            const __m512i sum0 = _mm512_maskz_loadu_epi32(lo, sums + n), sum1 = _mm512_maskz_loadu_epi32(hi, sums + n + 16);
+            const __m512 ws0 = _mm512_maskz_loadu_ps(lo, w_scale + n), ws1 = _mm512_maskz_loadu_ps(hi, w_scale + n + 16);
+            const __m512 b0 = bias ? _mm512_maskz_loadu_ps(lo, bias + (n - n0)) : _mm512_setzero_ps();
+            const __m512 b1 = bias ? _mm512_maskz_loadu_ps(hi, bias + (n - n0) + 16) : _mm512_setzero_ps();
             for (int64_t t = 0; t < mi; t += Q8_MR) {
                 int64_t rows_t = mi - t < Q8_MR ? mi - t : Q8_MR;
                 q8_tile_dot(K4, u8 + t * ld, ld, panel, tile);
                 for (int64_t r = 0; r < rows_t; r++) {
                     float *c = C + (i0 + t + r) * ldc + (n - n0);
-                    for (int64_t j = 0; j < nj; j++) {
-                        int64_t col = n + j;
-                        float v = (float)(tile[r * Q8_NR + off + j] - (int32_t)row_zp[t + r] * sums[col]) * (row_scale[t + r] * w_scale[col]);
-                        c[j] = v + (bias ? bias[n - n0 + j] : 0.0f);
-                    }
+                    const __m512i zp = _mm512_set1_epi32((int32_t)row_zp[t + r]);
+                    const __m512 rs = _mm512_set1_ps(row_scale[t + r]);
+                    __m512i d0 = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(lo, tile + r * Q8_NR + off), _mm512_mullo_epi32(zp, sum0));
+                    _mm512_mask_storeu_ps(c, lo, _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d0), _mm512_mul_ps(rs, ws0)), b0));
+                    if (!hi) continue;
+                    __m512i d1 = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(hi, tile + r * Q8_NR + off + 16), _mm512_mullo_epi32(zp, sum1));
+                    _mm512_mask_storeu_ps(c + 16, hi, _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d1), _mm512_mul_ps(rs, ws1)), b1));
                 }
             }
             n += nj;

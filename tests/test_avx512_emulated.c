@@ -12,9 +12,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* what this SIMDe (0.7.4) lacks of what the bf16 kernel uses (masked loads and stores at
- * its edges, the narrowing to bf16), emulated the plain way */
+/* what this SIMDe (0.7.4) lacks of what the kernels use (masked loads and stores at the
+ * panels' edges, conversions), emulated the plain way */
 typedef simde__mmask16 __mmask16;
+#ifndef _mm512_cvtepi32_ps
+static simde__m512 emulated_cvtepi32_ps(simde__m512i a)
+{
+    simde__m512i_private in = simde__m512i_to_private(a);
+    simde__m512_private out;
+    for (int i = 0; i < 16; i++) out.f32[i] = (float)in.i32[i];
+    return simde__m512_from_private(out);
+}
+#define _mm512_cvtepi32_ps emulated_cvtepi32_ps
+#endif
+#ifndef _mm512_maskz_loadu_epi32
+static simde__m512i emulated_maskz_loadu_epi32(simde__mmask16 k, const void *p)
+{
+    simde__m512i_private v;
+    for (int i = 0; i < 16; i++) {
+        v.i32[i] = 0;
+        if (k >> i & 1) memcpy(&v.i32[i], (const char *)p + 4 * i, 4);
+    }
+    return simde__m512i_from_private(v);
+}
+#define _mm512_maskz_loadu_epi32 emulated_maskz_loadu_epi32
+#endif
 #ifndef _mm512_maskz_loadu_ps
 static simde__m512 emulated_maskz_loadu_ps(simde__mmask16 k, const float *p)
 {
