@@ -57,36 +57,25 @@ enum { RATE_STEPS = 2048 };
 
 static volatile float rate_sink;
 
-/* Seconds for RATE_STEPS x 16 vdpbf16ps (32 products each) / FMAs (16 products each). */
-BF16_TARGET static double time_dot(void)
-{
-    RATE_CHAINS(RATE_DECLARE)
-    const __m512bh a = bf16_as_bh(_mm512_set1_epi32(0x3f803f80)), b = bf16_as_bh(_mm512_set1_epi32(0x33803380));
-    double t0 = seconds();
-    for (int s = 0; s < RATE_STEPS; s++) {
-        RATE_CHAINS(RATE_DOT)
+/* Seconds for RATE_STEPS x 16 of `step` (vdpbf16ps: 32 products each; FMA: 16). */
+#define RATE_TIMER(name, operands, step)                                                                               \
+    BF16_TARGET static double name(void)                                                                               \
+    {                                                                                                                  \
+        RATE_CHAINS(RATE_DECLARE)                                                                                      \
+        operands;                                                                                                      \
+        double t0 = seconds();                                                                                         \
+        for (int s = 0; s < RATE_STEPS; s++) {                                                                         \
+            RATE_CHAINS(step)                                                                                          \
+        }                                                                                                              \
+        double t = seconds() - t0;                                                                                     \
+        __m512 sum = _mm512_setzero_ps();                                                                              \
+        RATE_CHAINS(RATE_SUM)                                                                                          \
+        rate_sink = _mm512_reduce_add_ps(sum);                                                                         \
+        return t;                                                                                                      \
     }
-    double t = seconds() - t0;
-    __m512 sum = _mm512_setzero_ps();
-    RATE_CHAINS(RATE_SUM)
-    rate_sink = _mm512_reduce_add_ps(sum);
-    return t;
-}
-
-BF16_TARGET static double time_fma(void)
-{
-    RATE_CHAINS(RATE_DECLARE)
-    const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
-    double t0 = seconds();
-    for (int s = 0; s < RATE_STEPS; s++) {
-        RATE_CHAINS(RATE_FMA)
-    }
-    double t = seconds() - t0;
-    __m512 sum = _mm512_setzero_ps();
-    RATE_CHAINS(RATE_SUM)
-    rate_sink = _mm512_reduce_add_ps(sum);
-    return t;
-}
+RATE_TIMER(time_dot, const __m512bh a = bf16_as_bh(_mm512_set1_epi32(0x3f803f80)); const __m512bh b = bf16_as_bh(_mm512_set1_epi32(0x33803380)),
+           RATE_DOT)
+RATE_TIMER(time_fma, const __m512 a = _mm512_set1_ps(0.999f); const __m512 b = _mm512_set1_ps(1e-3f), RATE_FMA)
 #endif
 
 static int bf16_dot;
