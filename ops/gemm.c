@@ -12,7 +12,9 @@
  * ones. Where the CPU and the OS have the AVX-512 subsets those kernels use, name them
  * before OpenBLAS's own constructor runs (constructors with a priority run before those
  * without), unless the user has chosen. For sgemm they are the best 0.3.21 has on any
- * AVX-512 CPU; on others OpenBLAS's choice stands. */
+ * AVX-512 CPU; on others OpenBLAS's choice stands. This works for the private static
+ * copy the build links; a shared libopenblas (the build's fallback) has initialized
+ * before any constructor of ours runs, and there the variable must be set by the user. */
 __attribute__((constructor(200))) static void sam_blas_pick_kernels(void)
 {
     __builtin_cpu_init();
