@@ -19,22 +19,23 @@
 #define SAM_HAVE_REDUCED_KERNELS 1
 #endif
 
-int sam_reduced_kernel_available(sam_dtype dt)
+static int have_avx512, have_vnni;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+static void read_cpu(void)
 {
 #ifdef SAM_HAVE_REDUCED_KERNELS
-    static int base = -1, q8 = -1;
-    if (base < 0) {
-        const char *env = getenv("SAMRT_PORTABLE_GEMM");
-        q8 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-             !(env && *env && strcmp(env, "0") != 0);
-        base = q8;
-        q8 = q8 && __builtin_cpu_supports("avx512vnni");
-    }
-    return dt == SAM_BF16 ? base : dt == SAM_I8 ? q8 : 0;
-#else
-    (void)dt;
-    return 0;
+    const char *env = getenv("SAMRT_PORTABLE_GEMM");
+    have_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                  !(env && *env && strcmp(env, "0") != 0);
+    have_vnni = have_avx512 && __builtin_cpu_supports("avx512vnni");
 #endif
+}
+
+int sam_reduced_kernel_available(sam_dtype dt)
+{
+    pthread_once(&cpu_once, read_cpu);
+    return dt == SAM_BF16 ? have_avx512 : dt == SAM_I8 ? have_vnni : 0;
 }
 
 #ifdef SAM_HAVE_REDUCED_KERNELS
