@@ -330,7 +330,7 @@ static sam_status refine_m2m(generator *g, crop_work *w, sam_error *err)
         for (int k = 0; k < n; k++) {
             const float *src = w->sel + plane * (c0 + k);
             float *dst = w->m2m_in + plane * k;
-            for (size_t i = 0; i < plane; i++) dst[i] = t->clamp > 0 ? fminf(fmaxf(src[i], -t->clamp), t->clamp) : src[i];
+            sam_task_clamp_logits(t, dst, src, plane);
             memcpy(w->m2m_pts + 2 * k, w->pts_in + 2 * w->sel_point[c0 + k], sizeof(double) * 2);
         }
         sam_status st = g->src->decode(g->src->ctx, n, w->m2m_pts, w->m2m_in, w->m2m_logits, w->m2m_iou, err);

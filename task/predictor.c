@@ -4,6 +4,7 @@
  * (preprocessing, token layout, mask choice, upscaling) comes from the model's task. */
 #include "predictor.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,6 +437,11 @@ void sam_prediction_free(sam_prediction *r)
  * not divide evenly among the threads (a click's three on two, or one alone), each is
  * split into as many column ranges as there are threads, encoded apart and joined. */
 typedef struct {
+    int64_t area;
+    int box[4]; /* x0, y0, x1, y1 of the part's 1s; x1 < 0 when it has none */
+} rle_part_stats;
+
+typedef struct {
     const sam_upscaler *up;
     const float *const *src; /* each mask's low-res logits */
     float threshold;
@@ -444,6 +450,7 @@ typedef struct {
     uint8_t **mask_cm;
     int **on;
     sam_rle_builder *runs;   /* per task: mask * parts + part */
+    rle_part_stats *stats;   /* per task: the area and box, found with the runs */
 } rle_job;
 
 static void rle_task(void *ctx, int task, int thread)
@@ -452,9 +459,24 @@ static void rle_task(void *ctx, int task, int thread)
     int m = task / j->parts, part = task % j->parts, h = j->up->h;
     int x0 = (int)((int64_t)j->up->w * part / j->parts), x1 = (int)((int64_t)j->up->w * (part + 1) / j->parts);
     int64_t inter, uni;
+    const int *on = j->on[thread];
     sam_upscale_colmajor_cols(j->up, j->src[m], j->rows[thread], j->ut[thread], j->mask_cm[thread], j->on[thread], j->threshold, 0.0f, x0, x1, &inter,
                               &uni);
-    for (int x = x0; x < x1; x++) sam_rle_add_column(&j->runs[task], j->mask_cm[thread] + (size_t)(x - x0) * h, h);
+    rle_part_stats st = {0, {INT_MAX, INT_MAX, -1, -1}};
+    for (int x = x0; x < x1; x++) {
+        if (!on[x - x0]) { /* no 1s: one run */
+            sam_rle_add(&j->runs[task], 0, (uint64_t)h);
+            continue;
+        }
+        int first, last;
+        sam_rle_add_column_span(&j->runs[task], j->mask_cm[thread] + (size_t)(x - x0) * h, h, &first, &last);
+        st.area += on[x - x0];
+        st.box[0] = x < st.box[0] ? x : st.box[0];
+        st.box[1] = first < st.box[1] ? first : st.box[1];
+        st.box[2] = x;
+        st.box[3] = last > st.box[3] ? last : st.box[3];
+    }
+    j->stats[task] = st;
 }
 
 static size_t aligned64(size_t n)
@@ -470,9 +492,10 @@ static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const f
     size_t mask = aligned64((size_t)up->h * up->w), on = aligned64(sizeof(int) * (size_t)up->w), per = rows + ut + mask + on;
     size_t bytes = per * (size_t)threads;
     rle_job j = {up, src, threshold, parts, calloc((size_t)threads, sizeof(float *)), calloc((size_t)threads, sizeof(float *)),
-                 calloc((size_t)threads, sizeof(uint8_t *)), calloc((size_t)threads, sizeof(int *)), calloc((size_t)n_masks * parts, sizeof(sam_rle_builder))};
+                 calloc((size_t)threads, sizeof(uint8_t *)), calloc((size_t)threads, sizeof(int *)), calloc((size_t)n_masks * parts, sizeof(sam_rle_builder)),
+                 calloc((size_t)n_masks * parts, sizeof(rle_part_stats))};
     sam_status st = SAM_OK;
-    if (!(j.rows && j.ut && j.mask_cm && j.on && j.runs)) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
+    if (!(j.rows && j.ut && j.mask_cm && j.on && j.runs && j.stats)) st = sam_fail(err, SAM_ERR_NOMEM, "out of memory for the masks' RLE (%dx%d)", up->w, up->h);
     if (st == SAM_OK && bytes > p->rle_scratch_bytes) {
         free(p->rle_scratch);
         p->rle_scratch_bytes = 0;
@@ -489,16 +512,28 @@ static sam_status masks_as_rle(sam_predictor *p, const sam_upscaler *up, const f
     if (st == SAM_OK) sam_pool_run(p->pool, n_masks * parts, rle_task, &j);
     for (int m = 0; j.runs && m < n_masks; m++) {
         sam_rle_builder *first = &j.runs[m * parts];
-        for (int k = 1; k < parts; k++) {
-            sam_rle_add_builder(first, &j.runs[m * parts + k]);
-            free(j.runs[m * parts + k].counts);
+        rle_part_stats all = {0, {INT_MAX, INT_MAX, -1, -1}};
+        for (int k = 0; k < parts; k++) {
+            if (k) {
+                sam_rle_add_builder(first, &j.runs[m * parts + k]);
+                free(j.runs[m * parts + k].counts);
+            }
+            const rle_part_stats *ps = st == SAM_OK ? &j.stats[m * parts + k] : NULL;
+            if (!ps || ps->box[2] < 0) continue;
+            all.area += ps->area;
+            all.box[0] = ps->box[0] < all.box[0] ? ps->box[0] : all.box[0];
+            all.box[1] = ps->box[1] < all.box[1] ? ps->box[1] : all.box[1];
+            all.box[2] = ps->box[2];
+            all.box[3] = ps->box[3] > all.box[3] ? ps->box[3] : all.box[3];
         }
-        if (st == SAM_OK && (st = sam_rle_finish(first, up->h, up->w, &r->rles[m], err)) == SAM_OK)
-            r->areas[m] = sam_rle_stats(&r->rles[m], r->boxes + 4 * m);
-        else
+        if (st == SAM_OK && (st = sam_rle_finish(first, up->h, up->w, &r->rles[m], err)) == SAM_OK) {
+            r->areas[m] = all.area;
+            for (int k = 0; k < 4; k++) r->boxes[4 * m + k] = all.box[2] < 0 ? 0 : all.box[k]; /* as sam_mask_stats: 0s when empty */
+        } else {
             free(first->counts);
+        }
     }
-    free(j.rows), free(j.ut), free(j.mask_cm), free(j.on), free(j.runs);
+    free(j.rows), free(j.ut), free(j.mask_cm), free(j.on), free(j.runs), free(j.stats);
     return st;
 }
 
@@ -641,7 +676,7 @@ sam_status sam_predictor_predict(sam_predictor *p, const sam_prompt *prompts, in
                                    pp.return_logits ? NULL : r->masks + plane * idx, pp.mask_threshold};
                 sam_pool_run(p->pool, (out_h + UPSCALE_BAND - 1) / UPSCALE_BAND, upscale_band_task, &job);
             }
-            for (size_t k = 0; k < plane_low; k++) dst[k] = t->clamp > 0 ? fminf(fmaxf(src[k], -t->clamp), t->clamp) : src[k];
+            sam_task_clamp_logits(t, dst, src, plane_low);
         }
     }
     if (pp.output_rle && (st = masks_as_rle(p, &up, rle_src, (int)n_out, pp.mask_threshold, r, err))) goto fail;

@@ -1,5 +1,6 @@
 #include "rle.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,20 +12,26 @@ void sam_rle_free(sam_rle *r)
     r->n_counts = 0;
 }
 
+/* room for `need` counts (b->oom when there is none) */
+static int reserve(sam_rle_builder *b, int64_t need)
+{
+    if (b->oom) return 0;
+    if (need <= b->cap) return 1;
+    int64_t cap = b->cap ? b->cap : 64;
+    while (cap < need) cap *= 2;
+    uint32_t *c = cap <= INT_MAX ? realloc(b->counts, sizeof *c * (size_t)cap) : NULL;
+    if (!c) {
+        b->oom = 1;
+        return 0;
+    }
+    b->counts = c;
+    b->cap = (int)cap;
+    return 1;
+}
+
 static void push(sam_rle_builder *b)
 {
-    if (b->oom) return;
-    if (b->n == b->cap) {
-        int cap = b->cap ? b->cap * 2 : 64;
-        uint32_t *c = realloc(b->counts, sizeof *c * (size_t)cap);
-        if (!c) {
-            b->oom = 1;
-            return;
-        }
-        b->counts = c;
-        b->cap = cap;
-    }
-    b->counts[b->n++] = (uint32_t)b->len;
+    if (reserve(b, (int64_t)b->n + 1)) b->counts[b->n++] = (uint32_t)b->len;
 }
 
 void sam_rle_add(sam_rle_builder *b, uint8_t v, uint64_t count)
@@ -38,23 +45,82 @@ void sam_rle_add(sam_rle_builder *b, uint8_t v, uint64_t count)
     b->len += count;
 }
 
-/* runs of a 0/1 column, found with memchr (vectorized in libc) */
-void sam_rle_add_column(sam_rle_builder *b, const uint8_t *m, int n)
+/* The bytes of a word where a 0/1 column changes value: m[i .. i+8) against m[i-1 .. i+7),
+ * each differing byte a 1 in its lowest bit. Byte k of the word is m[i + k] read
+ * little-endian; on a big-endian machine the bytes are swapped to match. */
+static uint64_t changes8(const uint8_t *m)
 {
-    const uint8_t *p = m, *end = m + n;
-    while (p < end) {
-        uint8_t v = *p;
-        const uint8_t *q = memchr(p, v ^ 1, (size_t)(end - p));
-        if (!q) q = end;
-        sam_rle_add(b, v, (uint64_t)(q - p));
-        p = q;
-    }
+    uint64_t a, b;
+    memcpy(&a, m, 8);
+    memcpy(&b, m - 1, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap64(a ^ b);
+#else
+    return a ^ b;
+#endif
 }
 
+/* A column's runs from its value changes, found a word at a time: the runs of a ragged
+ * mask (a few dozen pixels each) cost a word test per 8 pixels, not a library call each. */
+void sam_rle_add_column_span(sam_rle_builder *b, const uint8_t *m, int n, int *first, int *last)
+{
+    int f = -1, l = -1;
+    if (n > 0) {
+        uint8_t v = m[0];
+        int start = 0, i = 1;
+        if (v) f = 0;
+        for (; i + 32 <= n; i += 32) {
+            uint64_t x0 = changes8(m + i), x1 = changes8(m + i + 8), x2 = changes8(m + i + 16), x3 = changes8(m + i + 24);
+            if (!(x0 | x1 | x2 | x3)) continue;
+            uint64_t xs[4] = {x0, x1, x2, x3};
+            for (int w = 0; w < 4; w++)
+                for (uint64_t x = xs[w]; x; x &= x - 1) {
+                    int pos = i + 8 * w + __builtin_ctzll(x) / 8;
+                    sam_rle_add(b, v, (uint64_t)(pos - start));
+                    if (v) l = pos - 1;
+                    else if (f < 0) f = pos;
+                    v ^= 1;
+                    start = pos;
+                }
+        }
+        for (; i < n; i++)
+            if (m[i] != v) {
+                sam_rle_add(b, v, (uint64_t)(i - start));
+                if (v) l = i - 1;
+                else if (f < 0) f = i;
+                v ^= 1;
+                start = i;
+            }
+        sam_rle_add(b, v, (uint64_t)(n - start));
+        if (v) l = n - 1;
+    }
+    if (first) *first = f;
+    if (last) *last = l;
+}
+
+void sam_rle_add_column(sam_rle_builder *b, const uint8_t *m, int n)
+{
+    sam_rle_add_column_span(b, m, n, NULL, NULL);
+}
+
+/* more's first two runs join b's as any runs do; its later finished runs then follow b's
+ * last one as they are, in one copy */
 void sam_rle_add_builder(sam_rle_builder *b, const sam_rle_builder *more)
 {
     if (more->oom) b->oom = 1;
-    for (int i = 0; i < more->n; i++) sam_rle_add(b, (uint8_t)(i & 1), more->counts[i]);
+    int i = 0;
+    for (; i < more->n && i < 2; i++) sam_rle_add(b, (uint8_t)(i & 1), more->counts[i]);
+    if (i < more->n) {
+        push(b); /* b's open run (1s, more's second) is finished by more's third */
+        int rest = more->n - i - 1;
+        if (!reserve(b, (int64_t)b->n + rest)) return;
+        memcpy(b->counts + b->n, more->counts + i, sizeof *b->counts * (size_t)rest);
+        b->n += rest;
+        b->cur = (uint8_t)((more->n - 1) & 1);
+        b->len = more->counts[more->n - 1];
+        i = more->n;
+    }
+    for (; i < more->n; i++) sam_rle_add(b, (uint8_t)(i & 1), more->counts[i]);
     sam_rle_add(b, more->cur, more->len);
 }
 
@@ -204,26 +270,6 @@ sam_status sam_rle_from_coco(const char *s, int h, int w, sam_rle *out, sam_erro
         out->counts[out->n_counts++] = (uint32_t)x;
     }
     return SAM_OK;
-}
-
-int64_t sam_rle_stats(const sam_rle *r, int box[4])
-{
-    int64_t h = r->height, pos = 0, area = 0, x0 = INT64_MAX, y0 = INT64_MAX, x1 = -1, y1 = -1;
-    for (int i = 0; i < r->n_counts; pos += r->counts[i], i++) {
-        if (!(i & 1) || r->counts[i] == 0) continue;
-        int64_t first = pos, last = pos + r->counts[i] - 1, xa = first / h, xb = last / h;
-        area += r->counts[i];
-        x0 = xa < x0 ? xa : x0;
-        x1 = xb > x1 ? xb : x1;
-        int64_t ya = xa == xb ? first % h : 0, yb = xa == xb ? last % h : h - 1; /* a run past a column's end covers rows 0 and h - 1 */
-        y0 = ya < y0 ? ya : y0;
-        y1 = yb > y1 ? yb : y1;
-    }
-    if (box) {
-        if (x1 < 0) box[0] = box[1] = box[2] = box[3] = 0;
-        else box[0] = (int)x0, box[1] = (int)y0, box[2] = (int)x1, box[3] = (int)y1;
-    }
-    return area;
 }
 
 int64_t sam_mask_stats(const uint8_t *mask, int h, int w, int box[4])

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/simd.h"
 #include "../runtime/model.h"
 #include "../runtime/status.h"
 
@@ -212,4 +213,20 @@ int sam_task_single_token(const sam_task *t, const float *logits, const float *i
     for (int k = 1; k < t->multi_count; k++)
         if (iou[t->multi_first + k] > iou[best]) best = t->multi_first + k;
     return best;
+}
+
+/* Comparisons, not fminf/fmaxf: they vectorize (fminf is a libm call per element without
+ * -ffinite-math-only), and a NaN stays NaN as in torch.clamp. */
+SAM_MULTIVERSION void sam_task_clamp_logits(const sam_task *t, float *restrict dst, const float *restrict src, size_t n)
+{
+    const float c = t->clamp;
+    if (c <= 0) {
+        memcpy(dst, src, sizeof(float) * n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = src[i];
+        v = v < -c ? -c : v;
+        dst[i] = v > c ? c : v;
+    }
 }

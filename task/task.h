@@ -59,5 +59,7 @@ void sam_task_to_input(const sam_task *t, double x, double y, int h, int w, doub
  * single token, or with SAM 2's dynamic multimask the best multimask token when the
  * single one's stability (#(l > delta) / #(l > -delta)) is below the threshold. */
 int sam_task_single_token(const sam_task *t, const float *logits, const float *iou);
+/* n logits as the task returns them: clamped to +-clamp (SAM 2), or copied. */
+void sam_task_clamp_logits(const sam_task *t, float *dst, const float *src, size_t n);
 
 #endif

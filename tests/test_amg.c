@@ -69,6 +69,63 @@ START_TEST(test_dynamic_single)
 }
 END_TEST
 
+/* pixel by pixel, what the word-at-a-time column scan must give */
+static void builder_by_pixels(sam_rle_builder *b, const uint8_t *m, int n)
+{
+    for (int i = 0; i < n; i++) sam_rle_add(b, m[i], 1);
+}
+
+static void builders_equal(const sam_rle_builder *a, const sam_rle_builder *b)
+{
+    ck_assert_int_eq(a->n, b->n);
+    ck_assert_int_eq(a->cur, b->cur);
+    ck_assert_uint_eq(a->len, b->len);
+    if (a->n) ck_assert_mem_eq(a->counts, b->counts, sizeof *a->counts * (size_t)a->n);
+}
+
+/* Columns of every length around the scan's 32-byte steps, with runs from single pixels
+ * to whole columns: the same runs and 1s span as pixel by pixel; a column cut anywhere
+ * into builders joined with sam_rle_add_builder gives the whole column's runs. */
+START_TEST(test_rle_columns)
+{
+    uint32_t seed = 12345;
+    uint8_t m[300];
+    for (int n = 1; n <= 300; n += n < 70 ? 1 : 23)
+        for (int style = 0; style < 4; style++) {
+            int mean = style == 0 ? 1 : style == 1 ? 3 : style == 2 ? 40 : 1000; /* run lengths */
+            uint8_t v = (uint8_t)(n & 1);
+            for (int i = 0; i < n; i++) {
+                seed = seed * 1664525u + 1013904223u;
+                if ((int)(seed >> 16) % mean == 0) v ^= 1;
+                m[i] = v;
+            }
+            sam_rle_builder fast = {0}, slow = {0};
+            sam_rle_add(&fast, 1, 5); /* after earlier pixels, as in a mask's later column */
+            sam_rle_add(&slow, 1, 5);
+            int first, last, f = -1, l = -1;
+            sam_rle_add_column_span(&fast, m, n, &first, &last);
+            builder_by_pixels(&slow, m, n);
+            for (int i = 0; i < n; i++)
+                if (m[i]) l = i, f = f < 0 ? i : f;
+            builders_equal(&fast, &slow);
+            ck_assert_int_eq(first, f);
+            ck_assert_int_eq(last, l);
+            for (int cut = 0; cut <= n; cut += 1 + n / 7) {
+                sam_rle_builder a = {0}, b = {0};
+                sam_rle_add(&a, 1, 5);
+                sam_rle_add_column(&a, m, cut);
+                sam_rle_add_column(&b, m + cut, n - cut);
+                sam_rle_add_builder(&a, &b);
+                builders_equal(&a, &slow);
+                free(a.counts);
+                free(b.counts);
+            }
+            free(fast.counts);
+            free(slow.counts);
+        }
+}
+END_TEST
+
 START_TEST(test_rle)
 {
     /* 3 x 4 mask, column-major runs */
@@ -298,6 +355,7 @@ int main(void)
     tcase_add_test(unit, test_nms);
     tcase_add_test(unit, test_dynamic_single);
     tcase_add_test(unit, test_rle);
+    tcase_add_test(unit, test_rle_columns);
     tcase_add_test(unit, test_small_regions);
     suite_add_tcase(s, unit);
     sam_error err = {0};
