@@ -440,7 +440,7 @@ static bool out_shared_image(const out_dims *d)
  * transpose KWt (width x B*HT, the layout the product reads) and c (B*HT; Kexp bq, with
  * x only); with project, M_g (D x E), its column sums, M^T beta and M_g^T bo (E each),
  * V' M_g per batch (HT x E) and, for project=1, M_g^T residual (N x E); then the score
- * blocks of each thread, with its image rows + pe, P (V' M_g) and LayerNorm statistics. */
+ * blocks of each thread, with its image rows + pe, P (V' M_g), LayerNorm statistics and P V'. */
 typedef struct {
     size_t kw, kwt, cb, mg, pu, scores, score_floats; /* score_floats: per thread */
 } out_space;
@@ -467,7 +467,7 @@ static out_space out_layout(const out_dims *d)
     s.pu = s.mg + proj_cached_floats(d);
     s.scores = s.pu + (size_t)(d->B * d->HT * d->E);
     s.score_floats = (size_t)(OUT_ROWS * d->HT * (out_shared_image(d) ? d->B : 1) + (d->pe ? OUT_ROWS * d->width : 0) +
-                              (d->project ? OUT_ROWS * (d->E + 2) : 0));
+                              (d->project ? OUT_ROWS * (d->E + 2) : 0) + OUT_ROWS * d->D);
     return s;
 }
 
@@ -644,10 +644,58 @@ static void proj_residual_task(void *p, int task, int thread)
     sam_gemm_tiles(rows, d->E, d->D, sam_f32(d->res) + n0 * d->D, d->D, 1, c->mg, d->E, c->pr + n0 * d->E, d->E, false);
 }
 
+enum { PIXEL_OC = 64 }; /* the channels of the decoder's first upscaling (SAM and SAM 2) */
+
+/* project=2 with PIXEL_OC channels: proj_rows's steps in one pass per output pixel, its
+ * channels kept in registers from the combination through the norm and the activation
+ * (made apart, the patches made three more passes over memory, and a norm of 64
+ * channels cost more in calls and reductions than in arithmetic) */
+SAM_MULTIVERSION static void proj_pixels(const out_dims *d, const float *vec, const float *t, const float *rg, const float *mean, const float *rstd,
+                                         int64_t b, int64_t n0, int64_t rows, float *aux)
+{
+    const int64_t E = d->E, KK = d->KK;
+    const float *restrict c = vec, *restrict mb = vec + E, *restrict cb = vec + 2 * E;
+    const float *restrict bias = sam_f32(d->pbias), *restrict g = sam_f32(d->pln_w), *restrict beta = sam_f32(d->pln_b);
+    const sam_tensor *a = d->paddend;
+    int64_t K = d->pw->shape[2], OW = a ? a->shape[2] : 0, W = a ? OW / K : 1;
+    const float *abase = a ? sam_f32(a) + bidx(a->shape[0], b) * a->shape[1] * OW * PIXEL_OC : NULL;
+    int64_t iy = n0 / W, ix = n0 % W; /* the token's position, for the addend */
+    static const float zeros[PIXEL_OC];
+    for (int64_t r = 0; r < rows; r++) {
+        float m = mean[r], rs = rstd[r];
+        for (int64_t k = 0; k < KK; k++) {
+            int64_t e0 = k * PIXEL_OC;
+            const float *restrict tr = t + r * E + e0, *restrict gr = rg + r * E + e0;
+            const float *restrict add = abase ? abase + ((iy * K + k / K) * OW + ix * K + k % K) * PIXEL_OC : zeros;
+            float v[PIXEL_OC], sum = 0, var = 0;
+            for (int j = 0; j < PIXEL_OC; j++) v[j] = rs * (gr[j] + cb[e0 + j] + tr[j] - m * c[e0 + j]) + mb[e0 + j] + bias[j] + add[j];
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < PIXEL_OC; j++) sum += v[j];
+            float pm = sum / PIXEL_OC;
+#pragma omp simd reduction(+ : var)
+            for (int j = 0; j < PIXEL_OC; j++) var += (v[j] - pm) * (v[j] - pm);
+            float prs = 1.0f / sqrtf(var / PIXEL_OC + d->up_eps);
+            float *restrict out = aux + r * E + e0;
+            for (int j = 0; j < PIXEL_OC; j++) v[j] = (v[j] - pm) * prs * g[j] + beta[j];
+            if (d->up_act == ACT_GELU)
+                for (int j = 0; j < PIXEL_OC; j++) out[j] = 0.5f * v[j] * (1.0f + sam_erff(v[j] * (float)M_SQRT1_2));
+            else if (d->up_act == ACT_RELU)
+                for (int j = 0; j < PIXEL_OC; j++) out[j] = v[j] > 0 ? v[j] : 0.0f;
+            else
+                for (int j = 0; j < PIXEL_OC; j++) out[j] = v[j];
+        }
+        if (++ix == W) ix = 0, iy++;
+    }
+}
+
 /* aux rows from P (V' M_g) (t), M_g^T residual (rg) and the norm's statistics */
 SAM_MULTIVERSION static void proj_rows(const out_dims *d, const float *vec, const float *t, const float *rg, const float *mean, const float *rstd,
                                        int64_t b, int64_t n0, int64_t rows, float *aux)
 {
+    if (d->project == 2 && d->OC == PIXEL_OC) {
+        proj_pixels(d, vec, t, rg, mean, rstd, b, n0, rows, aux);
+        return;
+    }
     const int64_t E = d->E;
     const float *restrict c = vec, *restrict mb = vec + E, *restrict cb = vec + 2 * E;
     for (int64_t r = 0; r < rows; r++) {
@@ -685,29 +733,33 @@ SAM_MULTIVERSION static void softmax_segments(float *restrict s, int64_t ld, int
         }
 }
 
-/* + bias, + residual, then LayerNorm, on rows of D (its statistics kept when stats) */
-SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *o, const float *restrict res, int64_t rows, float *stats)
+/* rows of D from the thread's block pv: + bias, + residual, then LayerNorm (its
+ * statistics kept when stats), into the output o */
+SAM_MULTIVERSION static void out_epilogue(const out_dims *d, float *restrict pv, float *restrict o, const float *restrict res, int64_t rows,
+                                          float *stats)
 {
     const int64_t D = d->D;
     const float *restrict bo = sam_f32(d->bo);
-    for (int64_t r = 0; r < rows; r++, o += D) {
-        for (int64_t j = 0; j < D; j++) o[j] += bo[j] + (res ? res[r * D + j] : 0.0f);
-        if (stats) sam_layer_norm_row_stats(o, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps, &stats[r], &stats[OUT_ROWS + r]);
-        else if (d->ln_w) sam_layer_norm_row(o, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps);
+    for (int64_t r = 0; r < rows; r++, pv += D, o += D) {
+        for (int64_t j = 0; j < D; j++) pv[j] += bo[j] + (res ? res[r * D + j] : 0.0f);
+        if (stats) sam_layer_norm_row_stats(pv, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps, &stats[r], &stats[OUT_ROWS + r]);
+        else if (d->ln_w) sam_layer_norm_row(pv, o, D, sam_f32(d->ln_w), sam_f32(d->ln_b), d->eps);
+        else memcpy(o, pv, sizeof(float) * (size_t)D);
     }
 }
 
 /* Softmax of batch b's scores of `rows` image rows, then their product with V' and the
  * epilogue into the output; with project, aux too (proj: the thread's P (V' M_g) block
- * and LayerNorm statistics). */
-static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t rows, float *scores, int64_t ld, float *proj)
+ * and LayerNorm statistics). The product goes to the thread's block pv, not the output:
+ * stored straight to the output, whose lines are not in cache, it ran a third slower. */
+static void out_finish_rows(const out_ctx *c, int64_t b, int64_t n0, int64_t rows, float *scores, int64_t ld, float *proj, float *pv)
 {
     const out_dims d = c->d;
     const float *ws = c->a->workspace, *vw = ws + (size_t)b * out_per_batch_floats(&d);
     float *o = sam_f32(c->a->out) + (b * d.N + n0) * d.D, *stats = d.project ? proj + OUT_ROWS * d.E : NULL;
     softmax_segments(scores, ld, rows, d.heads, d.T, 1.0f / sqrtf((float)d.hd));
-    sam_gemm_tiles(rows, d.D, d.HT, scores, ld, 1, vw, d.D, o, d.D, false);
-    out_epilogue(&d, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows, stats);
+    sam_gemm_tiles(rows, d.D, d.HT, scores, ld, 1, vw, d.D, pv, d.D, false);
+    out_epilogue(&d, pv, o, d.res ? sam_f32(d.res) + (bidx(d.res->shape[0], b) * d.N + n0) * d.D : NULL, rows, stats);
     if (!d.project) return;
     sam_gemm_tiles(rows, d.E, d.HT, scores, ld, 1, ws + c->space.pu + (size_t)(b * d.HT * d.E), d.E, proj, d.E, false);
     const float *rg = d.project == 1 ? c->pr + n0 * d.E : sam_f32(d.pr) + (bidx(d.pr->shape[0], b) * d.N + n0) * d.E;
@@ -723,7 +775,7 @@ static void out_rows_task(void *p, int task, int thread)
     int64_t n0 = chunk * OUT_ROWS, rows = d.N - n0 < OUT_ROWS ? d.N - n0 : OUT_ROWS, ld = batches * d.HT;
     const float *ws = c->a->workspace;
     float *scores = (float *)c->a->workspace + c->space.scores + (size_t)thread * c->space.score_floats;
-    float *proj = scores + (size_t)(OUT_ROWS * ld) + (d.pe ? OUT_ROWS * width : 0);
+    float *proj = scores + (size_t)(OUT_ROWS * ld) + (d.pe ? OUT_ROWS * width : 0), *pv = proj + (d.project ? OUT_ROWS * (d.E + 2) : 0);
     const float *src = sam_f32(d.image) + (bidx(d.image->shape[0], b0) * d.N + n0) * width;
     if (d.pe) {
         const float *pe = sam_f32(d.pe) + (bidx(d.pe->shape[0], b0) * d.N + n0) * width;
@@ -742,7 +794,7 @@ static void out_rows_task(void *p, int task, int thread)
                 sam_gemm_tiles(rows, d.T, d.hd, src + h * d.hd, width, 1, kwt + h * d.hd * d.B * d.HT + col, d.B * d.HT, scores + col, ld, false);
             }
     }
-    for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld, proj);
+    for (int64_t i = 0; i < batches; i++) out_finish_rows(c, b0 + i, n0, rows, scores + i * d.HT, ld, proj, pv);
 }
 
 SAM_KERNEL static void out_fast(const sam_kernel_args *a)

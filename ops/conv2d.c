@@ -196,6 +196,51 @@ static void pixel_position(int64_t pix, int64_t H, int64_t W, int64_t kb, int64_
     *x = cell % w1 * kb + k % kb;
 }
 
+/* Stored pixels one after another, with their positions kept by counting (the divisions
+ * of pixel_position, per pixel, cost more than the addend's adds they located). */
+typedef struct {
+    int64_t H, W, kb, n, y, x, ky, kx;
+} pixel_cursor;
+
+static pixel_cursor cursor_at(int64_t pix, int64_t H, int64_t W, int64_t kb)
+{
+    pixel_cursor c = {H, W, kb, 0, 0, 0, 0, 0};
+    pixel_position(pix, H, W, kb, &c.n, &c.y, &c.x);
+    if (kb) c.ky = c.y % kb, c.kx = c.x % kb;
+    return c;
+}
+
+static void cursor_next(pixel_cursor *c)
+{
+    if (!c->kb) {
+        if (++c->x < c->W) return;
+        c->x = 0;
+        if (++c->y < c->H) return;
+        c->y = 0;
+        c->n++;
+        return;
+    }
+    if (++c->kx < c->kb) { /* within the K x K cell, along its row */
+        c->x++;
+        return;
+    }
+    c->kx = 0;
+    c->x -= c->kb - 1;
+    if (++c->ky < c->kb) {
+        c->y++;
+        return;
+    }
+    c->ky = 0; /* the next cell: kb columns on, or the next row of cells */
+    c->y -= c->kb - 1;
+    c->x += c->kb;
+    if (c->x < c->W) return;
+    c->x = 0;
+    c->y += c->kb;
+    if (c->y < c->H) return;
+    c->y = 0;
+    c->n++;
+}
+
 static convt_dims convt_get_dims(const sam_node *node, const sam_tensor *const *in)
 {
     const sam_tensor *x = in[0], *w = in[1];
@@ -295,11 +340,10 @@ static void convt_add_at(const convt_dims *d, float *v, int64_t n, int64_t oy, i
 static void convt_add_rows(const convt_dims *d, float *v, int64_t p0, int64_t rows)
 {
     if (!d->addend) return;
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t n, iy, ix;
-        pixel_position(p0 + r, d->H, d->W, d->blocked_in, &n, &iy, &ix);
-        for (int64_t k = 0; k < d->K * d->K; k++) convt_add_at(d, v + (r * d->K * d->K + k) * d->OC, n, iy * d->K + k / d->K, ix * d->K + k % d->K);
-    }
+    pixel_cursor at = cursor_at(p0, d->H, d->W, d->blocked_in);
+    for (int64_t r = 0; r < rows; r++, cursor_next(&at))
+        for (int64_t ky = 0, k = 0; ky < d->K; ky++)
+            for (int64_t kx = 0; kx < d->K; kx++, k++) convt_add_at(d, v + (r * d->K * d->K + k) * d->OC, at.n, at.y * d->K + ky, at.x * d->K + kx);
 }
 
 static void convt_epilogue(const convt_dims *d, float *v, int64_t n)
@@ -379,29 +423,26 @@ static void convt_block_task(void *p, int task, int thread)
             for (int64_t t = 0; t < T; t++) /* [OC, T], as the tiles read B: 4 columns are too few for sgemm to run well */
                 for (int64_t oc = 0; oc < d->OC; oc++) vec_t[oc * T + t] = vec[t * d->OC + oc];
             sam_gemm_tiles(seg * kk, T, d->OC, y + r0 * cols, d->OC, 1, vec_t, T, prod, T, false);
-            for (int64_t r = 0; r < seg; r++) {
-                int64_t n, iy, ix;
-                pixel_position(p0 + r0 + r, d->H, d->W, d->blocked_in, &n, &iy, &ix);
-                for (int64_t k = 0; k < kk; k++) {
-                    int64_t oy = iy * d->K + k / d->K, ox = ix * d->K + k % d->K;
-                    for (int64_t t = 0; t < T; t++) sam_f32(c->a->out)[(b * T + t) * plane + oy * OW + ox] = prod[(r * kk + k) * T + t];
-                }
-            }
+            pixel_cursor at = cursor_at(p0 + r0, d->H, d->W, d->blocked_in);
+            for (int64_t r = 0; r < seg; r++, cursor_next(&at))
+                for (int64_t ky = 0, k = 0; ky < d->K; ky++)
+                    for (int64_t kx = 0; kx < d->K; kx++, k++) {
+                        float *dst = sam_f32(c->a->out) + b * T * plane + (at.y * d->K + ky) * OW + at.x * d->K + kx;
+                        for (int64_t t = 0; t < T; t++) dst[t * plane] = prod[(r * kk + k) * T + t];
+                    }
             r0 += seg;
         }
         return;
     }
     convt_epilogue(d, y, rows * kk); /* while the block is in cache; then a plain copy out */
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t n, iy, ix;
-        pixel_position(p0 + r, d->H, d->W, d->blocked_in, &n, &iy, &ix);
+    pixel_cursor at = cursor_at(p0, d->H, d->W, d->blocked_in);
+    for (int64_t r = 0; r < rows; r++, cursor_next(&at))
         for (int64_t ky = 0; ky < d->K; ky++) {
             /* the K pixels (kx) of this output row are consecutive, and so are their sources */
-            int64_t oy = iy * d->K + ky;
-            float *dst = sam_f32(c->a->out) + ((n * d->H * d->K + oy) * OW + ix * d->K) * d->OC;
+            int64_t oy = at.y * d->K + ky;
+            float *dst = sam_f32(c->a->out) + ((at.n * d->H * d->K + oy) * OW + at.x * d->K) * d->OC;
             memcpy(dst, y + r * cols + ky * d->K * d->OC, sizeof(float) * (size_t)(d->K * d->OC));
         }
-    }
 }
 
 SAM_KERNEL static void convt_fast(const sam_kernel_args *a)

@@ -60,42 +60,73 @@ static uint64_t changes8(const uint8_t *m)
 #endif
 }
 
+enum { SCAN_BATCH = 256 }; /* value changes found before their runs are stored */
+
+/* The runs ending at the value changes pos[0 .. k): the builder's open run finished at the
+ * first (the column's first run joins it), each later run at the next. *len: the open
+ * run's pixels before *prev, the column position where the rest of it began. */
+static void store_changes(sam_rle_builder *b, const int *pos, int k, uint64_t *len, int *prev)
+{
+    if (!k || !reserve(b, (int64_t)b->n + k)) return;
+    uint32_t *counts = b->counts + b->n;
+    uint64_t open = *len;
+    int at = *prev;
+    for (int i = 0; i < k; i++) {
+        counts[i] = (uint32_t)(open + (uint64_t)(pos[i] - at));
+        open = 0;
+        at = pos[i];
+    }
+    b->n += k;
+    *len = 0;
+    *prev = at;
+}
+
 /* A column's runs from its value changes, found a word at a time: the runs of a ragged
- * mask (a few dozen pixels each) cost a word test per 8 pixels, not a library call each. */
+ * mask (a few dozen pixels each) cost a word test per 8 pixels and a store each. */
 void sam_rle_add_column_span(sam_rle_builder *b, const uint8_t *m, int n, int *first, int *last)
 {
-    int f = -1, l = -1;
-    if (n > 0) {
-        uint8_t v = m[0];
-        int start = 0, i = 1;
-        if (v) f = 0;
-        for (; i + 32 <= n; i += 32) {
-            uint64_t x0 = changes8(m + i), x1 = changes8(m + i + 8), x2 = changes8(m + i + 16), x3 = changes8(m + i + 24);
-            if (!(x0 | x1 | x2 | x3)) continue;
-            uint64_t xs[4] = {x0, x1, x2, x3};
-            for (int w = 0; w < 4; w++)
-                for (uint64_t x = xs[w]; x; x &= x - 1) {
-                    int pos = i + 8 * w + __builtin_ctzll(x) / 8;
-                    sam_rle_add(b, v, (uint64_t)(pos - start));
-                    if (v) l = pos - 1;
-                    else if (f < 0) f = pos;
-                    v ^= 1;
-                    start = pos;
-                }
-        }
-        for (; i < n; i++)
-            if (m[i] != v) {
-                sam_rle_add(b, v, (uint64_t)(i - start));
-                if (v) l = i - 1;
-                else if (f < 0) f = i;
-                v ^= 1;
-                start = i;
-            }
-        sam_rle_add(b, v, (uint64_t)(n - start));
-        if (v) l = n - 1;
+    if (first) *first = -1;
+    if (last) *last = -1;
+    if (n <= 0) return;
+    uint8_t v = m[0];
+    if (v != b->cur) { /* the column's first run opens a new one, as sam_rle_add does */
+        push(b);
+        b->cur = v;
+        b->len = 0;
     }
-    if (first) *first = f;
-    if (last) *last = l;
+    int pos[SCAN_BATCH + 32], k = 0, changes = 0, first_change = -1, prev = 0, i = 1;
+    uint64_t len = b->len;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t xs[4] = {changes8(m + i), changes8(m + i + 8), changes8(m + i + 16), changes8(m + i + 24)};
+        if (!(xs[0] | xs[1] | xs[2] | xs[3])) continue;
+        for (int w = 0; w < 4; w++)
+            for (uint64_t x = xs[w]; x; x &= x - 1) pos[k++] = i + 8 * w + __builtin_ctzll(x) / 8;
+        if (first_change < 0) first_change = pos[0];
+        if (k >= SCAN_BATCH) {
+            changes += k;
+            store_changes(b, pos, k, &len, &prev);
+            k = 0;
+        }
+    }
+    for (; i < n; i++)
+        if (m[i] != m[i - 1]) {
+            pos[k++] = i;
+            if (first_change < 0) first_change = i;
+            if (k >= SCAN_BATCH) {
+                changes += k;
+                store_changes(b, pos, k, &len, &prev);
+                k = 0;
+            }
+        }
+    changes += k;
+    int last_change = k ? pos[k - 1] : prev;
+    store_changes(b, pos, k, &len, &prev);
+    uint8_t end = (uint8_t)(v ^ (changes & 1));
+    b->cur = end;
+    b->len = len + (uint64_t)(n - prev);
+    /* the 1s run from the first pixel or the first change, to the last pixel or the last change */
+    if (first) *first = v ? 0 : first_change;
+    if (last) *last = end ? n - 1 : changes ? last_change - 1 : -1;
 }
 
 void sam_rle_add_column(sam_rle_builder *b, const uint8_t *m, int n)

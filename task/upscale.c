@@ -286,15 +286,27 @@ SAM_MULTIVERSION static void upscale_rows(const sam_upscaler *u, const float *re
     }
 }
 
-/* output rows [y0, y1) of column x computed from the row pass: the per-pixel arithmetic */
+/* output rows [y0, y1) of column x computed from the row pass: the per-pixel arithmetic
+ * (without a stability offset, as for a prediction, only the mask's own count) */
 #define COLUMN_RUN(y0, y1)                                                                                              \
-    _Pragma("omp simd reduction(+ : ia, ib, ic)") for (int y = (y0); y < (y1); y++)                                     \
-    {                                                                                                                  \
-        float v = w0 * p0[y] + w1 * p1[y] + w2 * p2[y] + w3 * p3[y];                                                   \
-        ia += v > hi;                                                                                                  \
-        ib += v > lo;                                                                                                  \
-        ic += v > thr;                                                                                                 \
-        m[y] = (uint8_t)(v > thr);                                                                                     \
+    if (off == 0.0f) { /* hi == lo == thr: one count for the three */                                               \
+        int ones = 0;                                                                                                  \
+        _Pragma("omp simd reduction(+ : ones)") for (int y = (y0); y < (y1); y++)                                       \
+        {                                                                                                              \
+            float v = w0 * p0[y] + w1 * p1[y] + w2 * p2[y] + w3 * p3[y];                                               \
+            ones += v > thr;                                                                                           \
+            m[y] = (uint8_t)(v > thr);                                                                                 \
+        }                                                                                                              \
+        ia += ones, ib += ones, ic += ones;                                                                            \
+    } else {                                                                                                           \
+        _Pragma("omp simd reduction(+ : ia, ib, ic)") for (int y = (y0); y < (y1); y++)                                 \
+        {                                                                                                              \
+            float v = w0 * p0[y] + w1 * p1[y] + w2 * p2[y] + w3 * p3[y];                                               \
+            ia += v > hi;                                                                                              \
+            ib += v > lo;                                                                                              \
+            ic += v > thr;                                                                                             \
+            m[y] = (uint8_t)(v > thr);                                                                                 \
+        }                                                                                                              \
     }
 
 /* The runs of output rows of the columns reading from low-res column c0 on (codes widened

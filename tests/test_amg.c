@@ -89,8 +89,8 @@ static void builders_equal(const sam_rle_builder *a, const sam_rle_builder *b)
 START_TEST(test_rle_columns)
 {
     uint32_t seed = 12345;
-    uint8_t m[300];
-    for (int n = 1; n <= 300; n += n < 70 ? 1 : 23)
+    uint8_t m[1300]; /* up to 1300: several batches of changes in one column */
+    for (int n = 1; n <= 1300; n += n < 70 ? 1 : 23)
         for (int style = 0; style < 4; style++) {
             int mean = style == 0 ? 1 : style == 1 ? 3 : style == 2 ? 40 : 1000; /* run lengths */
             uint8_t v = (uint8_t)(n & 1);

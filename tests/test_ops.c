@@ -458,10 +458,14 @@ static void run_fold_out(const char *attrs, sam_tensor *in, int n_in, sam_tensor
 
 /* Two attention_fold_out nodes projecting through their LayerNorms (project=1, then 2
  * on the first one's output), as the fusion pass chains them in the mask decoder: the
- * second aux must be the transposed conv of the second output, computed plainly. */
+ * second aux must be the transposed conv of the second output, computed plainly. Run
+ * with a few channels, and with the decoder's 64 and SAM 2's addend (a square grid of
+ * tokens), which take the kernel's one-pass pixels. */
 START_TEST(test_fold_projection_chain)
 {
-    enum { B = 3, N = 300, T = 5, C = 16, D = 24, OC = 6, K = 2, E = OC * K * K, HEADS = 2 };
+    const int with_addend = _i;
+    enum { B = 3, T = 5, C = 16, D = 24, K = 2, HEADS = 2 };
+    const int64_t N = with_addend ? 100 : 300, side = 10, OC = with_addend ? 64 : 6, E = OC * K * K;
     sam_tensor in1[10] = {random_tensor(3, (int64_t[]){1, N, C}, 1), random_tensor(3, (int64_t[]){B, T, C}, 2), random_tensor(3, (int64_t[]){B, T, C}, 3),
                           random_tensor(2, (int64_t[]){D, C}, 4),     random_tensor(1, (int64_t[]){D}, 5),        random_tensor(3, (int64_t[]){1, N, D}, 6),
                           random_tensor(1, (int64_t[]){D}, 7),        random_tensor(1, (int64_t[]){D}, 8),        random_tensor(4, (int64_t[]){D, OC, K, K}, 9),
@@ -469,27 +473,36 @@ START_TEST(test_fold_projection_chain)
     sam_tensor y1 = {.name = "y1"}, aux1 = {.name = "aux1", .ndim = 3, .shape = {B, N, E}};
     run_fold_out("num_heads=2 residual=1 norm=1 project=1", in1, 10, &y1, &aux1);
     /* the second fold: its ln_weight is the first one's scale, its residual the first output */
-    sam_tensor in2[15] = {y1, random_tensor(2, (int64_t[]){C, D}, 11), random_tensor(1, (int64_t[]){C}, 12), random_tensor(3, (int64_t[]){B, T, C}, 13),
+    sam_tensor in2[16] = {y1, random_tensor(2, (int64_t[]){C, D}, 11), random_tensor(1, (int64_t[]){C}, 12), random_tensor(3, (int64_t[]){B, T, C}, 13),
                           random_tensor(3, (int64_t[]){B, T, C}, 14), random_tensor(2, (int64_t[]){D, C}, 15), random_tensor(1, (int64_t[]){D}, 16), y1,
-                          in1[9], random_tensor(1, (int64_t[]){D}, 17), in1[8], aux1, random_tensor(1, (int64_t[]){OC}, 18),
-                          random_tensor(1, (int64_t[]){OC}, 19), random_tensor(1, (int64_t[]){OC}, 20)};
+                          in1[9], random_tensor(1, (int64_t[]){D}, 17), in1[8], aux1, random_tensor(1, (int64_t[]){OC}, 18)};
+    int n2 = 13;
+    if (with_addend) in2[n2++] = random_tensor(4, (int64_t[]){B, side * K, side * K, OC}, 21);
+    in2[n2++] = random_tensor(1, (int64_t[]){OC}, 19);
+    in2[n2++] = random_tensor(1, (int64_t[]){OC}, 20);
     sam_tensor y2 = {.name = "y2"}, aux2 = {.name = "aux2", .ndim = 3, .shape = {B, N, E}};
-    run_fold_out("num_heads=2 residual=1 norm=1 project=2 up_activation=1", in2, 15, &y2, &aux2);
-    const float *w = in1[8].data, *y = y2.data;
-    float px[E];
+    run_fold_out(with_addend ? "num_heads=2 residual=1 norm=1 project=2 up_activation=1 up_addend=1" : "num_heads=2 residual=1 norm=1 project=2 up_activation=1",
+                 in2, n2, &y2, &aux2);
+    const float *w = in1[8].data, *y = y2.data, *addend = with_addend ? in2[13].data : NULL;
+    float *px = malloc(sizeof(float) * (size_t)E);
     double worst = 0;
     for (int64_t p = 0; p < B * N; p++) {
         for (int64_t e = 0; e < E; e++) {
             double acc = 0;
             for (int64_t j = 0; j < D; j++) acc += (double)y[p * D + j] * w[(j * OC + e % OC) * K * K + e / OC];
+            if (addend) { /* output pixel (2 iy + ky, 2 ix + kx) of token (iy, ix) */
+                int64_t b = p / N, n = p % N, k = e / OC, oy = n / side * K + k / K, ox = n % side * K + k % K;
+                acc += addend[((b * side * K + oy) * side * K + ox) * OC + e % OC];
+            }
             px[e] = (float)acc;
         }
-        sam_pixels_epilogue(px, K * K, OC, in2[12].data, in2[13].data, in2[14].data, 1e-6f, ACT_GELU);
+        sam_pixels_epilogue(px, K * K, OC, in2[12].data, in2[n2 - 2].data, in2[n2 - 1].data, 1e-6f, ACT_GELU);
         for (int64_t e = 0; e < E; e++) worst = fmax(worst, fabs(px[e] - ((float *)aux2.data)[p * E + e]));
     }
     ck_assert_msg(worst <= 1e-4, "the chained projection differs from the conv of the output by %.3g", worst);
+    free(px);
     for (int k = 0; k < 10; k++) free(in1[k].data);
-    for (int k = 1; k < 15; k++)
+    for (int k = 1; k < n2; k++)
         if (k != 7 && k != 8 && k != 10 && k != 11) free(in2[k].data);
     free(y1.data), free(aux1.data), free(y2.data), free(aux2.data);
 }
@@ -530,7 +543,7 @@ int main(void)
     tcase_add_test(tc, test_resize_values);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_gemm_tiles);
-    tcase_add_test(tc, test_fold_projection_chain);
+    tcase_add_loop_test(tc, test_fold_projection_chain, 0, 2);
     suite_add_tcase(s, tc);
     int rc = run_suite(s);
     sam_pool_destroy(pool);
