@@ -242,24 +242,26 @@ int64_t sam_rle_area(const sam_rle *r)
     return a;
 }
 
+/* pycocotools' string: each count (from the third on, less the count two before it) in
+ * 5-bit groups, low first, 0x20 on every group but the last, 48 added. A group is the
+ * last when what is left is its sign extension; that test is computed, not branched on:
+ * a ragged mask's deltas change sign at random, and the branch cost three times the loop. */
 char *sam_rle_to_coco(const sam_rle *r)
 {
     char *s = malloc((size_t)r->n_counts * 7 + 1);
     if (!s) return NULL;
-    size_t p = 0;
+    char *p = s;
     for (int i = 0; i < r->n_counts; i++) {
-        long x = (long)r->counts[i];
-        if (i > 2) x -= (long)r->counts[i - 2];
-        int more = 1;
-        while (more) {
-            long c = x & 0x1f;
+        long x = (long)r->counts[i] - (i > 2 ? (long)r->counts[i - 2] : 0);
+        for (;;) {
+            long group = x & 0x1f;
             x >>= 5;
-            more = (c & 0x10) ? x != -1 : x != 0;
-            if (more) c |= 0x20;
-            s[p++] = (char)(c + 48);
+            int more = x != -((group >> 4) & 1);
+            *p++ = (char)(group + (more << 5) + 48);
+            if (!more) break;
         }
     }
-    s[p] = 0;
+    *p = 0;
     return s;
 }
 

@@ -108,6 +108,20 @@ START_TEST(test_rle_columns)
             for (int i = 0; i < n; i++)
                 if (m[i]) l = i, f = f < 0 ? i : f;
             builders_equal(&fast, &slow);
+            /* its COCO string decodes to the same counts (deltas of every sign and size) */
+            sam_rle whole, back;
+            sam_error err = {0};
+            sam_rle_builder fin = {0};
+            sam_rle_add(&fin, 1, 5);
+            builder_by_pixels(&fin, m, n);
+            ck_assert_int_eq(sam_rle_finish(&fin, n + 5, 1, &whole, &err), SAM_OK);
+            char *coco = sam_rle_to_coco(&whole);
+            ck_assert_int_eq(sam_rle_from_coco(coco, n + 5, 1, &back, &err), SAM_OK);
+            ck_assert_int_eq(back.n_counts, whole.n_counts);
+            ck_assert_mem_eq(back.counts, whole.counts, sizeof *back.counts * (size_t)whole.n_counts);
+            free(coco);
+            sam_rle_free(&back);
+            sam_rle_free(&whole);
             ck_assert_int_eq(first, f);
             ck_assert_int_eq(last, l);
             for (int cut = 0; cut <= n; cut += 1 + n / 7) {
