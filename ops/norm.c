@@ -194,40 +194,11 @@ SAM_MULTIVERSION void sam_softmax_row(float *restrict x, int64_t n)
     for (int64_t k = 0; k < n; k++) x[k] *= inv;
 }
 
-/* The same for a fixed number of columns (a click's 8 query rows, padded): the maxima and
- * sums stay in one register through the rows, where with a run-time count they went
- * through memory on every row. */
-static inline __attribute__((always_inline)) void softmax_columns_fixed(float *restrict s, int64_t n, const int cols, float scale, float *restrict m,
-                                                                       float *restrict sums, float *restrict alpha)
+/* One step of an online column softmax: n more rows of `cols` scores, their maxima folded
+ * into m, sums rescaled by alpha. */
+static inline __attribute__((always_inline)) void softmax_columns_core(float *restrict s, int64_t n, int64_t cols, float scale, float *restrict m,
+                                                                      float *restrict sums, float *restrict alpha)
 {
-    float mx[16], sm[16], al[16];
-    for (int r = 0; r < cols; r++) mx[r] = al[r] = m[r];
-    for (int64_t i = 0; i < n; i++)
-        for (int r = 0; r < cols; r++) mx[r] = s[i * cols + r] > mx[r] ? s[i * cols + r] : mx[r];
-    for (int r = 0; r < cols; r++) {
-        al[r] = al[r] == -INFINITY ? 0.0f : sam_expf((al[r] - mx[r]) * scale);
-        sm[r] = sums[r] * al[r];
-    }
-    for (int64_t i = 0; i < n; i++)
-        for (int r = 0; r < cols; r++) {
-            float e = sam_expf((s[i * cols + r] - mx[r]) * scale);
-            s[i * cols + r] = e;
-            sm[r] += e;
-        }
-    for (int r = 0; r < cols; r++) m[r] = mx[r], sums[r] = sm[r], alpha[r] = al[r];
-}
-
-SAM_MULTIVERSION void sam_softmax_columns_step(float *restrict s, int64_t n, int64_t cols, float scale, float *restrict m,
-                                              float *restrict sums, float *restrict alpha)
-{
-    if (cols == 8) {
-        softmax_columns_fixed(s, n, 8, scale, m, sums, alpha);
-        return;
-    }
-    if (cols == 16) {
-        softmax_columns_fixed(s, n, 16, scale, m, sums, alpha);
-        return;
-    }
     for (int64_t r = 0; r < cols; r++) alpha[r] = m[r];
     for (int64_t i = 0; i < n; i++)
         for (int64_t r = 0; r < cols; r++) m[r] = s[i * cols + r] > m[r] ? s[i * cols + r] : m[r];
@@ -241,6 +212,29 @@ SAM_MULTIVERSION void sam_softmax_columns_step(float *restrict s, int64_t n, int
             s[i * cols + r] = e;
             sums[r] += e;
         }
+}
+
+/* For a click's 8 query rows (or 16, padded) the core runs on local copies at a constant
+ * count: the maxima and sums then stay in one register through the rows, where through the
+ * caller's arrays they went through memory on every row. */
+static inline __attribute__((always_inline)) void softmax_columns_fixed(float *restrict s, int64_t n, const int cols, float scale, float *restrict m,
+                                                                       float *restrict sums, float *restrict alpha)
+{
+    float mx[16], sm[16], al[16];
+    for (int r = 0; r < cols; r++) mx[r] = m[r], sm[r] = sums[r];
+    softmax_columns_core(s, n, cols, scale, mx, sm, al);
+    for (int r = 0; r < cols; r++) m[r] = mx[r], sums[r] = sm[r], alpha[r] = al[r];
+}
+
+SAM_MULTIVERSION void sam_softmax_columns_step(float *restrict s, int64_t n, int64_t cols, float scale, float *restrict m,
+                                              float *restrict sums, float *restrict alpha)
+{
+    if (cols == 8)
+        softmax_columns_fixed(s, n, 8, scale, m, sums, alpha);
+    else if (cols == 16)
+        softmax_columns_fixed(s, n, 16, scale, m, sums, alpha);
+    else
+        softmax_columns_core(s, n, cols, scale, m, sums, alpha);
 }
 
 static void softmax_rows(void *p, int64_t begin, int64_t end)

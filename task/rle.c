@@ -108,15 +108,11 @@ void sam_rle_add_column_span(sam_rle_builder *b, const uint8_t *m, int n, int *f
             k = 0;
         }
     }
+    /* k < SCAN_BATCH here, and the tail's at most 31 changes fit in pos */
     for (; i < n; i++)
         if (m[i] != m[i - 1]) {
             pos[k++] = i;
             if (first_change < 0) first_change = i;
-            if (k >= SCAN_BATCH) {
-                changes += k;
-                store_changes(b, pos, k, &len, &prev);
-                k = 0;
-            }
         }
     changes += k;
     int last_change = k ? pos[k - 1] : prev;
@@ -149,9 +145,7 @@ void sam_rle_add_builder(sam_rle_builder *b, const sam_rle_builder *more)
         b->n += rest;
         b->cur = (uint8_t)((more->n - 1) & 1);
         b->len = more->counts[more->n - 1];
-        i = more->n;
     }
-    for (; i < more->n; i++) sam_rle_add(b, (uint8_t)(i & 1), more->counts[i]);
     sam_rle_add(b, more->cur, more->len);
 }
 
