@@ -35,6 +35,8 @@ void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_r
  * PORTABLE is OpenBLAS, or the plain C tile for strides sgemm cannot express. */
 typedef enum { SAM_TILES_PORTABLE, SAM_TILES_AVX2, SAM_TILES_AVX512 } sam_gemm_tiles_path;
 extern sam_gemm_tiles_path sam_gemm_tiles_cap;
+/* the path sam_gemm_tiles takes on this CPU, under the cap */
+sam_gemm_tiles_path sam_gemm_tiles_best(void);
 
 /* Weights W[N, K] (a linear layer's checkpoint layout) repacked for products with a few
  * rows (SAM_FEW_ROWS or fewer: a prompt's tokens): W^T in panels of SAM_PANEL_COLS

@@ -242,6 +242,11 @@ static sam_gemm_tiles_path tiles_path(void)
     return (sam_gemm_tiles_path)(cpu_best < (int)sam_gemm_tiles_cap ? cpu_best : (int)sam_gemm_tiles_cap);
 }
 
+sam_gemm_tiles_path sam_gemm_tiles_best(void)
+{
+    return tiles_path();
+}
+
 void sam_gemm_tiles(int64_t M, int64_t N, int64_t K, const float *A, int64_t a_row_stride, int64_t a_col_stride, const float *B,
                     int64_t ldb, float *C, int64_t ldc, bool accumulate)
 {

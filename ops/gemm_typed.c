@@ -29,7 +29,10 @@ static void make_bf16_text(void)
 
 const char *sam_precision_kernels(sam_weight_precision p)
 {
-    if (p == SAM_PRECISION_F32) return "f32: OpenBLAS sgemm and sam-rt's f32 kernels";
+    if (p == SAM_PRECISION_F32)
+        return sam_gemm_tiles_best() == SAM_TILES_AVX512 ? "f32: sam-rt's AVX-512 tiles (products of many rows on W packed in 64-column panels, "
+                                                           "attention and the decoder), OpenBLAS sgemm for the rest (convolutions, a few small products)"
+                                                         : "f32: OpenBLAS sgemm and sam-rt's f32 kernels";
     if (p == SAM_PRECISION_BF16)
         return !sam_reduced_kernel_available(SAM_BF16) ? "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS "
                                                          "sgemm); this CPU has no AVX-512, or SAMRT_PORTABLE_GEMM is set"
@@ -37,6 +40,18 @@ const char *sam_precision_kernels(sam_weight_precision p)
     return sam_reduced_kernel_available(SAM_I8) ? "q8: AVX512-VNNI kernel (vpdpbusd on u8 activation rows and int8 W packed in 32-column panels, int32 sums)"
                                                 : "q8: portable path (activation rows quantized to u8, integer levels widened to f32, OpenBLAS "
                                                   "sgemm, exact integer sums below 2^24); this CPU has no AVX512-VNNI, or SAMRT_PORTABLE_GEMM is set";
+}
+
+/* f32 weights against many rows: W in 64-column panels, packed once per run of a node,
+ * and our register tiles (gemm_tiles.c) on CPUs with AVX-512. OpenBLAS picks its kernels
+ * from a table of CPU models and from OPENBLAS_CORETYPE: where it runs its AVX-512 ones
+ * the tiles match them (the hiera_t encoder 0.93 s either way on a Zen 5 VM), and where it
+ * runs its AVX2 ones on an AVX-512 CPU (that VM sets OPENBLAS_CORETYPE=Haswell; a CPU
+ * newer than its table) the tiles take the encoders from 1.40 to 1.04 s (hiera_t) and
+ * from 9.7 to 6.6 s (hiera_l). Elsewhere sgemm multiplies W as it is. */
+int sam_typed_f32_panels(const sam_tensor *w, int rounds)
+{
+    return rounds && w->dtype == SAM_F32 && w->ndim == 2 && sam_gemm_tiles_best() == SAM_TILES_AVX512;
 }
 
 /* the AVX-512 kernel takes the product (2-D weights, i8 scaled per row) */
@@ -153,6 +168,7 @@ void sam_panels_pack_weight(sam_pool *pool, const sam_tensor *w, float *panels)
 size_t sam_typed_wide_floats(const sam_tensor *w, int rounds)
 {
     if (rounds && kernel_for(w)) return sam_reduced_packed_floats(w);
+    if (sam_typed_f32_panels(w, rounds)) return sam_panels_floats(w->shape[0], w->shape[1]);
     return sam_dtype_is_reduced(w->dtype) ? (size_t)sam_numel(w) : 0;
 }
 
@@ -176,6 +192,10 @@ SAM_MULTIVERSION static void widen_range(void *p, int64_t begin, int64_t end)
 
 void sam_typed_widen(sam_pool *pool, const sam_tensor *w, int rounds, float *wide)
 {
+    if (sam_typed_f32_panels(w, rounds)) {
+        sam_panels_pack(pool, sam_f32(w), w->shape[0], w->shape[1], wide);
+        return;
+    }
     if (!sam_dtype_is_reduced(w->dtype)) return;
     if (rounds && kernel_for(w)) {
         sam_reduced_pack(pool, w, wide);
@@ -204,6 +224,10 @@ SAM_MULTIVERSION static void scale_rows(float *restrict c, int64_t ldc, int64_t 
 void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, const float *wide, int64_t n0,
                        int rounds, const float *bias, float *C, int64_t ldc, float *scratch)
 {
+    if (sam_typed_f32_panels(w, rounds)) {
+        sam_gemm_panels(M, n0, N, K, A, lda, wide, bias, C, ldc);
+        return;
+    }
     if (!sam_dtype_is_reduced(w->dtype)) {
         sam_gemm_nt_serial(M, N, K, A, lda, (const float *)w->data + n0 * K, K, bias, C, ldc);
         return;

@@ -75,6 +75,9 @@ void sam_weight_widen(const sam_tensor *w, float *dst);
  * says for the node's input: weight-only products widen to f32 on every CPU, as sgemm
  * then multiplies them faster than a kernel widening in registers. */
 size_t sam_typed_wide_floats(const sam_tensor *w, int rounds);
+/* 1 when the products of an f32 W with rows that many (`rounds`, as for reduced weights)
+ * run on W's panels packed into wide (gemm_typed.c says when and why). */
+int sam_typed_f32_panels(const sam_tensor *w, int rounds);
 void sam_typed_widen(sam_pool *pool, const sam_tensor *w, int rounds, float *wide);
 
 /* W's panels for the few-rows products (sam_panels_pack of ops/gemm.h) from a weight of
@@ -87,7 +90,8 @@ void sam_panels_pack_weight(sam_pool *pool, const sam_tensor *w, float *panels);
 size_t sam_gemm_typed_scratch(const sam_tensor *w, int64_t K);
 /* C[M,N] = A[M,K] W[n0 : n0 + N, :]^T (+ bias[N]) on the calling thread, for W [*, K] of
  * any dtype (i8 with per-row scales) widened into wide, the activations rounded when
- * `rounds`; f32 goes straight to sgemm. */
+ * `rounds`; f32 goes to our tiles on its panels in wide when sam_typed_f32_panels says
+ * so (n0 then a multiple of SAM_PANEL_COLS), else straight to sgemm. */
 void sam_gemm_nt_typed(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const sam_tensor *w, const float *wide, int64_t n0,
                        int rounds, const float *bias, float *C, int64_t ldc, float *scratch);
 /* The same split by rows over the pool, with sam_gemm_typed_scratch floats per thread. */

@@ -50,12 +50,12 @@ SAM_KERNEL static void linear_fast(const sam_kernel_args *a)
         sam_gemm_panels_pool(a->pool, M, N, K, sam_f32(a->in[0]), K, a->cache, bias, sam_f32(a->out), N);
         return;
     }
-    if (!sam_dtype_is_reduced(w->dtype)) {
+    int rounds = sam_typed_rounds_rows(a->in[0]);
+    if (!sam_dtype_is_reduced(w->dtype) && !sam_typed_f32_panels(w, rounds)) {
         sam_gemm_nt(a->pool, M, N, K, sam_f32(a->in[0]), K, sam_f32(w), K, bias, sam_f32(a->out), N);
         return;
     }
     float *wide = a->workspace;
-    int rounds = sam_typed_rounds_rows(a->in[0]);
     sam_typed_widen(a->pool, w, rounds, wide);
     sam_gemm_nt_typed_pool(a->pool, M, N, K, sam_f32(a->in[0]), K, w, wide, rounds, bias, sam_f32(a->out), N, wide + sam_typed_wide_floats(w, rounds));
 }

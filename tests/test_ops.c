@@ -286,6 +286,17 @@ START_TEST(test_fast_matches_reference)
 }
 END_TEST
 
+/* Every case again on the products of a CPU without AVX-512 (and, on one, again as it
+ * is): f32 weights against many rows then go to sgemm, not to our tiles on W's panels,
+ * and the decoder's tiles take their AVX2 path. */
+START_TEST(test_fast_matches_reference_without_avx512)
+{
+    sam_gemm_tiles_cap = SAM_TILES_AVX2;
+    check_case(&cases[_i], _i);
+    sam_gemm_tiles_cap = SAM_TILES_AVX512;
+}
+END_TEST
+
 /* The ops that read bf16 and i8 weights as stored: every case of theirs again with
  * such weights, the reference kernel rounding activations the same way. */
 START_TEST(test_typed_weights_match_reference)
@@ -538,6 +549,7 @@ int main(void)
     TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_fast_matches_reference, 0, (int)(sizeof cases / sizeof *cases));
+    tcase_add_loop_test(tc, test_fast_matches_reference_without_avx512, 0, (int)(sizeof cases / sizeof *cases));
     tcase_add_test(tc, test_typed_weights_match_reference);
     tcase_add_test(tc, test_every_op_has_cases);
     tcase_add_test(tc, test_reference_values);

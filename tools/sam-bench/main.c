@@ -136,6 +136,7 @@ static int bench_encoder(const char *model_path, const char *config_path, int n_
     printf("threads          %d\n", n_threads);
     printf("sgemm            %.1f GFLOP/s (OpenBLAS %s kernels, %dx%d, %d threads)\n", sgemm, openblas_get_corename(), sgemm_n, sgemm_n,
            n_threads);
+    printf("products         %s\n", sam_precision_kernels(r.precision));
     printf("encoder          %.3f s (best of %d), %.1f GFLOP, %.1f GFLOP/s\n", r.seconds, runs, r.flops * 1e-9, gflops);
     printf("encoder/sgemm    %.2f\n", gflops / sgemm);
     printf("weights          %.1f MiB (mmapped)\n", (double)r.weight_bytes / (1 << 20));
