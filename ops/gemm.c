@@ -2,8 +2,10 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 /* OpenBLAS chooses its kernels when it is loaded, from a table of CPU models. Debian 12's
@@ -68,6 +70,22 @@ static void gemm_task(void *p, int task, int thread)
     int64_t r0 = (int64_t)task * j->rows_per_task;
     int64_t rows = j->M - r0 < j->rows_per_task ? j->M - r0 : j->rows_per_task;
     sam_gemm_nt_serial(rows, j->N, j->K, j->A + r0 * j->lda, j->lda, j->B, j->ldb, j->bias, j->C + r0 * j->ldc, j->ldc);
+}
+
+static bool blas_avx512;
+static pthread_once_t blas_core_once = PTHREAD_ONCE_INIT;
+
+static void read_blas_core(void)
+{
+    static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids"};
+    const char *core = openblas_get_corename();
+    for (size_t i = 0; core && i < sizeof avx512 / sizeof *avx512; i++) blas_avx512 |= strcasecmp(core, avx512[i]) == 0;
+}
+
+bool sam_blas_avx512_kernels(void)
+{
+    pthread_once(&blas_core_once, read_blas_core);
+    return blas_avx512;
 }
 
 int sam_gemm_threads(const sam_pool *pool, int64_t M, int64_t N, int64_t K)

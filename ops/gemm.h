@@ -12,6 +12,9 @@
 /* C = A B (A^T, B^T when asked) + beta C: OpenBLAS on the calling thread alone. */
 void sam_blas_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc);
+/* True when OpenBLAS runs its AVX-512 kernels (it picks them from its table of CPU
+ * models, or from OPENBLAS_CORETYPE). */
+bool sam_blas_avx512_kernels(void);
 /* The threads a product of M x N x K is worth splitting over: 1 below 2^20 multiply-adds,
  * where waking the pool (~80 us here) costs more than the product saves. */
 int sam_gemm_threads(const sam_pool *pool, int64_t M, int64_t N, int64_t K);

@@ -30,9 +30,12 @@ static void make_bf16_text(void)
 const char *sam_precision_kernels(sam_weight_precision p)
 {
     if (p == SAM_PRECISION_F32)
-        return sam_gemm_tiles_best() == SAM_TILES_AVX512 ? "f32: sam-rt's AVX-512 tiles (products of many rows on W packed in 64-column panels, "
-                                                           "attention and the decoder), OpenBLAS sgemm for the rest (convolutions, a few small products)"
-                                                         : "f32: OpenBLAS sgemm and sam-rt's f32 kernels";
+        return sam_gemm_tiles_best() != SAM_TILES_AVX512 ? "f32: OpenBLAS sgemm and sam-rt's f32 kernels"
+               : sam_blas_avx512_kernels()                ? "f32: OpenBLAS sgemm on its AVX-512 kernels for linear layers and convolutions, "
+                                                            "sam-rt's AVX-512 tiles for attention and the decoder"
+                                                          : "f32: sam-rt's AVX-512 tiles (linear layers on W packed in 64-column panels, "
+                                                            "attention, the decoder), OpenBLAS sgemm for convolutions (its kernels here are "
+                                                            "not its AVX-512 ones)";
     if (p == SAM_PRECISION_BF16)
         return !sam_reduced_kernel_available(SAM_BF16) ? "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS "
                                                          "sgemm); this CPU has no AVX-512, or SAMRT_PORTABLE_GEMM is set"
@@ -42,16 +45,18 @@ const char *sam_precision_kernels(sam_weight_precision p)
                                                   "sgemm, exact integer sums below 2^24); this CPU has no AVX512-VNNI, or SAMRT_PORTABLE_GEMM is set";
 }
 
-/* f32 weights against many rows: W in 64-column panels, packed once per run of a node,
- * and our register tiles (gemm_tiles.c) on CPUs with AVX-512. OpenBLAS picks its kernels
- * from a table of CPU models and from OPENBLAS_CORETYPE: where it runs its AVX-512 ones
- * the tiles match them (the hiera_t encoder 0.93 s either way on a Zen 5 VM), and where it
- * runs its AVX2 ones on an AVX-512 CPU (that VM sets OPENBLAS_CORETYPE=Haswell; a CPU
- * newer than its table) the tiles take the encoders from 1.40 to 1.04 s (hiera_t) and
- * from 9.7 to 6.6 s (hiera_l). Elsewhere sgemm multiplies W as it is. */
+/* f32 weights against many rows, on a CPU with AVX-512 where OpenBLAS runs other kernels
+ * than its AVX-512 ones (OPENBLAS_CORETYPE set so, or a CPU newer than its table): W in
+ * 64-column panels, packed once per run of a node, and our register tiles (gemm_tiles.c).
+ * On a Zen 5 VM that sets OPENBLAS_CORETYPE=Haswell they take the hiera_t encoder from
+ * 1.59-1.76 s to 1.05-1.07 s; against OpenBLAS's AVX-512 kernels they are 0-6% slower
+ * (hiera_t 0.99-1.08 s against 0.98-1.02 s), so those keep their products. */
+bool sam_f32_panels_always;
+
 int sam_typed_f32_panels(const sam_tensor *w, int rounds)
 {
-    return rounds && w->dtype == SAM_F32 && w->ndim == 2 && sam_gemm_tiles_best() == SAM_TILES_AVX512;
+    return rounds && w->dtype == SAM_F32 && w->ndim == 2 && sam_gemm_tiles_best() == SAM_TILES_AVX512 &&
+           (sam_f32_panels_always || !sam_blas_avx512_kernels());
 }
 
 /* the AVX-512 kernel takes the product (2-D weights, i8 scaled per row) */

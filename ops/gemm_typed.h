@@ -17,6 +17,7 @@
 #ifndef SAMRT_GEMM_TYPED_H
 #define SAMRT_GEMM_TYPED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -78,6 +79,8 @@ size_t sam_typed_wide_floats(const sam_tensor *w, int rounds);
 /* 1 when the products of an f32 W with rows that many (`rounds`, as for reduced weights)
  * run on W's panels packed into wide (gemm_typed.c says when and why). */
 int sam_typed_f32_panels(const sam_tensor *w, int rounds);
+/* tests: the panels on every AVX-512 CPU, whatever kernels OpenBLAS runs */
+extern bool sam_f32_panels_always;
 void sam_typed_widen(sam_pool *pool, const sam_tensor *w, int rounds, float *wide);
 
 /* W's panels for the few-rows products (sam_panels_pack of ops/gemm.h) from a weight of

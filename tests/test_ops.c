@@ -286,6 +286,16 @@ START_TEST(test_fast_matches_reference)
 }
 END_TEST
 
+/* Every case again with f32 linear layers on our tiles, as where OpenBLAS does not run its
+ * AVX-512 kernels (on such a CPU, and with them, the first pass took sgemm) */
+START_TEST(test_fast_matches_reference_f32_panels)
+{
+    sam_f32_panels_always = true;
+    check_case(&cases[_i], _i);
+    sam_f32_panels_always = false;
+}
+END_TEST
+
 /* Every case again on the products of a CPU without AVX-512 (and, on one, again as it
  * is): f32 weights against many rows then go to sgemm, not to our tiles on W's panels,
  * and the decoder's tiles take their AVX2 path. */
@@ -549,6 +559,7 @@ int main(void)
     TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_fast_matches_reference, 0, (int)(sizeof cases / sizeof *cases));
+    tcase_add_loop_test(tc, test_fast_matches_reference_f32_panels, 0, (int)(sizeof cases / sizeof *cases));
     tcase_add_loop_test(tc, test_fast_matches_reference_without_avx512, 0, (int)(sizeof cases / sizeof *cases));
     tcase_add_test(tc, test_typed_weights_match_reference);
     tcase_add_test(tc, test_every_op_has_cases);
