@@ -186,15 +186,17 @@ static sam_status resize_antialiased(const sam_task *t, const uint8_t *rgb, int 
         st = tx && ty && rows ? sam_fail(err, SAM_ERR_INVALID_ARG, "bad image stride") : sam_fail(err, SAM_ERR_NOMEM, "out of memory resizing the image");
         goto done;
     }
+    float value[256]; /* pixel / divide, the float image torch resizes: one division per level, not per tap */
+    for (int v = 0; v < 256; v++) value[v] = (float)v / t->divide;
     for (int y = 0; y < h; y++) {
         const uint8_t *src = rgb + (size_t)y * stride;
         for (int x = 0; x < size; x++) {
             const aa_tap *k = &tx[x];
-            for (int c = 0; c < 3; c++) {
-                float acc = 0;
-                for (int j = 0; j < k->count; j++) acc += k->w[j] * ((float)src[(size_t)(k->first + j) * 3 + c] / t->divide);
-                rows[((size_t)c * h + y) * size + x] = acc;
-            }
+            const uint8_t *px = src + (size_t)k->first * 3;
+            float acc[3] = {0, 0, 0};
+            for (int j = 0; j < k->count; j++)
+                for (int c = 0; c < 3; c++) acc[c] += k->w[j] * value[px[3 * j + c]];
+            for (int c = 0; c < 3; c++) rows[((size_t)c * h + y) * size + x] = acc[c];
         }
     }
     for (int c = 0; c < 3; c++)
