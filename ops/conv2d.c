@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "gemm_typed.h"
 #include "op_util.h"
 
 enum { CONV_BLOCK = 128 }; /* output pixels per im2col block */
@@ -54,12 +55,20 @@ static int is_pointwise(const conv_dims *d)
     return d->KH == 1 && d->KW == 1 && d->stride == 1 && d->pad == 0 && !d->channels_first;
 }
 
+/* Many output pixels where the linear layers take our tiles: W [O, C * KH * KW] in their
+ * panels too, packed once per run at the workspace's start. */
+static size_t conv_panels_floats(const conv_dims *d)
+{
+    int64_t npix = d->B * d->OH * d->OW;
+    return npix > SAM_TYPED_FEW_ROWS && sam_f32_panels_wanted() ? sam_panels_floats(d->O, d->C * d->KH * d->KW) : 0;
+}
+
 static size_t conv2d_workspace(const sam_node *node, const sam_tensor *const *in, const sam_tensor *out, int n_threads)
 {
     (void)out;
     conv_dims d = conv_get_dims(node, in[0], in[1]);
-    if (is_pointwise(&d)) return 0;
-    return (size_t)n_threads * CONV_BLOCK * (size_t)(d.C * d.KH * d.KW) * sizeof(float);
+    size_t cols = is_pointwise(&d) ? 0 : (size_t)n_threads * CONV_BLOCK * (size_t)(d.C * d.KH * d.KW);
+    return (conv_panels_floats(&d) + cols) * sizeof(float);
 }
 
 SAM_KERNEL static void conv2d_reference(const sam_kernel_args *a)
@@ -86,7 +95,16 @@ SAM_KERNEL static void conv2d_reference(const sam_kernel_args *a)
 typedef struct {
     const sam_kernel_args *a;
     conv_dims d;
+    const float *panels; /* W's, or NULL: sgemm */
+    float *cols;         /* the threads' im2col blocks */
 } conv_ctx;
+
+static void conv_product(const conv_ctx *c, int64_t rows, int64_t K, const float *A, float *C)
+{
+    const float *bias = c->a->n_in == 3 ? sam_f32(c->a->in[2]) : NULL;
+    if (c->panels) sam_gemm_panels(rows, 0, c->d.O, K, A, K, c->panels, bias, C, c->d.O);
+    else sam_gemm_nt_serial(rows, c->d.O, K, A, K, sam_f32(c->a->in[1]), K, bias, C, c->d.O);
+}
 
 static void conv_block_task(void *p, int task, int thread)
 {
@@ -95,7 +113,11 @@ static void conv_block_task(void *p, int task, int thread)
     const float *x = sam_f32(c->a->in[0]);
     int64_t K = d.C * d.KH * d.KW, npix = d.B * d.OH * d.OW;
     int64_t p0 = (int64_t)task * CONV_BLOCK, rows = npix - p0 < CONV_BLOCK ? npix - p0 : CONV_BLOCK;
-    float *col = (float *)c->a->workspace + (size_t)thread * CONV_BLOCK * (size_t)K;
+    if (is_pointwise(&d)) {
+        conv_product(c, rows, K, x + p0 * K, sam_f32(c->a->out) + p0 * d.O);
+        return;
+    }
+    float *col = c->cols + (size_t)thread * CONV_BLOCK * (size_t)K;
     for (int64_t r = 0; r < rows; r++) {
         int64_t pix = p0 + r, n = pix / (d.OH * d.OW), oh = pix / d.OW % d.OH, ow = pix % d.OW;
         float *dst = col + r * K;
@@ -109,17 +131,21 @@ static void conv_block_task(void *p, int task, int thread)
             }
         }
     }
-    sam_gemm_nt_serial(rows, d.O, K, col, K, sam_f32(c->a->in[1]), K, c->a->n_in == 3 ? sam_f32(c->a->in[2]) : NULL,
-                       sam_f32(c->a->out) + p0 * d.O, d.O);
+    conv_product(c, rows, K, col, sam_f32(c->a->out) + p0 * d.O);
 }
 
 SAM_KERNEL static void conv2d_fast(const sam_kernel_args *a)
 {
-    conv_ctx c = {a, conv_get_dims(a->node, a->in[0], a->in[1])};
-    const float *bias = a->n_in == 3 ? sam_f32(a->in[2]) : NULL;
+    conv_ctx c = {a, conv_get_dims(a->node, a->in[0], a->in[1]), NULL, a->workspace};
     int64_t npix = c.d.B * c.d.OH * c.d.OW;
-    if (is_pointwise(&c.d)) {
-        sam_gemm_nt(a->pool, npix, c.d.O, c.d.C, sam_f32(a->in[0]), c.d.C, sam_f32(a->in[1]), c.d.C, bias, sam_f32(a->out), c.d.O);
+    size_t panels = conv_panels_floats(&c.d);
+    if (panels) {
+        sam_panels_pack(a->pool, sam_f32(a->in[1]), c.d.O, c.d.C * c.d.KH * c.d.KW, a->workspace);
+        c.panels = a->workspace;
+        c.cols = (float *)a->workspace + panels;
+    } else if (is_pointwise(&c.d)) {
+        sam_gemm_nt(a->pool, npix, c.d.O, c.d.C, sam_f32(a->in[0]), c.d.C, sam_f32(a->in[1]), c.d.C, a->n_in == 3 ? sam_f32(a->in[2]) : NULL,
+                    sam_f32(a->out), c.d.O);
         return;
     }
     sam_pool_run(a->pool, (int)((npix + CONV_BLOCK - 1) / CONV_BLOCK), conv_block_task, &c);

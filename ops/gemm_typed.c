@@ -33,9 +33,9 @@ const char *sam_precision_kernels(sam_weight_precision p)
         return sam_gemm_tiles_best() != SAM_TILES_AVX512 ? "f32: OpenBLAS sgemm and sam-rt's f32 kernels"
                : sam_blas_avx512_kernels()                ? "f32: OpenBLAS sgemm on its AVX-512 kernels for linear layers and convolutions, "
                                                             "sam-rt's AVX-512 tiles for attention and the decoder"
-                                                          : "f32: sam-rt's AVX-512 tiles (linear layers on W packed in 64-column panels, "
-                                                            "attention, the decoder), OpenBLAS sgemm for convolutions (its kernels here are "
-                                                            "not its AVX-512 ones)";
+                                                          : "f32: sam-rt's AVX-512 tiles (linear layers and convolutions on W packed in "
+                                                            "64-column panels, attention, the decoder; OpenBLAS's kernels here are not its "
+                                                            "AVX-512 ones)";
     if (p == SAM_PRECISION_BF16)
         return !sam_reduced_kernel_available(SAM_BF16) ? "bf16: portable path (activations rounded to bf16, both operands widened to f32, OpenBLAS "
                                                          "sgemm); this CPU has no AVX-512, or SAMRT_PORTABLE_GEMM is set"
@@ -53,10 +53,14 @@ const char *sam_precision_kernels(sam_weight_precision p)
  * (hiera_t 0.99-1.08 s against 0.98-1.02 s), so those keep their products. */
 bool sam_f32_panels_always;
 
+int sam_f32_panels_wanted(void)
+{
+    return sam_gemm_tiles_best() == SAM_TILES_AVX512 && (sam_f32_panels_always || !sam_blas_avx512_kernels());
+}
+
 int sam_typed_f32_panels(const sam_tensor *w, int rounds)
 {
-    return rounds && w->dtype == SAM_F32 && w->ndim == 2 && sam_gemm_tiles_best() == SAM_TILES_AVX512 &&
-           (sam_f32_panels_always || !sam_blas_avx512_kernels());
+    return rounds && w->dtype == SAM_F32 && w->ndim == 2 && sam_f32_panels_wanted();
 }
 
 /* the AVX-512 kernel takes the product (2-D weights, i8 scaled per row) */

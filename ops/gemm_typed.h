@@ -79,6 +79,9 @@ size_t sam_typed_wide_floats(const sam_tensor *w, int rounds);
 /* 1 when the products of an f32 W with rows that many (`rounds`, as for reduced weights)
  * run on W's panels packed into wide (gemm_typed.c says when and why). */
 int sam_typed_f32_panels(const sam_tensor *w, int rounds);
+/* 1 where f32 products of many rows go to our tiles on panels (the CPU and OpenBLAS's
+ * kernels decide, as gemm_typed.c says): for convolutions too */
+int sam_f32_panels_wanted(void);
 /* tests: the panels on every AVX-512 CPU, whatever kernels OpenBLAS runs */
 extern bool sam_f32_panels_always;
 void sam_typed_widen(sam_pool *pool, const sam_tensor *w, int rounds, float *wide);

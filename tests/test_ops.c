@@ -278,6 +278,8 @@ static const op_case cases[] = {
     {"attention_fold_kv", 6, {3, 3, 2, 3, 2, 1}, {S(1, 7, 32), S(1, 600, 48), S(32, 48), S(1, 600, 48), S(32, 48), S(32)}, "num_heads=4"},
     {"attention_fold_kv", 7, {3, 3, 2, 3, 2, 1, 3}, {S(1, 5, 32), S(1, 520, 48), S(32, 48), S(1, 520, 48), S(32, 48), S(32), S(1, 520, 48)},
      "num_heads=8 plus=1"},
+    /* a pointwise conv over more than a few rows (its panels on AVX-512) */
+    {"conv2d", 3, {4, 4, 1}, {S(1, 12, 11, 10), S(70, 10, 1, 1), S(70)}, NULL},
 };
 
 START_TEST(test_fast_matches_reference)
