@@ -288,8 +288,9 @@ START_TEST(test_fast_matches_reference)
 }
 END_TEST
 
-/* Every case again with f32 linear layers on our tiles, as where OpenBLAS does not run its
- * AVX-512 kernels (on such a CPU, and with them, the first pass took sgemm) */
+/* Every case again with f32 linear layers and convolutions on our tiles, as on an AVX-512
+ * CPU where OpenBLAS does not run its AVX-512 kernels: where it does, the first pass gave
+ * those products to sgemm. */
 START_TEST(test_fast_matches_reference_f32_panels)
 {
     sam_f32_panels_always = true;
